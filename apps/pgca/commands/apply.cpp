@@ -1,0 +1,47 @@
+// pgca apply PROFILE [--dir DIR] [--dry-run] [--json]
+#include <iostream>
+
+#include "commands/common.hpp"
+#include "pgca/error.hpp"
+
+namespace pgca::cli {
+
+int run_apply(int argc, char** argv) {
+    cxxopts::Options options("pgca apply", "Make a PKI folder match a profile. Running it twice changes nothing.");
+    options.positional_help("PROFILE");
+    options.add_options()
+        ("profile", "the JSON profile", cxxopts::value<std::string>())
+        ("dir", "PKI folder", cxxopts::value<std::string>()->default_value("./pki"))
+        ("dry-run", "print what would change, change nothing")
+        ("json", "print the result as JSON");
+    options.parse_positional({"profile"});
+    auto r = parse(options, argc, argv);
+    if (r.count("profile") == 0) throw Error(ErrorKind::usage, "apply: PROFILE is required (see `pgca apply --help`)");
+
+    Profile profile = load_profile(r["profile"].as<std::string>());
+    ApplyOptions opts;
+    opts.dry_run = r.count("dry-run") != 0;
+    ApplyResult result = apply(profile, r["dir"].as<std::string>(), opts);
+
+    for (const auto& w : result.warnings) warn(w);
+    if (r.count("json") != 0) {
+        nlohmann::json out = {{"profile", profile.name}, {"dir", io::absolute(r["dir"].as<std::string>())},
+                              {"dry_run", opts.dry_run}, {"actions", nlohmann::json::array()},
+                              {"warnings", result.warnings}};
+        for (const auto& a : result.actions) out["actions"].push_back(to_json(a));
+        std::cout << out.dump(2) << "\n";
+        return 0;
+    }
+    std::size_t changed = 0;
+    for (const auto& a : result.actions) {
+        if (a.verb == "keep") continue;
+        ++changed;
+        std::cout << (opts.dry_run ? "would " : "") << format_action(a) << "\n";
+    }
+    std::size_t kept = result.actions.size() - changed;
+    std::cout << (changed == 0 ? "nothing to do" : std::to_string(changed) + (opts.dry_run ? " change(s) planned" : " change(s)"))
+              << ", " << kept << " certificate(s) kept\n";
+    return 0;
+}
+
+}  // namespace pgca::cli

@@ -1,0 +1,75 @@
+#include "commands/common.hpp"
+
+#include <iostream>
+
+#include "pgca/error.hpp"
+
+namespace pgca::cli {
+
+cxxopts::ParseResult parse(cxxopts::Options& options, int argc, char** argv) {
+    options.add_options("")("h,help", "show this help");
+    try {
+        auto result = options.parse(argc, argv);
+        if (result.count("help") != 0) {
+            std::cout << options.help() << "\n";
+            throw HelpShown{};
+        }
+        if (!result.unmatched().empty())
+            throw Error(ErrorKind::usage, std::string(argv[0]) + ": unexpected argument \"" + result.unmatched().front() +
+                                              "\" (see `pgca " + argv[0] + " --help`)");
+        return result;
+    } catch (const cxxopts::exceptions::exception& e) {
+        throw Error(ErrorKind::usage, std::string(argv[0]) + ": " + e.what() + " (see `pgca " + argv[0] + " --help`)");
+    }
+}
+
+void warn(const std::string& message) { std::cerr << "pgca: warning: " << message << "\n"; }
+
+KeyAlg key_option(const cxxopts::ParseResult& r, KeyAlg fallback) {
+    if (r.count("key") == 0) return fallback;
+    auto text = r["key"].as<std::string>();
+    auto alg = parse_key_alg(text);
+    if (!alg) throw Error(ErrorKind::usage, "--key: unknown algorithm \"" + text + "\" (known: " + key_alg_names() + ")");
+    return *alg;
+}
+
+int days_option(const cxxopts::ParseResult& r, int fallback) {
+    if (r.count("days") == 0) return fallback;
+    int days = r["days"].as<int>();
+    if (days < 1 || days > 36500) throw Error(ErrorKind::usage, "--days: must be between 1 and 36500");
+    return days;
+}
+
+nlohmann::json to_json(const CertInfo& ci) {
+    return {
+        {"subject", ci.subject},
+        {"issuer", ci.issuer},
+        {"common_name", ci.common_name},
+        {"serial", ci.serial_hex},
+        {"not_before", format_time(ci.not_before)},
+        {"not_after", format_time(ci.not_after)},
+        {"dns_names", ci.dns_names},
+        {"ip_addresses", ci.ip_addresses},
+        {"extended_key_usage", ci.extended_key_usage},
+        {"key_usage", ci.key_usage},
+        {"is_ca", ci.is_ca},
+        {"key_type", ci.key_type},
+        {"signature_algorithm", ci.signature_algorithm},
+        {"sha256_fingerprint", ci.sha256_fingerprint},
+        {"subject_key_id", ci.subject_key_id},
+        {"authority_key_id", ci.authority_key_id},
+    };
+}
+
+nlohmann::json to_json(const Action& a) {
+    return {{"action", a.verb}, {"kind", a.kind}, {"name", a.name}, {"detail", a.detail}};
+}
+
+std::string format_action(const Action& a) {
+    std::string verb = a.verb;
+    verb.resize(std::max<std::size_t>(verb.size(), 8), ' ');
+    std::string what = a.kind == "file" ? a.name : a.kind + " " + a.name;
+    return verb + " " + what + (a.detail.empty() ? "" : "  " + a.detail);
+}
+
+}  // namespace pgca::cli

@@ -1,0 +1,49 @@
+// Shared pieces of the pgca commands: the command table entry, option parsing, and output.
+#pragma once
+
+#include <cxxopts.hpp>
+#include <nlohmann/json.hpp>
+
+#include <string>
+#include <vector>
+
+#include "pgca/certificate.hpp"
+#include "pgca/key.hpp"
+#include "pgca/pki.hpp"
+
+namespace pgca::cli {
+
+/// One entry of the static command table in main.cpp.
+struct Command {
+    const char* name;
+    const char* summary;
+    int (*run)(int argc, char** argv);  ///< argv[0] is the command name
+};
+
+int run_init(int argc, char** argv);
+int run_issue(int argc, char** argv);
+int run_apply(int argc, char** argv);
+int run_inspect(int argc, char** argv);
+int run_list(int argc, char** argv);
+
+/// Thrown after --help was printed; main exits 0.
+struct HelpShown {};
+
+/// Parses argv with `options`, adding --help. Turns cxxopts errors into Error(usage) and
+/// unexpected positional arguments into a usage error naming them.
+cxxopts::ParseResult parse(cxxopts::Options& options, int argc, char** argv);
+
+/// `pgca: warning: …` on stderr.
+void warn(const std::string& message);
+
+/// The --key value (default `fallback`), or a usage error listing the algorithms.
+KeyAlg key_option(const cxxopts::ParseResult& r, KeyAlg fallback);
+/// The --days value, or a usage error.
+int days_option(const cxxopts::ParseResult& r, int fallback);
+
+nlohmann::json to_json(const CertInfo& info);
+nlohmann::json to_json(const Action& action);
+/// A human line for an action: "issue    client alice  serial 5F… (new)".
+std::string format_action(const Action& action);
+
+}  // namespace pgca::cli

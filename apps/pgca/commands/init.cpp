@@ -1,0 +1,48 @@
+// pgca init --dir DIR [--profile PROFILE] [--cn NAME] [--key ALG] [--days N] [--intermediate]
+#include <iostream>
+
+#include "commands/common.hpp"
+#include "pgca/error.hpp"
+
+namespace pgca::cli {
+
+int run_init(int argc, char** argv) {
+    cxxopts::Options options("pgca init", "Create a root CA (and optionally an intermediate) in a PKI folder.");
+    options.add_options()
+        ("dir", "PKI folder", cxxopts::value<std::string>()->default_value("./pki"))
+        ("profile", "take the CA's subject, key and lifetime from this profile", cxxopts::value<std::string>())
+        ("cn", "the root CA's common name (default \"pgca Root CA\")", cxxopts::value<std::string>())
+        ("key", "key algorithm: " + key_alg_names() + " (not ed25519)", cxxopts::value<std::string>())
+        ("days", "root CA lifetime in days (default 3650)", cxxopts::value<int>())
+        ("intermediate", "also create an intermediate CA that signs the leaves");
+    auto r = parse(options, argc, argv);
+
+    CaSpec spec;
+    if (r.count("profile") != 0) {
+        spec = load_profile(r["profile"].as<std::string>()).ca;
+    } else {
+        spec.subject.set("CN", "pgca Root CA");
+    }
+    if (r.count("cn") != 0) in_context("--cn", [&] { spec.subject.set("CN", r["cn"].as<std::string>()); });
+    spec.key = key_option(r, spec.key);
+    if (!usable_for_ca(spec.key))
+        throw Error(ErrorKind::usage, "--key: a CA key must not be Ed25519: libpq cannot do SCRAM channel binding "
+                                      "with certificates signed by EdDSA");
+    spec.days = days_option(r, spec.days);
+    if (r.count("intermediate") != 0 && !spec.intermediate) {
+        IntermediateSpec in;
+        in.subject.set("CN", spec.subject.get("CN") + " Issuing CA");
+        in.key = spec.key;
+        in.days = std::min(1825, spec.days);
+        spec.intermediate = in;
+    }
+
+    auto pki = PkiDir::open(r["dir"].as<std::string>(), true);
+    if (pki->has_ca()) throw Error(ErrorKind::policy, "\"" + pki->layout().dir() + "\" already has a root CA");
+    auto actions = in_transaction(pki->ledger(), [&](Ledger&) { return pki->create_ca(spec); });
+    for (const auto& a : actions) std::cout << format_action(a) << "\n";
+    std::cout << "root CA: " << pki->layout().root_cert() << "\n";
+    return 0;
+}
+
+}  // namespace pgca::cli

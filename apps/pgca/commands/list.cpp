@@ -1,0 +1,52 @@
+// pgca list --dir DIR [--json] [--expiring DAYS]
+#include <ctime>
+#include <iomanip>
+#include <iostream>
+
+#include "commands/common.hpp"
+#include "pgca/error.hpp"
+
+namespace pgca::cli {
+
+int run_list(int argc, char** argv) {
+    cxxopts::Options options("pgca list", "List the certificates a PKI folder has issued.");
+    options.add_options()
+        ("dir", "PKI folder", cxxopts::value<std::string>()->default_value("./pki"))
+        ("json", "print JSON")
+        ("all", "include superseded certificates")
+        ("expiring", "only valid certificates that expire within DAYS", cxxopts::value<int>());
+    auto r = parse(options, argc, argv);
+    auto pki = PkiDir::open(r["dir"].as<std::string>(), false);
+    std::time_t now = std::time(nullptr);
+    std::vector<LedgerEntry> rows;
+    for (auto& e : pki->ledger().list()) {
+        if (r.count("all") == 0 && e.status == "superseded") continue;
+        if (r.count("expiring") != 0 &&
+            (e.status != "valid" || e.not_after - now > static_cast<std::time_t>(r["expiring"].as<int>()) * 86400))
+            continue;
+        rows.push_back(std::move(e));
+    }
+    auto days_left = [&](const LedgerEntry& e) { return static_cast<long>((e.not_after - now) / 86400); };
+    if (r.count("json") != 0) {
+        nlohmann::json out = nlohmann::json::array();
+        for (const auto& e : rows)
+            out.push_back({{"name", e.name}, {"kind", e.kind}, {"serial", e.serial}, {"subject", e.subject},
+                           {"issuer", e.issuer}, {"not_before", format_time(e.not_before)},
+                           {"not_after", format_time(e.not_after)}, {"days_left", days_left(e)},
+                           {"status", e.status}, {"sha256_fingerprint", e.fingerprint}});
+        std::cout << out.dump(2) << "\n";
+        return 0;
+    }
+    std::size_t name_w = 4;
+    for (const auto& e : rows) name_w = std::max(name_w, e.name.size());
+    std::cout << std::left << std::setw(static_cast<int>(name_w)) << "NAME" << "  " << std::setw(12) << "KIND"
+              << std::setw(34) << "SERIAL" << std::setw(22) << "NOT AFTER" << std::setw(10) << "DAYS LEFT"
+              << "STATUS\n";
+    for (const auto& e : rows)
+        std::cout << std::setw(static_cast<int>(name_w)) << e.name << "  " << std::setw(12) << e.kind << std::setw(34)
+                  << e.serial << std::setw(22) << format_time(e.not_after) << std::setw(10) << days_left(e)
+                  << e.status << "\n";
+    return 0;
+}
+
+}  // namespace pgca::cli

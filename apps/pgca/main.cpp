@@ -1,0 +1,68 @@
+// pgca — a certificate-authority toolkit for PostgreSQL. The command table lives here; each
+// command is one file under commands/ that parses its options, calls the library and prints.
+#include <array>
+#include <cstring>
+#include <iostream>
+
+#include "commands/common.hpp"
+#include "pgca/error.hpp"
+
+namespace {
+
+using pgca::cli::Command;
+
+constexpr std::array<Command, 5> kCommands{{
+    {"apply", "make a PKI folder match a profile (CA, certificates, pg_hba, pg_ident, ssl include, clients)",
+     pgca::cli::run_apply},
+    {"init", "create a root CA (and optionally an intermediate) in a folder", pgca::cli::run_init},
+    {"issue", "issue a server or client certificate (`issue server`, `issue client`)", pgca::cli::run_issue},
+    {"list", "list the certificates a folder has issued", pgca::cli::run_list},
+    {"inspect", "show what a PEM certificate says, the way PostgreSQL reads it", pgca::cli::run_inspect},
+}};
+
+void print_usage(std::ostream& out) {
+    out << "usage: pgca COMMAND [OPTIONS]\n\n"
+           "A certificate authority for PostgreSQL: server and client certificates, pg_hba.conf,\n"
+           "pg_ident.conf, ssl settings and client files from one JSON profile.\n\ncommands:\n";
+    for (const auto& c : kCommands) {
+        std::string name = c.name;
+        name.resize(10, ' ');
+        out << "  " << name << c.summary << "\n";
+    }
+    out << "\n`pgca COMMAND --help` shows a command's options. `pgca --version` prints the version.\n";
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    if (argc < 2) {
+        print_usage(std::cerr);
+        return 2;
+    }
+    std::string first = argv[1];
+    if (first == "--version" || first == "version") {
+        std::cout << "pgca " << PGCA_VERSION << "\n";
+        return 0;
+    }
+    if (first == "-h" || first == "--help" || first == "help") {
+        print_usage(std::cout);
+        return 0;
+    }
+    for (const auto& c : kCommands) {
+        if (first != c.name) continue;
+        try {
+            return c.run(argc - 1, argv + 1);
+        } catch (const pgca::cli::HelpShown&) {
+            return 0;
+        } catch (const pgca::Error& e) {
+            std::cerr << "pgca: error: " << e.what() << "\n";
+            return pgca::exit_code_for(e.kind());
+        } catch (const std::exception& e) {
+            std::cerr << "pgca: error: " << e.what() << "\n";
+            return 1;
+        }
+    }
+    std::cerr << "pgca: error: unknown command \"" << first << "\"\n\n";
+    print_usage(std::cerr);
+    return 2;
+}

@@ -1,0 +1,70 @@
+// File-system output: atomic, private writes and the on-disk layout of a PKI folder.
+#pragma once
+
+#include <sys/types.h>
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace pgca::io {
+
+/// Replaces `path` with `data` atomically: a temporary file in the same folder, created with
+/// `mode` from its first byte (O_CREAT|O_EXCL, umask ignored), written, fsync'ed, renamed over
+/// `path`, and the folder fsync'ed. A reader sees the old file or the new one, never half.
+/// On failure the temporary file is removed and Error(io) names `path` and the cause.
+void write_file_atomic(const std::string& path, std::string_view data, mode_t mode);
+
+/// Like write_file_atomic, but does nothing (and returns false) when `path` already holds
+/// exactly `data` with exactly `mode`. Returns true when it wrote.
+bool write_if_changed(const std::string& path, std::string_view data, mode_t mode);
+
+/// The whole file, or std::nullopt if it does not exist. Throws Error(io) on other errors.
+[[nodiscard]] std::optional<std::string> try_read_file(const std::string& path);
+/// The whole file. Throws Error(input) naming `path` if it is missing or unreadable.
+[[nodiscard]] std::string read_file(const std::string& path);
+
+[[nodiscard]] bool exists(const std::string& path);
+/// Creates `path` and missing parents (parents 0755, `path` itself `mode`); sets `mode` on an
+/// existing `path`. Throws Error(io).
+void ensure_dir(const std::string& path, mode_t mode);
+/// Removes a file or a whole folder; missing is fine. Throws Error(io).
+void remove_all(const std::string& path);
+/// `path` made absolute against the current directory, with no trailing slash.
+[[nodiscard]] std::string absolute(const std::string& path);
+
+/// An exclusive lock on a PKI folder (flock on DIR/.lock), held for the object's lifetime, so
+/// that two pgca processes never change the same folder at once. Waits for the lock.
+class DirLock final {
+public:
+    explicit DirLock(const std::string& dir);
+    ~DirLock();
+    DirLock(const DirLock&) = delete;
+    DirLock& operator=(const DirLock&) = delete;
+
+private:
+    int fd_ = -1;
+};
+
+/// Where everything lives in a PKI folder (DESIGN.md, "On-disk layout").
+class Layout final {
+public:
+    explicit Layout(const std::string& dir) : dir_(absolute(dir)) {}
+
+    [[nodiscard]] const std::string& dir() const noexcept { return dir_; }
+    [[nodiscard]] std::string ledger() const { return dir_ + "/pgca.db"; }
+    [[nodiscard]] std::string ca_dir() const { return dir_ + "/ca"; }
+    [[nodiscard]] std::string root_cert() const { return ca_dir() + "/root.crt"; }
+    [[nodiscard]] std::string root_key() const { return ca_dir() + "/root.key"; }
+    [[nodiscard]] std::string intermediate_cert() const { return ca_dir() + "/intermediate.crt"; }
+    [[nodiscard]] std::string intermediate_key() const { return ca_dir() + "/intermediate.key"; }
+    [[nodiscard]] std::string server_dir(std::string_view name) const { return dir_ + "/servers/" + std::string(name); }
+    [[nodiscard]] std::string client_dir(std::string_view role) const { return dir_ + "/clients/" + std::string(role); }
+    [[nodiscard]] std::string hba() const { return dir_ + "/pg_hba.conf"; }
+    [[nodiscard]] std::string ident() const { return dir_ + "/pg_ident.conf"; }
+
+private:
+    std::string dir_;
+};
+
+}  // namespace pgca::io

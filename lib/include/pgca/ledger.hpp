@@ -1,0 +1,76 @@
+// The ledger: the inventory of every certificate pgca issued, behind an interface so that a
+// shared PostgreSQL backend can stand beside the embedded SQLite one.
+#pragma once
+
+#include <cstdint>
+#include <ctime>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace pgca {
+
+/// One issued certificate.
+struct LedgerEntry {
+    std::int64_t id = 0;
+    std::string serial;        ///< upper-case hex
+    std::string issuer;        ///< issuer DN (RFC 2253); serials are unique per issuer
+    std::string kind;          ///< root, intermediate, server, client
+    std::string name;          ///< server name, role name, or "root" / "intermediate"
+    std::string subject;       ///< RFC 2253
+    std::time_t not_before = 0;
+    std::time_t not_after = 0;
+    std::string fingerprint;   ///< SHA-256 of the DER
+    std::string status;        ///< valid, revoked, superseded, expired
+    std::string detail;        ///< JSON text: hosts, key type, … (what decides whether to re-issue)
+    std::time_t issued_at = 0;
+};
+
+/// Storage for the inventory. Every mutating command runs inside one transaction.
+class Ledger {
+public:
+    virtual ~Ledger() = default;
+
+    virtual void begin() = 0;
+    virtual void commit() = 0;
+    virtual void rollback() noexcept = 0;
+
+    /// Records a newly issued certificate (status "valid"). Throws Error(ledger) when its serial
+    /// is already known for the same issuer.
+    virtual void record(const LedgerEntry& entry) = 0;
+    /// Sets the status of the certificate (issuer, serial).
+    virtual void set_status(const std::string& issuer, const std::string& serial, const std::string& status) = 0;
+    /// The newest "valid" certificate of `kind` named `name`, if any.
+    [[nodiscard]] virtual std::optional<LedgerEntry> current(const std::string& kind, const std::string& name) = 0;
+    /// Every certificate, oldest first.
+    [[nodiscard]] virtual std::vector<LedgerEntry> list() = 0;
+
+    /// A small key/value store for the folder's own settings (e.g. the profile last applied).
+    [[nodiscard]] virtual std::optional<std::string> get_meta(const std::string& key) = 0;
+    virtual void set_meta(const std::string& key, const std::string& value) = 0;
+};
+
+/// Opens (creating if needed) the SQLite ledger at `path`. Throws Error(ledger).
+[[nodiscard]] std::unique_ptr<Ledger> open_sqlite_ledger(const std::string& path);
+
+/// Runs `fn(ledger)` in one transaction: commit on return, rollback on exception.
+template <class Fn>
+decltype(auto) in_transaction(Ledger& ledger, Fn&& fn) {
+    ledger.begin();
+    try {
+        if constexpr (std::is_void_v<decltype(fn(ledger))>) {
+            fn(ledger);
+            ledger.commit();
+        } else {
+            auto result = fn(ledger);
+            ledger.commit();
+            return result;
+        }
+    } catch (...) {
+        ledger.rollback();
+        throw;
+    }
+}
+
+}  // namespace pgca

@@ -1,0 +1,112 @@
+// A PKI folder on disk: its CA, its ledger, the certificates it issued and the files it emits.
+// Everything the CLI does to a folder goes through here.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "pgca/ca.hpp"
+#include "pgca/io.hpp"
+#include "pgca/ledger.hpp"
+#include "pgca/profile.hpp"
+
+namespace pgca {
+
+/// Something pgca did (or, in a dry run, would do) — reported to the user, never thrown.
+struct Action {
+    std::string verb;    ///< create, issue, renew, reissue, keep, write, unchanged
+    std::string kind;    ///< root, intermediate, server, client, file
+    std::string name;    ///< server or role name, or a file path
+    std::string detail;  ///< why, or the new serial
+};
+
+/// A server certificate to issue.
+struct ServerRequest {
+    std::string name;
+    std::vector<std::string> hosts;
+    KeyAlg key = KeyAlg::ec_p256;
+    int days = 397;
+};
+
+/// A client certificate to issue.
+struct ClientRequest {
+    std::string user;
+    std::string cn;  ///< "" = the role name
+    KeyAlg key = KeyAlg::ec_p256;
+    int days = 365;
+};
+
+/// An open PKI folder. Holds an exclusive lock on the folder while it lives.
+class PkiDir final {
+public:
+    /// Opens `dir`, creating it and its ledger when `create` is set. Throws Error(input) when the
+    /// folder has no PKI and `create` is false.
+    [[nodiscard]] static std::unique_ptr<PkiDir> open(const std::string& dir, bool create);
+
+    [[nodiscard]] const io::Layout& layout() const noexcept { return layout_; }
+    [[nodiscard]] Ledger& ledger() noexcept { return *ledger_; }
+
+    [[nodiscard]] bool has_ca() const noexcept { return root_.has_value(); }
+    /// Creates the root CA (and the intermediate the spec asks for). Throws Error(policy) if the
+    /// folder already has a CA.
+    std::vector<Action> create_ca(const CaSpec& spec);
+    /// Adds an intermediate CA under the existing root. Throws Error(policy) if there is one.
+    Action create_intermediate(const IntermediateSpec& spec);
+
+    /// The CA that signs leaves: the intermediate when there is one, else the root.
+    [[nodiscard]] const CertificateAuthority& issuer() const;
+    [[nodiscard]] const Certificate& root() const;
+    [[nodiscard]] bool has_intermediate() const noexcept { return intermediate_.has_value(); }
+    /// PEM of the intermediate (to append to leaves), or "" without one.
+    [[nodiscard]] std::string chain_pem() const;
+
+    /// Issues a server certificate, writes servers/NAME/{server.crt,server.key,root.crt},
+    /// records it, and marks the previous one superseded. Returns the new certificate.
+    Certificate issue_server(const ServerRequest& req);
+    /// Issues a client certificate, writes clients/ROLE/{postgresql.crt,postgresql.key,root.crt},
+    /// records it, and marks the previous one superseded.
+    Certificate issue_client(const ClientRequest& req);
+
+    /// Writes servers/NAME/postgresql.ssl.conf for `server` (paths under install_dir if set).
+    bool write_server_conf(const Profile& profile, const ServerSpec& server);
+    /// Writes clients/ROLE/pg_service.conf.
+    bool write_client_service(const Profile& profile, const ClientSpec& client);
+
+private:
+    explicit PkiDir(const std::string& dir);
+    void load_ca();
+    Certificate issue_leaf(const std::string& kind, const std::string& name, const std::string& folder,
+                           const std::string& cert_file, const std::string& key_file, const std::string& trust_pem,
+                           const std::string& detail, KeyAlg alg,
+                           const std::function<Certificate(const PrivateKey&)>& sign);
+
+    io::Layout layout_;
+    std::unique_ptr<io::DirLock> lock_;
+    std::unique_ptr<Ledger> ledger_;
+    std::optional<CertificateAuthority> root_;
+    std::optional<CertificateAuthority> intermediate_;
+};
+
+struct ApplyOptions {
+    bool dry_run = false;
+};
+
+struct ApplyResult {
+    std::vector<Action> actions;
+    std::vector<std::string> warnings;
+};
+
+/// Makes `dir` match `profile`: creates the CA if absent, issues missing certificates, re-issues
+/// those whose profile entry changed (hosts, CN, key type) or that expire within
+/// renew_before_days, and (re)writes every emitted file whose content changed. A second run
+/// with the same profile issues nothing and rewrites nothing. Every profile error is raised
+/// before anything is written.
+[[nodiscard]] ApplyResult apply(const Profile& profile, const std::string& dir, const ApplyOptions& options);
+
+/// The server subject pgca uses: CN = the first DNS host (else the first host).
+[[nodiscard]] DistinguishedName server_subject(const std::vector<std::string>& hosts);
+
+}  // namespace pgca

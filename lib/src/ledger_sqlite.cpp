@@ -1,0 +1,214 @@
+// The SQLite ledger backend: the only file that talks to SQLite.
+#include <sqlite3.h>
+
+#include <sys/stat.h>
+
+#include <string>
+
+#include "pgca/error.hpp"
+#include "pgca/ledger.hpp"
+
+namespace pgca {
+namespace {
+
+// Numbered migrations; schema_version in PRAGMA user_version says how many have run.
+const char* const kMigrations[] = {
+    R"sql(
+CREATE TABLE certificates (
+    id          INTEGER PRIMARY KEY,
+    serial      TEXT    NOT NULL,
+    issuer      TEXT    NOT NULL,
+    kind        TEXT    NOT NULL CHECK (kind IN ('root', 'intermediate', 'server', 'client')),
+    name        TEXT    NOT NULL,
+    subject     TEXT    NOT NULL,
+    not_before  INTEGER NOT NULL,
+    not_after   INTEGER NOT NULL,
+    fingerprint TEXT    NOT NULL,
+    status      TEXT    NOT NULL CHECK (status IN ('valid', 'revoked', 'superseded', 'expired')),
+    detail      TEXT    NOT NULL DEFAULT '{}',
+    issued_at   INTEGER NOT NULL,
+    UNIQUE (issuer, serial)
+);
+CREATE INDEX certificates_by_name ON certificates (kind, name, status);
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+)sql",
+};
+
+class Stmt final {
+public:
+    Stmt(sqlite3* db, const char* sql) : db_(db) {
+        if (sqlite3_prepare_v2(db, sql, -1, &stmt_, nullptr) != SQLITE_OK)
+            throw Error(ErrorKind::ledger, std::string("prepare statement: ") + sqlite3_errmsg(db));
+    }
+    ~Stmt() { sqlite3_finalize(stmt_); }
+    Stmt(const Stmt&) = delete;
+    Stmt& operator=(const Stmt&) = delete;
+
+    Stmt& bind(int i, const std::string& v) {
+        check(sqlite3_bind_text(stmt_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT));
+        return *this;
+    }
+    Stmt& bind(int i, std::int64_t v) {
+        check(sqlite3_bind_int64(stmt_, i, v));
+        return *this;
+    }
+    /// True while there is a row.
+    bool step() {
+        int rc = sqlite3_step(stmt_);
+        if (rc == SQLITE_ROW) return true;
+        if (rc == SQLITE_DONE) return false;
+        throw Error(rc == SQLITE_CONSTRAINT ? ErrorKind::ledger : ErrorKind::ledger,
+                    std::string(sqlite3_errmsg(db_)));
+    }
+    std::string text(int col) const {
+        const unsigned char* p = sqlite3_column_text(stmt_, col);
+        return p != nullptr ? std::string(reinterpret_cast<const char*>(p),
+                                          static_cast<std::size_t>(sqlite3_column_bytes(stmt_, col)))
+                            : std::string();
+    }
+    std::int64_t integer(int col) const { return sqlite3_column_int64(stmt_, col); }
+
+private:
+    void check(int rc) {
+        if (rc != SQLITE_OK) throw Error(ErrorKind::ledger, std::string("bind: ") + sqlite3_errmsg(db_));
+    }
+    sqlite3* db_;
+    sqlite3_stmt* stmt_ = nullptr;
+};
+
+class SqliteLedger final : public Ledger {
+public:
+    explicit SqliteLedger(const std::string& path) : path_(path) {
+        // The ledger holds no secrets but lists every identity; keep it private like the keys.
+        mode_t old = ::umask(077);
+        int rc = sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                                 nullptr);
+        ::umask(old);
+        if (rc != SQLITE_OK) {
+            std::string msg = db_ != nullptr ? sqlite3_errmsg(db_) : "out of memory";
+            sqlite3_close(db_);
+            throw Error(ErrorKind::ledger, "open ledger \"" + path + "\": " + msg);
+        }
+        sqlite3_busy_timeout(db_, 30000);
+        exec("PRAGMA journal_mode = WAL");
+        exec("PRAGMA synchronous = FULL");
+        exec("PRAGMA foreign_keys = ON");
+        migrate();
+    }
+    ~SqliteLedger() override { sqlite3_close(db_); }
+
+    void begin() override { exec("BEGIN IMMEDIATE"); }
+    void commit() override { exec("COMMIT"); }
+    void rollback() noexcept override { sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr); }
+
+    void record(const LedgerEntry& e) override {
+        Stmt s(db_,
+               "INSERT INTO certificates (serial, issuer, kind, name, subject, not_before, not_after, fingerprint, "
+               "status, detail, issued_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'valid', ?9, ?10)");
+        s.bind(1, e.serial).bind(2, e.issuer).bind(3, e.kind).bind(4, e.name).bind(5, e.subject);
+        s.bind(6, static_cast<std::int64_t>(e.not_before)).bind(7, static_cast<std::int64_t>(e.not_after));
+        s.bind(8, e.fingerprint).bind(9, e.detail.empty() ? std::string("{}") : e.detail);
+        s.bind(10, static_cast<std::int64_t>(e.issued_at));
+        try {
+            s.step();
+        } catch (const Error& err) {
+            throw Error(ErrorKind::ledger, "record " + e.kind + " certificate \"" + e.name + "\" (serial " + e.serial +
+                                               "): " + err.what());
+        }
+    }
+
+    void set_status(const std::string& issuer, const std::string& serial, const std::string& status) override {
+        Stmt s(db_, "UPDATE certificates SET status = ?1 WHERE issuer = ?2 AND serial = ?3");
+        s.bind(1, status).bind(2, issuer).bind(3, serial);
+        s.step();
+    }
+
+    std::optional<LedgerEntry> current(const std::string& kind, const std::string& name) override {
+        Stmt s(db_, (std::string(kSelect) +
+                     " WHERE kind = ?1 AND name = ?2 AND status = 'valid' ORDER BY id DESC LIMIT 1").c_str());
+        s.bind(1, kind).bind(2, name);
+        if (!s.step()) return std::nullopt;
+        return row(s);
+    }
+
+    std::vector<LedgerEntry> list() override {
+        Stmt s(db_, (std::string(kSelect) + " ORDER BY id").c_str());
+        std::vector<LedgerEntry> out;
+        while (s.step()) out.push_back(row(s));
+        return out;
+    }
+
+    std::optional<std::string> get_meta(const std::string& key) override {
+        Stmt s(db_, "SELECT value FROM meta WHERE key = ?1");
+        s.bind(1, key);
+        if (!s.step()) return std::nullopt;
+        return s.text(0);
+    }
+
+    void set_meta(const std::string& key, const std::string& value) override {
+        Stmt s(db_, "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value");
+        s.bind(1, key).bind(2, value);
+        s.step();
+    }
+
+private:
+    static constexpr const char* kSelect =
+        "SELECT id, serial, issuer, kind, name, subject, not_before, not_after, fingerprint, status, detail, "
+        "issued_at FROM certificates";
+
+    static LedgerEntry row(const Stmt& s) {
+        LedgerEntry e;
+        e.id = s.integer(0);
+        e.serial = s.text(1);
+        e.issuer = s.text(2);
+        e.kind = s.text(3);
+        e.name = s.text(4);
+        e.subject = s.text(5);
+        e.not_before = static_cast<std::time_t>(s.integer(6));
+        e.not_after = static_cast<std::time_t>(s.integer(7));
+        e.fingerprint = s.text(8);
+        e.status = s.text(9);
+        e.detail = s.text(10);
+        e.issued_at = static_cast<std::time_t>(s.integer(11));
+        return e;
+    }
+
+    void exec(const char* sql) {
+        char* err = nullptr;
+        if (sqlite3_exec(db_, sql, nullptr, nullptr, &err) != SQLITE_OK) {
+            std::string msg = err != nullptr ? err : "unknown error";
+            sqlite3_free(err);
+            throw Error(ErrorKind::ledger, "ledger \"" + path_ + "\": " + msg);
+        }
+    }
+
+    void migrate() {
+        Stmt v(db_, "PRAGMA user_version");
+        v.step();
+        auto version = static_cast<std::size_t>(v.integer(0));
+        constexpr std::size_t count = sizeof kMigrations / sizeof kMigrations[0];
+        if (version > count)
+            throw Error(ErrorKind::ledger, "ledger \"" + path_ + "\" has schema version " + std::to_string(version) +
+                                               ", newer than this pgca understands (" + std::to_string(count) + ")");
+        for (std::size_t i = version; i < count; ++i) {
+            exec("BEGIN IMMEDIATE");
+            try {
+                exec(kMigrations[i]);
+                exec(("PRAGMA user_version = " + std::to_string(i + 1)).c_str());
+                exec("COMMIT");
+            } catch (...) {
+                rollback();
+                throw;
+            }
+        }
+    }
+
+    std::string path_;
+    sqlite3* db_ = nullptr;
+};
+
+}  // namespace
+
+std::unique_ptr<Ledger> open_sqlite_ledger(const std::string& path) { return std::make_unique<SqliteLedger>(path); }
+
+}  // namespace pgca

@@ -1,0 +1,371 @@
+#include "pgca/profile.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "pgca/error.hpp"
+#include "pgca/pg.hpp"
+
+namespace pgca {
+namespace {
+
+using nlohmann::json;
+
+// A JSON node with the path that leads to it, so that every error can name it.
+class Node {
+public:
+    Node(const json& j, std::string path) : j_(j), path_(std::move(path)) {}
+
+    [[noreturn]] void fail(const std::string& why) const {
+        throw Error(ErrorKind::profile, (path_.empty() ? std::string("(top level)") : path_) + ": " + why);
+    }
+
+    const json& raw() const { return j_; }
+    const std::string& path() const { return path_; }
+
+    Node at(const std::string& key) const {
+        return Node(j_.at(key), path_.empty() ? key : path_ + "." + key);
+    }
+    Node at(std::size_t i) const { return Node(j_.at(i), path_ + "[" + std::to_string(i) + "]"); }
+    bool has(const std::string& key) const { return j_.is_object() && j_.contains(key); }
+
+    const json& object(std::initializer_list<const char*> allowed) const {
+        if (!j_.is_object()) fail("expected an object, got " + type_name());
+        for (const auto& [key, _] : j_.items()) {
+            bool ok = std::any_of(allowed.begin(), allowed.end(), [&](const char* a) { return key == a; });
+            if (!ok) {
+                std::string list;
+                for (const char* a : allowed) list += (list.empty() ? "" : ", ") + std::string(a);
+                fail("unknown key \"" + key + "\" (allowed: " + list + ")");
+            }
+        }
+        return j_;
+    }
+
+    void require(const std::string& key) const {
+        if (!has(key)) fail("missing required key \"" + key + "\"");
+    }
+
+    std::string string() const {
+        if (!j_.is_string()) fail("expected a string, got " + type_name());
+        return j_.get<std::string>();
+    }
+
+    int integer(int lo, int hi) const {
+        if (!j_.is_number_integer()) fail("expected an integer, got " + type_name());
+        auto v = j_.get<long long>();
+        if (v < lo || v > hi) fail("must be between " + std::to_string(lo) + " and " + std::to_string(hi));
+        return static_cast<int>(v);
+    }
+
+    KeyAlg key_alg() const {
+        auto alg = parse_key_alg(string());
+        if (!alg) fail("unknown key algorithm \"" + string() + "\" (known: " + key_alg_names() + ")");
+        return *alg;
+    }
+
+    // A string or a non-empty list of strings.
+    std::vector<std::string> string_list() const {
+        std::vector<std::string> out;
+        if (j_.is_string()) {
+            out.push_back(j_.get<std::string>());
+        } else if (j_.is_array()) {
+            if (j_.empty()) fail("must not be an empty list");
+            for (std::size_t i = 0; i < j_.size(); ++i) out.push_back(at(i).string());
+        } else {
+            fail("expected a string or a list of strings, got " + type_name());
+        }
+        return out;
+    }
+
+    // A setting value: string, number or boolean, as PostgreSQL would spell it.
+    std::string setting() const {
+        if (j_.is_string()) return j_.get<std::string>();
+        if (j_.is_boolean()) return j_.get<bool>() ? "on" : "off";
+        if (j_.is_number_integer()) return std::to_string(j_.get<long long>());
+        fail("expected a string, number or boolean, got " + type_name());
+    }
+
+    std::string type_name() const { return j_.type_name(); }
+
+    // Runs `fn` and re-labels any policy error as a profile error at this path.
+    template <class Fn>
+    void check(Fn&& fn) const {
+        try {
+            fn();
+        } catch (const Error& e) {
+            fail(e.what());
+        }
+    }
+
+private:
+    const json& j_;
+    std::string path_;
+};
+
+DistinguishedName parse_subject(const Node& n) {
+    if (!n.raw().is_object()) n.fail("expected an object of attributes, got " + n.type_name());
+    DistinguishedName dn;
+    for (const auto& [key, _] : n.raw().items()) {
+        Node v = n.at(key);
+        std::string value = v.string();
+        v.check([&] { dn.set(key, value); });
+    }
+    if (dn.get("CN").empty()) n.fail("missing required attribute \"CN\"");
+    return dn;
+}
+
+const std::set<std::string> kConnTypes = {"local", "host", "hostssl", "hostnossl", "hostgssenc", "hostnogssenc"};
+
+void parse_hba(const Node& n, Profile& p) {
+    n.object({"type", "database", "user", "address", "method", "clientcert", "clientname", "map"});
+    HbaRule r;
+    n.require("type");
+    n.require("database");
+    n.require("user");
+    n.require("method");
+    r.type = n.at("type").string();
+    if (kConnTypes.count(r.type) == 0)
+        n.at("type").fail("unknown connection type \"" + r.type +
+                          "\" (known: local, host, hostssl, hostnossl, hostgssenc, hostnogssenc)");
+    auto tokens = [&](const std::string& key) {
+        Node f = n.at(key);
+        auto list = f.string_list();
+        for (std::size_t i = 0; i < list.size(); ++i) {
+            Node item = f.raw().is_array() ? f.at(i) : f;
+            item.check([&] { pg::validate_hba_token(list[i], key); });
+        }
+        return list;
+    };
+    r.database = tokens("database");
+    r.user = tokens("user");
+    if (r.type == "local") {
+        if (n.has("address")) n.at("address").fail("\"local\" records have no address");
+    } else {
+        n.require("address");
+        r.address = n.at("address").string();
+        n.at("address").check([&] { pg::validate_hba_address(r.address); });
+    }
+    r.method = n.at("method").string();
+    if (!pg::is_auth_method(r.method))
+        n.at("method").fail("unknown authentication method \"" + r.method + "\" (known: " +
+                            pg::auth_method_names() + ")");
+    if (n.has("clientcert")) r.clientcert = n.at("clientcert").string();
+    if (n.has("clientname")) r.clientname = n.at("clientname").string();
+    if (n.has("map")) {
+        r.map = n.at("map").string();
+        n.at("map").check([&] { validate_simple_name(r.map, "map name"); });
+    }
+    p.hba.push_back(std::move(r));
+}
+
+}  // namespace
+
+void validate_role_name(std::string_view role, std::string_view what) {
+    std::string w(what);
+    if (role.empty()) throw Error(ErrorKind::policy, w + ": must not be empty");
+    require_printable_utf8(role, w);
+    // NAMEDATALEN is 64: the server truncates longer identifiers to 63 bytes, so a certificate
+    // whose CN is the full name could never match the role.
+    if (role.size() > 63)
+        throw Error(ErrorKind::policy, w + ": \"" + std::string(role) +
+                                           "\" is longer than PostgreSQL's 63-byte identifier limit");
+    if (role.find('/') != std::string_view::npos || role == "." || role == "..")
+        throw Error(ErrorKind::policy, w + ": \"" + std::string(role) +
+                                           "\" cannot be a folder name under clients/ (no '/', '.' or '..')");
+}
+
+void validate_simple_name(std::string_view name, std::string_view what) {
+    std::string w(what);
+    if (name.empty() || name.size() > 64)
+        throw Error(ErrorKind::policy, w + ": must be 1 to 64 characters");
+    for (char c : name)
+        if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.'))
+            throw Error(ErrorKind::policy,
+                        w + ": \"" + std::string(name) + "\" may only hold letters, digits, '_', '-' and '.'");
+    if (name.front() == '.') throw Error(ErrorKind::policy, w + ": must not start with '.'");
+}
+
+const ClientSpec* Profile::find_client(std::string_view user) const {
+    for (const auto& c : clients)
+        if (c.user == user) return &c;
+    return nullptr;
+}
+
+const ServerSpec* Profile::find_server(std::string_view server) const {
+    for (const auto& s : servers)
+        if (s.name == server) return &s;
+    return nullptr;
+}
+
+Profile parse_profile(std::string_view json_text, std::string_view source) {
+    json doc;
+    try {
+        doc = json::parse(json_text.begin(), json_text.end());
+    } catch (const json::parse_error& e) {
+        std::string msg = e.what();
+        // "[json.exception.parse_error.101] parse error at line 3, column 5: …" → drop the tag.
+        auto pos = msg.find("] ");
+        throw Error(ErrorKind::profile, std::string(source) + ": invalid JSON: " +
+                                            (pos != std::string::npos ? msg.substr(pos + 2) : msg));
+    }
+    try {
+        Node root(doc, "");
+        root.object({"pgca_profile", "name", "ca", "defaults", "servers", "clients", "hba", "server_settings",
+                     "client_settings"});
+        root.require("pgca_profile");
+        if (!doc["pgca_profile"].is_number_integer() || doc["pgca_profile"].get<long long>() != 1)
+            root.at("pgca_profile").fail("unsupported profile version (this pgca reads version 1)");
+
+        Profile p;
+        root.require("name");
+        p.name = root.at("name").string();
+        root.at("name").check([&] { validate_simple_name(p.name, "profile name"); });
+
+        root.require("ca");
+        Node ca = root.at("ca");
+        ca.object({"subject", "key", "days", "intermediate"});
+        ca.require("subject");
+        p.ca.subject = parse_subject(ca.at("subject"));
+        if (ca.has("key")) p.ca.key = ca.at("key").key_alg();
+        if (!usable_for_ca(p.ca.key))
+            ca.at("key").fail("a CA key must not be Ed25519: libpq cannot do SCRAM channel binding with "
+                              "certificates signed by EdDSA");
+        if (ca.has("days")) p.ca.days = ca.at("days").integer(1, 36500);
+        if (ca.has("intermediate")) {
+            Node in = ca.at("intermediate");
+            in.object({"subject", "key", "days"});
+            in.require("subject");
+            IntermediateSpec spec;
+            spec.subject = parse_subject(in.at("subject"));
+            if (in.has("key")) spec.key = in.at("key").key_alg();
+            if (!usable_for_ca(spec.key))
+                in.at("key").fail("a CA key must not be Ed25519: libpq cannot do SCRAM channel binding with "
+                                  "certificates signed by EdDSA");
+            if (in.has("days")) spec.days = in.at("days").integer(1, 36500);
+            if (spec.subject == p.ca.subject) in.at("subject").fail("must differ from the root's subject");
+            p.ca.intermediate = std::move(spec);
+        }
+
+        if (root.has("defaults")) {
+            Node d = root.at("defaults");
+            d.object({"key", "server_days", "client_days", "renew_before_days"});
+            if (d.has("key")) p.defaults.key = d.at("key").key_alg();
+            if (d.has("server_days")) p.defaults.server_days = d.at("server_days").integer(1, 36500);
+            if (d.has("client_days")) p.defaults.client_days = d.at("client_days").integer(1, 36500);
+            if (d.has("renew_before_days")) p.defaults.renew_before_days = d.at("renew_before_days").integer(0, 36500);
+        }
+
+        if (root.has("servers")) {
+            Node list = root.at("servers");
+            if (!list.raw().is_array()) list.fail("expected a list, got " + list.type_name());
+            for (std::size_t i = 0; i < list.raw().size(); ++i) {
+                Node n = list.at(i);
+                n.object({"name", "hosts", "install_dir", "key", "days"});
+                ServerSpec s;
+                n.require("name");
+                s.name = n.at("name").string();
+                n.at("name").check([&] { validate_simple_name(s.name, "server name"); });
+                if (p.find_server(s.name) != nullptr) n.at("name").fail("duplicate server name \"" + s.name + "\"");
+                n.require("hosts");
+                Node hosts = n.at("hosts");
+                s.hosts = hosts.string_list();
+                for (std::size_t k = 0; k < s.hosts.size(); ++k) {
+                    Node h = hosts.raw().is_array() ? hosts.at(k) : hosts;
+                    h.check([&] { validate_host(s.hosts[k], "host"); });
+                    if (std::count(s.hosts.begin(), s.hosts.end(), s.hosts[k]) > 1)
+                        h.fail("duplicate host \"" + s.hosts[k] + "\"");
+                }
+                if (n.has("install_dir")) {
+                    s.install_dir = n.at("install_dir").string();
+                    n.at("install_dir").check([&] { pg::validate_conf_path(s.install_dir, "install_dir"); });
+                    if (s.install_dir.front() != '/') n.at("install_dir").fail("must be an absolute path");
+                }
+                if (n.has("key")) s.key = n.at("key").key_alg();
+                if (n.has("days")) s.days = n.at("days").integer(1, 36500);
+                p.servers.push_back(std::move(s));
+            }
+        }
+
+        if (root.has("clients")) {
+            Node list = root.at("clients");
+            if (!list.raw().is_array()) list.fail("expected a list, got " + list.type_name());
+            for (std::size_t i = 0; i < list.raw().size(); ++i) {
+                Node n = list.at(i);
+                n.object({"user", "cn", "map", "key", "days"});
+                ClientSpec c;
+                n.require("user");
+                c.user = n.at("user").string();
+                n.at("user").check([&] { validate_role_name(c.user, "role name"); });
+                if (p.find_client(c.user) != nullptr) n.at("user").fail("duplicate user \"" + c.user + "\"");
+                if (n.has("cn")) {
+                    c.cn = n.at("cn").string();
+                    n.at("cn").check([&] {
+                        DistinguishedName probe;
+                        probe.set("CN", c.cn);
+                    });
+                    if (c.cn == c.user) c.cn.clear();
+                }
+                if (n.has("map")) {
+                    c.map = n.at("map").string();
+                    n.at("map").check([&] { validate_simple_name(c.map, "map name"); });
+                }
+                if (!c.cn.empty() && c.map.empty())
+                    n.fail("\"cn\" differs from the role name, so \"map\" is required: PostgreSQL compares the "
+                           "certificate's CN to the role name exactly unless a pg_ident.conf map says otherwise");
+                if (n.has("key")) c.key = n.at("key").key_alg();
+                if (n.has("days")) c.days = n.at("days").integer(1, 36500);
+                p.clients.push_back(std::move(c));
+            }
+        }
+
+        if (root.has("hba")) {
+            Node list = root.at("hba");
+            if (!list.raw().is_array()) list.fail("expected a list, got " + list.type_name());
+            for (std::size_t i = 0; i < list.raw().size(); ++i) parse_hba(list.at(i), p);
+        }
+
+        if (root.has("server_settings")) {
+            Node s = root.at("server_settings");
+            if (!s.raw().is_object()) s.fail("expected an object, got " + s.type_name());
+            for (const auto& [key, _] : s.raw().items()) {
+                Node v = s.at(key);
+                std::string value = v.setting();
+                v.check([&] { pg::validate_server_setting(key, value); });
+                p.server_settings[key] = value;
+            }
+        }
+        p.client_settings["sslmode"] = "verify-full";
+        if (root.has("client_settings")) {
+            Node s = root.at("client_settings");
+            if (!s.raw().is_object()) s.fail("expected an object, got " + s.type_name());
+            for (const auto& [key, _] : s.raw().items()) {
+                Node v = s.at(key);
+                std::string value = v.setting();
+                v.check([&] { pg::validate_client_setting(key, value); });
+                p.client_settings[key] = value;
+            }
+        }
+        return p;
+    } catch (const Error& e) {
+        throw Error(ErrorKind::profile, std::string(source) + ": " + e.what());
+    } catch (const json::exception& e) {
+        throw Error(ErrorKind::profile, std::string(source) + ": " + e.what());
+    }
+}
+
+Profile load_profile(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) throw Error(ErrorKind::input, "cannot read profile \"" + path + "\": " + std::strerror(errno));
+    std::ostringstream ss;
+    ss << in.rdbuf();
+    return parse_profile(ss.str(), path);
+}
+
+}  // namespace pgca

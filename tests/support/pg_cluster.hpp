@@ -1,0 +1,126 @@
+// Test support: a throwaway PostgreSQL server for integration tests.
+//
+// Typical use:
+//
+//   pgca::test::TempDir dir;              // declared first, destroyed last
+//   pgca::test::PgCluster pg(dir.path());  // initdb, not started
+//   pg.set_hba("hostssl all all 127.0.0.1/32 cert\n");
+//   pg.append_conf("ssl = on\n...");
+//   pg.start();
+//   auto r = pg.psql(pg.conninfo_base() + " user=alice sslmode=verify-full ...", "select 1");
+//
+// The server only ever listens on 127.0.0.1 (plus a unix socket in the base
+// directory) on a port picked at construction time.
+//
+// Root: PostgreSQL refuses to run as root, so when the tests run as root (CI
+// containers) every server-side command (initdb, pg_ctl, the admin psql) runs
+// as the `postgres` OS user through runuser(1), and the files the server needs
+// are chowned to it. Otherwise everything runs as the current user.
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <vector>
+
+#include "process.hpp"
+
+namespace pgca::test {
+
+class PgCluster {
+public:
+    // True if the PostgreSQL server binaries (and, when root, runuser and the
+    // `postgres` user) are available; tests should WARN and return otherwise.
+    static bool available();
+    // Directory of initdb/pg_ctl/postgres: /usr/lib/postgresql/15/bin if
+    // present, else `pg_config --bindir`; empty if none was found.
+    static std::string bin_dir();
+    // Whether this process runs as root (and therefore delegates to `postgres`).
+    static bool running_as_root();
+
+    // Runs initdb in base_dir/data (creating base_dir if needed) and writes the
+    // base configuration. Does not start the server. Throws std::runtime_error
+    // with initdb's output on failure.
+    explicit PgCluster(std::string base_dir);
+    // Stops the server if it runs; never throws.
+    ~PgCluster();
+
+    PgCluster(const PgCluster&) = delete;
+    PgCluster& operator=(const PgCluster&) = delete;
+    PgCluster(PgCluster&&) = delete;
+    PgCluster& operator=(PgCluster&&) = delete;
+
+    int port() const { return port_; }
+    const std::string& base_dir() const { return base_dir_; }
+    std::string data_dir() const { return base_dir_ + "/data"; }
+    std::string socket_dir() const { return base_dir_ + "/sock"; }
+    std::string log_file() const { return base_dir_ + "/pg.log"; }
+    // The (empty) HOME given to psql() so no ~/.postgresql, ~/.pgpass or
+    // ~/.psqlrc of the developer can influence a test.
+    std::string home_dir() const { return base_dir_ + "/home"; }
+    // "host=127.0.0.1 port=<port>".
+    std::string conninfo_base() const;
+
+    // Appends to data/postgresql.conf (a later setting overrides an earlier one).
+    // Takes effect on start() or reload().
+    void append_conf(const std::string& text);
+    // Overwrite data/pg_hba.conf and data/pg_ident.conf (owner postgres, 0600).
+    // set_hba() always prepends "local all postgres trust" so the harness keeps
+    // its admin access over the unix socket.
+    void set_hba(const std::string& text);
+    void set_ident(const std::string& text);
+
+    // pg_ctl start, waiting up to 60 s. Throws with the tail of the server log
+    // on failure (after making sure no half-started server is left behind).
+    // No-op if already running.
+    void start();
+    // pg_ctl stop -m fast (escalating to immediate, then SIGKILL); idempotent.
+    void stop();
+    // Whether the postmaster started by start() is alive.
+    bool running() const;
+    // PID of the postmaster, or 0 when not running.
+    int postmaster_pid() const;
+
+    // Asks the server to re-read its configuration files and waits until it has
+    // (at most 5 s), so new hba/ssl settings apply to the very next connection.
+    // Returns what the server logged meanwhile. Throws if the server rejected
+    // the new configuration ("... was not reloaded", "... contains errors"),
+    // because silently testing against the old configuration is confusing.
+    std::string reload();
+
+    // psql as the superuser `postgres` over the unix socket (as the postgres OS
+    // user when root), unaligned and tuples-only, ON_ERROR_STOP=1.
+    ProcessResult psql_admin(const std::string& sql) const;
+    // psql_admin(), but throws std::runtime_error unless it succeeded; returns
+    // trimmed stdout.
+    std::string psql_admin_checked(const std::string& sql) const;
+
+    // /usr/bin/psql as the current OS user with the given connection string,
+    // used as is (add sslmode, sslcert, user... yourself). Runs with -w (never
+    // prompts), a clean environment (no PG* variables of the caller, HOME =
+    // home_dir(), PGCONNECT_TIMEOUT=10) plus `env` on top (e.g. PGPASSWORD).
+    ProcessResult psql(const std::string& conninfo, const std::string& sql, const EnvList& env = {}) const;
+
+    // Size of the server log in bytes / the log from `offset` on. Capture
+    // log_size() before an attempt and log_since() after it to see exactly what
+    // the server said about that attempt.
+    std::size_t log_size() const;
+    std::string log_since(std::size_t offset) const;
+    // The last `lines` lines of the server log.
+    std::string log_tail(std::size_t lines = 40) const;
+
+    // Recursively hands `path` to the postgres OS user (so the server can read
+    // e.g. its certificate and key). No-op when not running as root.
+    static void chown_to_postgres(const std::string& path);
+
+private:
+    // Runs a server-side command as the server's OS user in base_dir.
+    ProcessResult run_as_server_user(const std::vector<std::string>& argv, const EnvList& env = {}) const;
+    void write_server_file(const std::string& path, const std::string& text);
+    void wait_until_gone(int pid) const;
+
+    std::string base_dir_;
+    int port_ = 0;
+    int pid_ = 0;  // postmaster PID while running
+};
+
+}  // namespace pgca::test

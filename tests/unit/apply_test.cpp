@@ -1,0 +1,124 @@
+#include <catch2/catch.hpp>
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <nlohmann/json.hpp>
+
+#include "pgca/error.hpp"
+#include "pgca/io.hpp"
+#include "pgca/pki.hpp"
+#include "process.hpp"
+#include "temp_dir.hpp"
+
+using namespace pgca;
+using nlohmann::json;
+
+namespace {
+
+json base_profile() {
+    return json::parse(R"({
+      "pgca_profile": 1, "name": "t",
+      "ca": { "subject": { "CN": "T Root" }, "intermediate": { "subject": { "CN": "T Issuing" } } },
+      "servers": [ { "name": "db", "hosts": ["localhost", "127.0.0.1"] } ],
+      "clients": [ { "user": "alice" }, { "user": "bob", "cn": "bob@example.com", "map": "m" } ],
+      "hba": [ { "type": "hostssl", "database": "all", "user": "all", "address": "127.0.0.1/32", "method": "cert" } ]
+    })");
+}
+
+std::size_t count(const ApplyResult& r, const std::string& verb) {
+    std::size_t n = 0;
+    for (const auto& a : r.actions) n += a.verb == verb ? 1 : 0;
+    return n;
+}
+
+mode_t mode_of(const std::string& path) {
+    struct stat st {};
+    REQUIRE(::stat(path.c_str(), &st) == 0);
+    return st.st_mode & 07777;
+}
+
+}  // namespace
+
+TEST_CASE("apply creates the layout of DESIGN.md with private keys", "[apply]") {
+    test::TempDir tmp;
+    std::string dir = tmp.path() + "/pki";
+    Profile p = parse_profile(base_profile().dump(), "t.json");
+    auto r = apply(p, dir, {});
+    CHECK(count(r, "create") == 2);
+    CHECK(count(r, "issue") == 3);
+    for (auto f : {"/pgca.db", "/ca/root.crt", "/ca/intermediate.crt", "/servers/db/server.crt",
+                   "/servers/db/root.crt", "/servers/db/postgresql.ssl.conf", "/clients/alice/postgresql.crt",
+                   "/clients/alice/root.crt", "/clients/alice/pg_service.conf", "/pg_hba.conf", "/pg_ident.conf"})
+        CHECK(io::exists(dir + f));
+    for (auto f : {"/ca/root.key", "/ca/intermediate.key", "/servers/db/server.key", "/clients/alice/postgresql.key"})
+        CHECK(mode_of(dir + f) == 0600);
+    CHECK(mode_of(dir + "/ca") == 0700);
+
+    // server.crt = leaf + intermediate; the client's root.crt = the root alone (libpq needs the
+    // self-signed root); the server's root.crt = root + intermediate.
+    auto server_chain = Certificate::chain_from_pem(io::read_file(dir + "/servers/db/server.crt"), "server.crt");
+    REQUIRE(server_chain.size() == 2);
+    CHECK(server_chain[1].subject_rfc2253() == "CN=T Issuing");
+    CHECK(Certificate::chain_from_pem(io::read_file(dir + "/clients/alice/root.crt"), "root.crt").size() == 1);
+    CHECK(Certificate::chain_from_pem(io::read_file(dir + "/servers/db/root.crt"), "root.crt").size() == 2);
+    CHECK(io::read_file(dir + "/pg_ident.conf").find("m bob@example.com bob") != std::string::npos);
+}
+
+TEST_CASE("a second apply issues nothing and rewrites nothing", "[apply]") {
+    test::TempDir tmp;
+    std::string dir = tmp.path() + "/pki";
+    Profile p = parse_profile(base_profile().dump(), "t.json");
+    (void)apply(p, dir, {});
+    std::string before = test::run({"sh", "-c", "cd '" + dir + "' && find . -type f ! -name '.lock' ! -name 'pgca.db*' | sort | xargs stat -c '%n %Y %i %s'"}).out;
+    auto r = apply(p, dir, {});
+    CHECK(count(r, "keep") == 3);
+    CHECK(r.actions.size() == 3);
+    std::string after = test::run({"sh", "-c", "cd '" + dir + "' && find . -type f ! -name '.lock' ! -name 'pgca.db*' | sort | xargs stat -c '%n %Y %i %s'"}).out;
+    CHECK(before == after);  // same inode: not even rewritten with the same bytes
+}
+
+TEST_CASE("apply re-issues what changed or broke, and only that", "[apply]") {
+    test::TempDir tmp;
+    std::string dir = tmp.path() + "/pki";
+    json doc = base_profile();
+    (void)apply(parse_profile(doc.dump(), "t.json"), dir, {});
+    auto pki_serial = [&](const std::string& kind, const std::string& name) {
+        return open_sqlite_ledger(dir + "/pgca.db")->current(kind, name)->serial;
+    };
+    std::string db_serial = pki_serial("server", "db");
+    std::string alice_serial = pki_serial("client", "alice");
+
+    doc["servers"][0]["hosts"].push_back("db.example.com");
+    ::unlink((dir + "/clients/alice/postgresql.key").c_str());
+    auto r = apply(parse_profile(doc.dump(), "t.json"), dir, {});
+    CHECK(count(r, "reissue") == 2);
+    CHECK(pki_serial("server", "db") != db_serial);
+    CHECK(pki_serial("client", "alice") != alice_serial);
+    auto ci = Certificate::from_pem(io::read_file(dir + "/servers/db/server.crt"), "server.crt").info();
+    CHECK(ci.dns_names == std::vector<std::string>{"localhost", "db.example.com"});
+    // The replaced certificates are marked superseded in the ledger.
+    std::size_t superseded = 0;
+    for (const auto& e : open_sqlite_ledger(dir + "/pgca.db")->list()) superseded += e.status == "superseded" ? 1 : 0;
+    CHECK(superseded == 2);
+}
+
+TEST_CASE("a profile that cannot be made valid changes nothing", "[apply]") {
+    test::TempDir tmp;
+    std::string dir = tmp.path() + "/pki";
+    json doc = base_profile();
+    doc["hba"][0]["method"] = "scram-sha-256";
+    doc["hba"][0]["map"] = "m";
+    CHECK_THROWS_AS(apply(parse_profile(doc.dump(), "t.json"), dir, {}), Error);
+    CHECK_FALSE(io::exists(dir));
+}
+
+TEST_CASE("a dry run of a fresh folder creates nothing", "[apply]") {
+    test::TempDir tmp;
+    std::string dir = tmp.path() + "/pki";
+    ApplyOptions o;
+    o.dry_run = true;
+    auto r = apply(parse_profile(base_profile().dump(), "t.json"), dir, o);
+    CHECK(count(r, "issue") == 3);
+    CHECK_FALSE(io::exists(dir));
+}

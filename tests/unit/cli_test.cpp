@@ -1,0 +1,127 @@
+// The pgca binary as scripts use it: exit codes, messages, files.
+#include <catch2/catch.hpp>
+
+#include <nlohmann/json.hpp>
+
+#include "process.hpp"
+#include "temp_dir.hpp"
+
+using namespace pgca;
+
+namespace {
+
+test::ProcessResult pgca_run(std::vector<std::string> args) {
+    args.insert(args.begin(), PGCA_BIN);
+    return test::run(args);
+}
+
+std::string profile_path(const std::string& name) { return std::string(PGCA_SOURCE_DIR) + "/profiles/" + name + ".json"; }
+
+}  // namespace
+
+TEST_CASE("usage errors exit 2 with a pgca: error: line", "[cli]") {
+    auto r = pgca_run({"frobnicate"});
+    CHECK(r.exit_code == 2);
+    CHECK_THAT(r.err, Catch::StartsWith("pgca: error: unknown command \"frobnicate\""));
+    r = pgca_run({"apply"});
+    CHECK(r.exit_code == 2);
+    CHECK_THAT(r.err, Catch::Contains("PROFILE is required"));
+    r = pgca_run({"issue", "client", "--dir", "/nonexistent", "--bogus"});
+    CHECK(r.exit_code == 2);
+    CHECK_THAT(r.err, Catch::Contains("bogus"));
+    r = pgca_run({"issue", "client", "--dir", "/tmp", "--user", "alice", "--key", "dsa"});
+    CHECK(r.exit_code == 2);
+}
+
+TEST_CASE("every command has --help and the version prints", "[cli]") {
+    for (auto cmd : {"apply", "init", "list", "inspect"}) {
+        auto r = pgca_run({cmd, "--help"});
+        INFO(cmd);
+        CHECK(r.exit_code == 0);
+        CHECK_THAT(r.out, Catch::Contains("--dir") || Catch::Contains("FILE"));
+    }
+    CHECK(pgca_run({"issue", "server", "--help"}).exit_code == 0);
+    CHECK(pgca_run({"issue", "client", "--help"}).exit_code == 0);
+    CHECK_THAT(pgca_run({"--version"}).out, Catch::StartsWith("pgca "));
+}
+
+TEST_CASE("an invalid profile exits 2 naming the path, and writes nothing", "[cli]") {
+    test::TempDir tmp;
+    test::write_file(tmp.path() + "/bad.json",
+                     R"({"pgca_profile":1,"name":"x","ca":{"subject":{"CN":"R"}},"clients":[{"user":"a","cn":"b"}]})");
+    auto r = pgca_run({"apply", tmp.path() + "/bad.json", "--dir", tmp.path() + "/pki"});
+    CHECK(r.exit_code == 2);
+    CHECK_THAT(r.err, Catch::Contains("bad.json: clients[0]:"));
+    CHECK(test::run({"test", "-e", tmp.path() + "/pki"}).exit_code != 0);
+
+    r = pgca_run({"apply", tmp.path() + "/missing.json", "--dir", tmp.path() + "/pki"});
+    CHECK(r.exit_code == 2);
+    CHECK_THAT(r.err, Catch::Contains("missing.json"));
+}
+
+TEST_CASE("apply, apply again, list and inspect", "[cli]") {
+    test::TempDir tmp;
+    std::string dir = tmp.path() + "/pki";
+    auto r = pgca_run({"apply", profile_path("seed-blog"), "--dir", dir});
+    REQUIRE(r.exit_code == 0);
+    CHECK_THAT(r.err, Catch::Contains("pgca: warning: hba[3]:"));
+    CHECK_THAT(r.out, Catch::Contains("issue    client myuser2"));
+
+    r = pgca_run({"apply", profile_path("seed-blog"), "--dir", dir, "--json"});
+    REQUIRE(r.exit_code == 0);
+    auto j = nlohmann::json::parse(r.out);
+    for (const auto& a : j["actions"]) CHECK(a["action"] == "keep");
+    CHECK(j["actions"].size() == 6);
+
+    r = pgca_run({"list", "--dir", dir, "--json"});
+    REQUIRE(r.exit_code == 0);
+    auto list = nlohmann::json::parse(r.out);
+    CHECK(list.size() == 7);  // root + server + 5 clients
+    r = pgca_run({"list", "--dir", dir});
+    CHECK_THAT(r.out, Catch::Contains("NAME") && Catch::Contains("myuser5") && Catch::Contains("valid"));
+    r = pgca_run({"list", "--dir", dir, "--expiring", "400"});
+    CHECK_THAT(r.out, Catch::Contains("db1") && !Catch::Contains("root "));
+
+    r = pgca_run({"inspect", dir + "/servers/db1/server.crt", "--json"});
+    REQUIRE(r.exit_code == 0);
+    auto info = nlohmann::json::parse(r.out);
+    CHECK(info[0]["ip_addresses"] == nlohmann::json::array({"127.0.0.1"}));
+    CHECK(info[0]["extended_key_usage"] == nlohmann::json::array({"serverAuth"}));
+    r = pgca_run({"inspect", dir + "/clients/myuser2/postgresql.crt"});
+    CHECK_THAT(r.out, Catch::Contains("CN:           myuser2"));
+
+    test::write_file(tmp.path() + "/junk.pem", "not a certificate\n");
+    r = pgca_run({"inspect", tmp.path() + "/junk.pem"});
+    CHECK(r.exit_code == 2);
+    CHECK_THAT(r.err, Catch::Contains("junk.pem: no PEM certificate found"));
+}
+
+TEST_CASE("init, then issue server and client by hand", "[cli]") {
+    test::TempDir tmp;
+    std::string dir = tmp.path() + "/pki";
+    auto r = pgca_run({"issue", "client", "--dir", dir, "--user", "alice"});
+    CHECK(r.exit_code == 2);
+    CHECK_THAT(r.err, Catch::Contains("holds no pgca PKI"));
+
+    REQUIRE(pgca_run({"init", "--dir", dir, "--cn", "Hand Root", "--intermediate"}).exit_code == 0);
+    r = pgca_run({"init", "--dir", dir});
+    CHECK(r.exit_code == 2);
+    CHECK_THAT(r.err, Catch::Contains("already has a root CA"));
+    CHECK(pgca_run({"init", "--dir", tmp.path() + "/other", "--key", "ed25519"}).exit_code == 2);
+
+    r = pgca_run({"issue", "server", "--dir", dir, "--name", "db", "--host", "localhost", "--host", "127.0.0.1"});
+    INFO(r.err);
+    REQUIRE(r.exit_code == 0);
+    r = pgca_run({"issue", "client", "--dir", dir, "--user", "alice", "--key", "rsa-2048", "--days", "30"});
+    REQUIRE(r.exit_code == 0);
+    auto info = nlohmann::json::parse(pgca_run({"inspect", dir + "/clients/alice/postgresql.crt", "--json"}).out);
+    CHECK(info.size() == 2);  // leaf + intermediate
+    CHECK(info[0]["key_type"] == "RSA 2048");
+    CHECK(info[1]["subject"] == "CN=Hand Root Issuing CA");
+
+    r = pgca_run({"issue", "client", "--dir", dir, "--user", "bad\nname"});
+    CHECK(r.exit_code == 2);
+    CHECK_THAT(r.err, Catch::Contains("control character"));
+    r = pgca_run({"issue", "server", "--dir", dir, "--name", "../x", "--host", "localhost"});
+    CHECK(r.exit_code == 2);
+}
