@@ -26,15 +26,6 @@ using pgca::test::trim;
 
 namespace {
 
-// Skips (without failing) where PostgreSQL is not installed.
-#define PGCA_REQUIRE_POSTGRES()                                                   \
-    do {                                                                          \
-        if (!PgCluster::available()) {                                            \
-            WARN("PostgreSQL server binaries not available; skipping this test"); \
-            return;                                                               \
-        }                                                                         \
-    } while (false)
-
 // Alive and not a zombie (see pg_cluster.cpp on why zombies can linger).
 bool process_exists(int pid) {
     if (pid <= 0 || ::kill(pid, 0) != 0) return false;

@@ -247,16 +247,16 @@ PgCluster::PgCluster(std::string base_dir) {
         throw std::runtime_error("PgCluster: initdb failed\n" + hint + describe(initdb, r));
     }
 
-    append_conf(
-        "\n# Added by the pgca test harness (tests/support/pg_cluster.cpp)\n"
-        "listen_addresses = '127.0.0.1'\n"
-        "port = " +
-        std::to_string(port_) + "\n" + "unix_socket_directories = " + conf_quote(socket_dir()) + "\n" +
-        "fsync = off\n"
-        "logging_collector = off\n"
-        "log_connections = on\n"
-        "shared_buffers = 16MB\n"
-        "max_connections = 20\n");
+    std::string conf = "\n# Added by the pgca test harness (tests/support/pg_cluster.cpp)\n";
+    conf += "listen_addresses = '127.0.0.1'\n";
+    conf += "port = " + std::to_string(port_) + "\n";
+    conf += "unix_socket_directories = " + conf_quote(socket_dir()) + "\n";
+    conf += "fsync = off\n";
+    conf += "logging_collector = off\n";
+    conf += "log_connections = on\n";
+    conf += "shared_buffers = 16MB\n";
+    conf += "max_connections = 20\n";
+    append_conf(conf);
 }
 
 PgCluster::~PgCluster() {

@@ -10,7 +10,9 @@
 //   auto r = pg.psql(pg.conninfo_base() + " user=alice sslmode=verify-full ...", "select 1");
 //
 // The server only ever listens on 127.0.0.1 (plus a unix socket in the base
-// directory) on a port picked at construction time.
+// directory) on a port picked at construction time. Only if another process
+// grabbed that port before the server bound it does start() pick a new one,
+// so read port() / conninfo_base() after start().
 //
 // Root: PostgreSQL refuses to run as root, so when the tests run as root (CI
 // containers) every server-side command (initdb, pg_ctl, the admin psql) runs
@@ -19,10 +21,23 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdlib>
 #include <string>
 #include <vector>
 
 #include "process.hpp"
+
+// At the top of a Catch2 test that needs a real server: where PostgreSQL 15 is not installed the
+// test warns and stops, except under CI (CI set in the environment), where that is a failure:
+// CI installs the server, so a missing one means the tests would prove nothing.
+#define PGCA_REQUIRE_POSTGRES()                                                          \
+    do {                                                                                 \
+        if (!::pgca::test::PgCluster::available()) {                                     \
+            if (std::getenv("CI") != nullptr) FAIL("PostgreSQL server binaries missing"); \
+            WARN("PostgreSQL server binaries not available; skipping this test");        \
+            return;                                                                      \
+        }                                                                                \
+    } while (false)
 
 namespace pgca::test {
 
