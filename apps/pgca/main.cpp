@@ -11,13 +11,17 @@ namespace {
 
 using pgca::cli::Command;
 
-constexpr std::array<Command, 5> kCommands{{
+constexpr std::array<Command, 9> kCommands{{
     {"apply", "make a PKI folder match a profile (CA, certificates, pg_hba, pg_ident, ssl include, clients)",
      pgca::cli::run_apply},
     {"init", "create a root CA (and optionally an intermediate) in a folder", pgca::cli::run_init},
     {"issue", "issue a server or client certificate (`issue server`, `issue client`)", pgca::cli::run_issue},
+    {"revoke", "revoke certificates (--serial, --user, --server) and refresh the CRLs", pgca::cli::run_revoke},
+    {"crl", "make fresh CRLs for every CA and copy them to every server folder", pgca::cli::run_crl},
+    {"rotate", "renew server certificates, reload, and verify what the live server serves", pgca::cli::run_rotate},
     {"list", "list the certificates a folder has issued", pgca::cli::run_list},
     {"inspect", "show what a PEM certificate says, the way PostgreSQL reads it", pgca::cli::run_inspect},
+    {"probe", "connect to a PostgreSQL server and report (and check) the certificate it serves", pgca::cli::run_probe},
 }};
 
 void print_usage(std::ostream& out) {

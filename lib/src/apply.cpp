@@ -2,6 +2,8 @@
 #include <nlohmann/json.hpp>
 
 #include <ctime>
+#include <functional>
+#include <set>
 
 #include "pgca/error.hpp"
 #include "pgca/pg.hpp"
@@ -89,51 +91,71 @@ ApplyResult apply(const Profile& profile, const std::string& dir, const ApplyOpt
         }
         const bool ca_ready = pki->has_ca();
 
-        for (const auto& s : profile.servers) {
-            nlohmann::json wanted = {{"hosts", s.hosts}, {"key", std::string(to_string(profile.server_key(s)))}};
-            auto current = ledger.current("server", s.name);
+        // One pass for servers and one for clients: re-issue what the profile changed or what broke.
+        auto reconcile = [&](const std::string& kind, const std::string& name, const nlohmann::json& wanted,
+                             const std::string& folder, const char* cert_file, const char* key_file,
+                             const std::function<Certificate()>& issue) {
+            auto current = ledger.current(kind, name);
             std::string why = !current ? "new"
                               : !ca_ready ? "new CA"
-                                          : reissue_reason(*current, wanted, pki->layout().server_dir(s.name),
-                                                           "server.crt", "server.key", *pki,
+                                          : reissue_reason(*current, wanted, folder, cert_file, key_file, *pki,
                                                            profile.defaults.renew_before_days);
             if (why.empty()) {
-                note({"keep", "server", s.name, "serial " + current->serial});
+                note({"keep", kind, name, "serial " + current->serial});
             } else if (options.dry_run) {
-                note({current ? "reissue" : "issue", "server", s.name, why});
+                note({current ? "reissue" : "issue", kind, name, why});
             } else {
-                Certificate c = pki->issue_server({s.name, s.hosts, profile.server_key(s), profile.server_days(s)});
-                note({current ? "reissue" : "issue", "server", s.name, "serial " + c.serial_hex() + " (" + why + ")"});
+                Certificate c = issue();
+                note({current ? "reissue" : "issue", kind, name, "serial " + c.serial_hex() + " (" + why + ")"});
             }
+        };
+        for (const auto& s : profile.servers) {
+            nlohmann::json wanted = {{"hosts", s.hosts}, {"key", std::string(to_string(profile.server_key(s)))}};
+            reconcile("server", s.name, wanted, pki->layout().server_dir(s.name), "server.crt", "server.key", [&] {
+                return pki->issue_server({s.name, s.hosts, profile.server_key(s), profile.server_days(s), false});
+            });
             if (!options.dry_run && pki->write_server_conf(profile, s))
                 note({"write", "file", pki->layout().server_dir(s.name) + "/postgresql.ssl.conf", ""});
         }
-
         for (const auto& c : profile.clients) {
             nlohmann::json wanted = {{"cn", c.common_name()}, {"key", std::string(to_string(profile.client_key(c)))}};
-            auto current = ledger.current("client", c.user);
-            std::string why = !current ? "new"
-                              : !ca_ready ? "new CA"
-                                          : reissue_reason(*current, wanted, pki->layout().client_dir(c.user),
-                                                           "postgresql.crt", "postgresql.key", *pki,
-                                                           profile.defaults.renew_before_days);
-            if (why.empty()) {
-                note({"keep", "client", c.user, "serial " + current->serial});
-            } else if (options.dry_run) {
-                note({current ? "reissue" : "issue", "client", c.user, why});
-            } else {
-                Certificate cert = pki->issue_client({c.user, c.cn, profile.client_key(c), profile.client_days(c)});
-                note({current ? "reissue" : "issue", "client", c.user, "serial " + cert.serial_hex() + " (" + why + ")"});
-            }
+            reconcile("client", c.user, wanted, pki->layout().client_dir(c.user), "postgresql.crt", "postgresql.key",
+                      [&] {
+                          return pki->issue_client({c.user, c.cn, profile.client_key(c), profile.client_days(c)});
+                      });
             if (!options.dry_run && pki->write_client_service(profile, c))
                 note({"write", "file", pki->layout().client_dir(c.user) + "/pg_service.conf", ""});
         }
 
+        // Entries that left the profile: their certificates are revoked and their files removed,
+        // so a departed user's copy of the key stops working once the servers load the new CRL.
+        std::set<std::pair<std::string, std::string>> gone;
+        for (const auto& e : ledger.list()) {
+            if ((e.kind != "server" && e.kind != "client") || e.status == "revoked") continue;
+            bool listed = e.kind == "server" ? profile.find_server(e.name) != nullptr
+                                             : profile.find_client(e.name) != nullptr;
+            if (!listed) gone.insert({e.kind, e.name});
+        }
+        for (const auto& [kind, name] : gone) {
+            if (options.dry_run) {
+                note({"revoke", kind, name, "no longer in the profile"});
+                continue;
+            }
+            auto serials = pki->retire(kind, name, RevocationReason::cessation_of_operation);
+            std::string list;
+            for (const auto& sn : serials) list += (list.empty() ? "" : ", ") + sn;
+            note({"revoke", kind, name, "no longer in the profile; revoked " + (list.empty() ? "nothing" : list) +
+                                            ", folder removed"});
+        }
+
         if (options.dry_run) return;
+        for (auto& a : pki->refresh_crls(profile.defaults.crl_days, false)) note(std::move(a));
         if (io::write_if_changed(pki->layout().hba(), hba_text, 0644)) note({"write", "file", pki->layout().hba(), ""});
         if (io::write_if_changed(pki->layout().ident(), ident_text, 0644))
             note({"write", "file", pki->layout().ident(), ""});
         ledger.set_meta("profile_name", profile.name);
+        ledger.set_meta("renew_before_days", std::to_string(profile.defaults.renew_before_days));
+        ledger.set_meta("crl_days", std::to_string(profile.defaults.crl_days));
     });
     return result;
 }

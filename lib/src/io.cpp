@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <random>
@@ -62,6 +63,11 @@ void write_file_atomic(const std::string& path, std::string_view data, mode_t mo
         io_fail(what, path, err);
     };
     if (::fchmod(fd, mode) != 0) cleanup("cannot set the mode of", errno);
+    struct stat old {};
+    if (::stat(path.c_str(), &old) == 0 && (old.st_uid != ::geteuid() || old.st_gid != ::getegid())) {
+        // Keep the owner an operator gave the file; only root can, and only root needs to.
+        if (::fchown(fd, old.st_uid, old.st_gid) != 0 && errno != EPERM) cleanup("cannot set the owner of", errno);
+    }
     std::size_t off = 0;
     while (off < data.size()) {
         ssize_t n = ::write(fd, data.data() + off, data.size() - off);
@@ -171,6 +177,22 @@ void remove_all(const std::string& path) {
     } else if (::unlink(path.c_str()) != 0) {
         io_fail("cannot remove", path, errno);
     }
+}
+
+std::vector<std::string> list_dir(const std::string& dir) {
+    std::vector<std::string> out;
+    DIR* d = ::opendir(dir.c_str());
+    if (d == nullptr) {
+        if (errno == ENOENT) return out;
+        io_fail("cannot open folder", dir, errno);
+    }
+    while (dirent* e = ::readdir(d)) {
+        std::string n = e->d_name;
+        if (n != "." && n != "..") out.push_back(n);
+    }
+    ::closedir(d);
+    std::sort(out.begin(), out.end());
+    return out;
 }
 
 std::string absolute(const std::string& path) {

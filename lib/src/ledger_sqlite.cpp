@@ -32,6 +32,19 @@ CREATE TABLE certificates (
 CREATE INDEX certificates_by_name ON certificates (kind, name, status);
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 )sql",
+    R"sql(
+ALTER TABLE certificates ADD COLUMN revoked_at INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE certificates ADD COLUMN revocation_reason TEXT NOT NULL DEFAULT '';
+CREATE INDEX certificates_revoked ON certificates (issuer, status);
+CREATE INDEX certificates_by_serial ON certificates (serial);
+CREATE TABLE crls (
+    issuer      TEXT    PRIMARY KEY,
+    number      INTEGER NOT NULL,
+    this_update INTEGER NOT NULL,
+    next_update INTEGER NOT NULL,
+    entries     INTEGER NOT NULL
+);
+)sql",
 };
 
 class Stmt final {
@@ -57,8 +70,7 @@ public:
         int rc = sqlite3_step(stmt_);
         if (rc == SQLITE_ROW) return true;
         if (rc == SQLITE_DONE) return false;
-        throw Error(rc == SQLITE_CONSTRAINT ? ErrorKind::ledger : ErrorKind::ledger,
-                    std::string(sqlite3_errmsg(db_)));
+        throw Error(ErrorKind::ledger, std::string(sqlite3_errmsg(db_)));
     }
     std::string text(int col) const {
         const unsigned char* p = sqlite3_column_text(stmt_, col);
@@ -133,9 +145,60 @@ public:
 
     std::vector<LedgerEntry> list() override {
         Stmt s(db_, (std::string(kSelect) + " ORDER BY id").c_str());
-        std::vector<LedgerEntry> out;
-        while (s.step()) out.push_back(row(s));
-        return out;
+        return rows(s);
+    }
+
+    std::vector<LedgerEntry> by_name(const std::string& kind, const std::string& name) override {
+        Stmt s(db_, (std::string(kSelect) + " WHERE kind = ?1 AND name = ?2 ORDER BY id").c_str());
+        s.bind(1, kind).bind(2, name);
+        return rows(s);
+    }
+
+    std::vector<LedgerEntry> by_serial(const std::string& serial) override {
+        Stmt s(db_, (std::string(kSelect) + " WHERE serial = ?1 ORDER BY id").c_str());
+        s.bind(1, serial);
+        return rows(s);
+    }
+
+    std::vector<LedgerEntry> revoked_by(const std::string& issuer, std::time_t now) override {
+        Stmt s(db_, (std::string(kSelect) +
+                     " WHERE issuer = ?1 AND status = 'revoked' AND not_after > ?2 ORDER BY id").c_str());
+        s.bind(1, issuer).bind(2, static_cast<std::int64_t>(now));
+        return rows(s);
+    }
+
+    bool revoke(const std::string& issuer, const std::string& serial, std::time_t when,
+                const std::string& reason) override {
+        Stmt s(db_, "UPDATE certificates SET status = 'revoked', revoked_at = ?1, revocation_reason = ?2 "
+                    "WHERE issuer = ?3 AND serial = ?4 AND status <> 'revoked'");
+        s.bind(1, static_cast<std::int64_t>(when)).bind(2, reason).bind(3, issuer).bind(4, serial);
+        s.step();
+        return sqlite3_changes(db_) > 0;
+    }
+
+    std::optional<CrlState> crl_state(const std::string& issuer) override {
+        Stmt s(db_, "SELECT issuer, number, this_update, next_update, entries FROM crls WHERE issuer = ?1");
+        s.bind(1, issuer);
+        if (!s.step()) return std::nullopt;
+        CrlState c;
+        c.issuer = s.text(0);
+        c.number = s.integer(1);
+        c.this_update = static_cast<std::time_t>(s.integer(2));
+        c.next_update = static_cast<std::time_t>(s.integer(3));
+        c.entries = s.integer(4);
+        return c;
+    }
+
+    void record_crl(const CrlState& c) override {
+        Stmt s(db_, "INSERT INTO crls (issuer, number, this_update, next_update, entries) VALUES (?1, ?2, ?3, ?4, ?5) "
+                    "ON CONFLICT (issuer) DO UPDATE SET number = excluded.number, this_update = excluded.this_update, "
+                    "next_update = excluded.next_update, entries = excluded.entries WHERE excluded.number > crls.number");
+        s.bind(1, c.issuer).bind(2, c.number).bind(3, static_cast<std::int64_t>(c.this_update));
+        s.bind(4, static_cast<std::int64_t>(c.next_update)).bind(5, c.entries);
+        s.step();
+        if (sqlite3_changes(db_) == 0)
+            throw Error(ErrorKind::ledger, "CRL number " + std::to_string(c.number) + " for \"" + c.issuer +
+                                               "\" is not greater than the last one");
     }
 
     std::optional<std::string> get_meta(const std::string& key) override {
@@ -154,7 +217,13 @@ public:
 private:
     static constexpr const char* kSelect =
         "SELECT id, serial, issuer, kind, name, subject, not_before, not_after, fingerprint, status, detail, "
-        "issued_at FROM certificates";
+        "issued_at, revoked_at, revocation_reason FROM certificates";
+
+    static std::vector<LedgerEntry> rows(Stmt& s) {
+        std::vector<LedgerEntry> out;
+        while (s.step()) out.push_back(row(s));
+        return out;
+    }
 
     static LedgerEntry row(const Stmt& s) {
         LedgerEntry e;
@@ -170,6 +239,8 @@ private:
         e.status = s.text(9);
         e.detail = s.text(10);
         e.issued_at = static_cast<std::time_t>(s.integer(11));
+        e.revoked_at = static_cast<std::time_t>(s.integer(12));
+        e.revocation_reason = s.text(13);
         return e;
     }
 

@@ -77,6 +77,12 @@ std::string DistinguishedName::known_types() {
     return out;
 }
 
+DistinguishedName DistinguishedName::with_cn(std::string_view cn) {
+    DistinguishedName dn;
+    dn.set("CN", cn);
+    return dn;
+}
+
 void DistinguishedName::set(std::string_view type, std::string_view value) {
     const AttrRule* rule = find_rule(type);
     std::string what = "subject attribute " + std::string(type);

@@ -308,9 +308,7 @@ AccessPlan plan_access(const Profile& profile) {
                     map = *maps.begin();
                 }
                 for (const auto* c : covered) {
-                    DistinguishedName subject;
-                    subject.set("CN", c->common_name());
-                    add_ident({map, subject.rfc2253(), c->user});
+                    add_ident({map, DistinguishedName::with_cn(c->common_name()).rfc2253(), c->user});
                 }
             } else {
                 std::set<std::string> maps;
@@ -445,6 +443,13 @@ std::string render_server_conf(const Profile& profile, const ServerSpec& server,
     out += "ssl_cert_file = " + conf_string(files.cert) + "\n";
     out += "ssl_key_file = " + conf_string(files.key) + "\n";
     out += "ssl_ca_file = " + conf_string(files.ca) + "\n";
+    // PostgreSQL sets CRL_CHECK_ALL once any CRL is configured: every CA in the chain needs one,
+    // which is what pgca writes. The file needs a reload after a revocation; the hashed
+    // directory is read per connection.
+    if (server.crl == "dir")
+        out += "ssl_crl_dir = " + conf_string(files.crl_dir) + "\n";
+    else
+        out += "ssl_crl_file = " + conf_string(files.crl_file) + "\n";
     for (const auto& [k, v] : profile.server_settings) out += k + " = " + conf_string(v) + "\n";
     return out;
 }

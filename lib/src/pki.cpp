@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include <ctime>
+#include <set>
 
 #include "pgca/error.hpp"
 #include "pgca/pg.hpp"
@@ -14,6 +15,7 @@ constexpr mode_t kPrivateFile = 0600;
 constexpr mode_t kPublicFile = 0644;
 constexpr mode_t kPrivateDir = 0700;
 constexpr mode_t kPublicDir = 0755;
+constexpr long kDaySeconds = 24 * 60 * 60;
 
 LedgerEntry entry_for(const Certificate& cert, const std::string& kind, const std::string& name,
                       const std::string& detail) {
@@ -124,9 +126,12 @@ std::string PkiDir::chain_pem() const { return intermediate_ ? intermediate_->ce
 Certificate PkiDir::issue_leaf(const std::string& kind, const std::string& name, const std::string& folder,
                                const std::string& cert_file, const std::string& key_file,
                                const std::string& trust_pem, const std::string& detail, KeyAlg alg,
-                               const std::function<Certificate(const PrivateKey&)>& sign) {
+                               const std::function<Certificate(const PrivateKey&)>& sign,
+                               const PrivateKey* reuse) {
     return in_context("issue " + kind + " \"" + name + "\"", [&] {
-        PrivateKey key = PrivateKey::generate(alg);
+        std::optional<PrivateKey> fresh;
+        if (reuse == nullptr) fresh = PrivateKey::generate(alg);
+        const PrivateKey& key = reuse != nullptr ? *reuse : *fresh;
         Certificate cert = sign(key);
         auto previous = ledger_->current(kind, name);
         io::ensure_dir(folder.substr(0, folder.rfind('/')), kPublicDir);
@@ -135,7 +140,7 @@ Certificate PkiDir::issue_leaf(const std::string& kind, const std::string& name,
         // by name, and a new key beside an old certificate fails loudly ("key values
         // mismatch") where the reverse would too; a crash between the two is repaired by the
         // next apply, which sees the mismatch and issues again.
-        io::write_file_atomic(folder + "/" + key_file, key.to_pem(), kPrivateFile);
+        if (reuse == nullptr) io::write_file_atomic(folder + "/" + key_file, key.to_pem(), kPrivateFile);
         io::write_file_atomic(folder + "/" + cert_file, cert.to_pem() + chain_pem(), kPublicFile);
         io::write_if_changed(folder + "/root.crt", trust_pem, kPublicFile);
         if (previous) ledger_->set_status(previous->issuer, previous->serial, "superseded");
@@ -147,14 +152,22 @@ Certificate PkiDir::issue_leaf(const std::string& kind, const std::string& name,
 Certificate PkiDir::issue_server(const ServerRequest& req) {
     validate_simple_name(req.name, "server name");
     const CertificateAuthority& ca = issuer();
-    nlohmann::json detail = {{"hosts", req.hosts}, {"key", std::string(to_string(req.key))}};
+    nlohmann::json detail = {{"hosts", req.hosts}, {"key", std::string(to_string(req.key))}, {"days", req.days}};
     // The server's ssl_ca_file: every CA that may sign client certificates, so that a client
     // sending only its leaf still verifies (POSTGRES-TLS.md §1.5).
     std::string trust = root().to_pem() + chain_pem();
+    std::optional<PrivateKey> existing;
+    if (req.keep_key) {
+        std::string path = layout_.server_dir(req.name) + "/server.key";
+        existing = in_context("server \"" + req.name + "\": --keep-key", [&] {
+            return PrivateKey::from_pem(io::read_file(path), path);
+        });
+    }
     return issue_leaf("server", req.name, layout_.server_dir(req.name), "server.crt", "server.key", trust, detail.dump(),
                       req.key, [&](const PrivateKey& key) {
-                          return ca.issue_server(key, server_subject(req.hosts), req.hosts, req.days);
-                      });
+                          return ca.issue_server(existing ? *existing : key, server_subject(req.hosts), req.hosts,
+                                                 req.days);
+                      }, existing ? &*existing : nullptr);
 }
 
 Certificate PkiDir::issue_client(const ClientRequest& req) {
@@ -166,12 +179,13 @@ Certificate PkiDir::issue_client(const ClientRequest& req) {
     // libpq does not set X509_V_FLAG_PARTIAL_CHAIN: sslrootcert must hold the self-signed root.
     return issue_leaf("client", req.user, layout_.client_dir(req.user), "postgresql.crt", "postgresql.key",
                       root().to_pem(), detail.dump(), req.key,
-                      [&](const PrivateKey& key) { return ca.issue_client(key, subject, req.days); });
+                      [&](const PrivateKey& key) { return ca.issue_client(key, subject, req.days); }, nullptr);
 }
 
 bool PkiDir::write_server_conf(const Profile& profile, const ServerSpec& server) {
     std::string base = server.install_dir.empty() ? layout_.server_dir(server.name) : server.install_dir;
-    pg::ServerFiles files{base + "/server.crt", base + "/server.key", base + "/root.crt"};
+    pg::ServerFiles files{base + "/server.crt", base + "/server.key", base + "/root.crt", base + "/root.crl",
+                          base + "/crl"};
     io::ensure_dir(layout_.server_dir(server.name), kPrivateDir);
     return io::write_if_changed(layout_.server_dir(server.name) + "/postgresql.ssl.conf",
                                 pg::render_server_conf(profile, server, files), kPublicFile);
@@ -182,6 +196,129 @@ bool PkiDir::write_client_service(const Profile& profile, const ClientSpec& clie
     pg::ClientFiles files{base + "/root.crt", base + "/postgresql.crt", base + "/postgresql.key"};
     io::ensure_dir(base, kPrivateDir);
     return io::write_if_changed(base + "/pg_service.conf", pg::render_service(profile, client, files), kPublicFile);
+}
+
+bool PkiDir::revoke(const LedgerEntry& entry, RevocationReason reason) {
+    return ledger_->revoke(entry.issuer, entry.serial, std::time(nullptr), std::string(to_string(reason)));
+}
+
+std::vector<std::pair<std::string, Crl>> PkiDir::crls() const {
+    std::vector<std::pair<std::string, Crl>> out;
+    for (const auto& path : {layout_.root_crl(), layout_.intermediate_crl()}) {
+        auto pem = io::try_read_file(path);
+        if (pem) out.emplace_back(path, Crl::from_pem(*pem, path));
+    }
+    return out;
+}
+
+std::vector<Action> PkiDir::refresh_crls(int crl_days, bool force) {
+    std::vector<Action> actions;
+    if (!root_) return actions;
+    io::ensure_dir(layout_.crl_dir(), kPublicDir);
+    const std::time_t now = std::time(nullptr);
+    const std::time_t refresh_margin = static_cast<std::time_t>(crl_days) * kDaySeconds / 3;
+
+    struct Ca {
+        const CertificateAuthority* ca;
+        std::string path;
+        std::string label;
+    };
+    std::vector<Ca> cas{{&*root_, layout_.root_crl(), "root"}};
+    if (intermediate_) cas.push_back({&*intermediate_, layout_.intermediate_crl(), "intermediate"});
+
+    std::vector<Crl> current;
+    for (const auto& c : cas) {
+        std::string issuer = c.ca->certificate().subject_rfc2253();
+        std::vector<LedgerEntry> revoked = ledger_->revoked_by(issuer, now);
+        std::set<std::string> want;
+        for (const auto& e : revoked) want.insert(e.serial);
+
+        std::string why = force ? "requested" : "";
+        std::optional<Crl> existing;
+        if (auto pem = io::try_read_file(c.path)) {
+            try {
+                existing = Crl::from_pem(*pem, c.path);
+            } catch (const Error&) {
+                if (why.empty()) why = "unreadable";
+            }
+        } else if (why.empty()) {
+            why = "missing";
+        }
+        if (existing && why.empty()) {
+            auto listed = existing->revoked_serials();
+            if (!existing->issued_by(c.ca->certificate()))
+                why = "not signed by the current CA";
+            else if (std::set<std::string>(listed.begin(), listed.end()) != want)
+                why = "revocations changed";
+            else if (existing->next_update() - now < refresh_margin)
+                why = "nextUpdate " + format_time(existing->next_update()) + " is near";
+        }
+        if (why.empty()) {
+            current.push_back(*existing);
+            continue;
+        }
+        std::vector<RevokedEntry> entries;
+        entries.reserve(revoked.size());
+        for (const auto& e : revoked)
+            entries.push_back({e.serial, e.revoked_at,
+                               parse_revocation_reason(e.revocation_reason).value_or(RevocationReason::unspecified)});
+        auto state = ledger_->crl_state(issuer);
+        std::int64_t number = state ? state->number + 1 : 1;
+        // lastUpdate a little in the past, like certificates, for servers whose clock lags.
+        std::time_t this_update = now - 5 * 60;
+        std::time_t next_update = now + static_cast<std::time_t>(crl_days) * kDaySeconds;
+        Crl crl = in_context("make " + c.label + " CRL", [&] {
+            return make_crl(*c.ca, entries, number, this_update, next_update);
+        });
+        io::write_file_atomic(c.path, crl.to_pem(), kPublicFile);
+        ledger_->record_crl({issuer, number, this_update, next_update, static_cast<std::int64_t>(entries.size())});
+        actions.push_back({"write", "crl", c.label,
+                           "number " + std::to_string(number) + ", " + std::to_string(entries.size()) +
+                               " revoked, next update " + format_time(next_update) + " (" + why + ")"});
+        current.push_back(std::move(crl));
+    }
+
+    // Every server gets every CA's CRL: PostgreSQL sets X509_V_FLAG_CRL_CHECK_ALL, so a missing
+    // CRL for any CA in a client's chain rejects that client ("tlsv1 alert unknown ca").
+    std::string bundle;
+    for (const auto& crl : current) bundle += crl.to_pem();
+    for (const auto& name : io::list_dir(layout_.servers_dir())) {
+        std::string folder = layout_.server_dir(name);
+        if (!io::exists(folder + "/server.crt")) continue;
+        io::write_if_changed(folder + "/root.crl", bundle, kPublicFile);
+        io::ensure_dir(folder + "/crl", kPublicDir);
+        std::set<std::string> names;
+        for (const auto& crl : current) {
+            // `openssl rehash` naming: ssl_crl_dir finds a CA's CRL by its issuer-name hash.
+            std::string hashed = crl.hashed_name();
+            names.insert(hashed);
+            io::write_if_changed(folder + "/crl/" + hashed, crl.to_pem(), kPublicFile);
+        }
+        for (const auto& stale : io::list_dir(folder + "/crl"))
+            if (names.count(stale) == 0) io::remove_all(folder + "/crl/" + stale);
+    }
+    return actions;
+}
+
+std::vector<std::string> PkiDir::retire(const std::string& kind, const std::string& name, RevocationReason reason) {
+    std::vector<std::string> serials;
+    const std::time_t now = std::time(nullptr);
+    for (const auto& e : ledger_->by_name(kind, name)) {
+        if (e.status == "revoked" || e.not_after <= now) continue;
+        if (revoke(e, reason)) serials.push_back(e.serial);
+    }
+    io::remove_all(kind == "client" ? layout_.client_dir(name) : layout_.server_dir(name));
+    return serials;
+}
+
+int PkiDir::setting(const std::string& key, int fallback) {
+    auto v = ledger_->get_meta(key);
+    if (!v) return fallback;
+    try {
+        return std::stoi(*v);
+    } catch (const std::exception&) {
+        return fallback;
+    }
 }
 
 }  // namespace pgca

@@ -255,11 +255,12 @@ Profile parse_profile(std::string_view json_text, std::string_view source) {
 
         if (root.has("defaults")) {
             Node d = root.at("defaults");
-            d.object({"key", "server_days", "client_days", "renew_before_days"});
+            d.object({"key", "server_days", "client_days", "renew_before_days", "crl_days"});
             if (d.has("key")) p.defaults.key = d.at("key").key_alg();
             if (d.has("server_days")) p.defaults.server_days = d.at("server_days").integer(1, 36500);
             if (d.has("client_days")) p.defaults.client_days = d.at("client_days").integer(1, 36500);
             if (d.has("renew_before_days")) p.defaults.renew_before_days = d.at("renew_before_days").integer(0, 36500);
+            if (d.has("crl_days")) p.defaults.crl_days = d.at("crl_days").integer(3, 3650);
         }
 
         if (root.has("servers")) {
@@ -267,7 +268,7 @@ Profile parse_profile(std::string_view json_text, std::string_view source) {
             if (!list.raw().is_array()) list.fail("expected a list, got " + list.type_name());
             for (std::size_t i = 0; i < list.raw().size(); ++i) {
                 Node n = list.at(i);
-                n.object({"name", "hosts", "install_dir", "key", "days"});
+                n.object({"name", "hosts", "install_dir", "key", "days", "crl"});
                 ServerSpec s;
                 n.require("name");
                 s.name = n.at("name").string();
@@ -289,6 +290,11 @@ Profile parse_profile(std::string_view json_text, std::string_view source) {
                 }
                 if (n.has("key")) s.key = n.at("key").key_alg();
                 if (n.has("days")) s.days = n.at("days").integer(1, 36500);
+                if (n.has("crl")) {
+                    s.crl = n.at("crl").string();
+                    if (s.crl != "file" && s.crl != "dir")
+                        n.at("crl").fail("must be \"file\" (ssl_crl_file) or \"dir\" (ssl_crl_dir)");
+                }
                 p.servers.push_back(std::move(s));
             }
         }

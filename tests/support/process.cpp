@@ -430,4 +430,29 @@ void append_file(const std::string& path, const std::string& data) {
     close_checked(fd, path);
 }
 
+std::vector<std::string> split_pem_blocks(const std::string& pem) {
+    std::vector<std::string> out;
+    std::size_t pos = 0;
+    while ((pos = pem.find("-----BEGIN ", pos)) != std::string::npos) {
+        std::size_t end = pem.find("-----END ", pos);
+        if (end == std::string::npos) break;
+        end = pem.find("-----", end + 9);
+        if (end == std::string::npos) break;
+        end += 5;
+        if (end < pem.size() && pem[end] == '\n') ++end;
+        out.push_back(pem.substr(pos, end - pos));
+        pos = end;
+    }
+    return out;
+}
+
+std::string replace_all(std::string text, const std::string& from, const std::string& to) {
+    std::size_t pos = 0;
+    while (!from.empty() && (pos = text.find(from, pos)) != std::string::npos) {
+        text.replace(pos, from.size(), to);
+        pos += to.size();
+    }
+    return text;
+}
+
 }  // namespace pgca::test

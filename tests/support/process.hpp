@@ -62,6 +62,12 @@ std::string shell_quote(const std::string& s);
 // Removes leading and trailing whitespace (psql -A -t output ends in "\n").
 std::string trim(const std::string& s);
 
+// The PEM blocks ("-----BEGIN …" to "-----END …-----\n") of `pem`, in order.
+std::vector<std::string> split_pem_blocks(const std::string& pem);
+
+// `text` with every `from` replaced by `to`.
+std::string replace_all(std::string text, const std::string& from, const std::string& to);
+
 // Whole file as bytes; throws std::runtime_error if it cannot be read.
 std::string read_file(const std::string& path);
 

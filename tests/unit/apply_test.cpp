@@ -122,3 +122,35 @@ TEST_CASE("a dry run of a fresh folder creates nothing", "[apply]") {
     CHECK(count(r, "issue") == 3);
     CHECK_FALSE(io::exists(dir));
 }
+
+TEST_CASE("a dry run on an existing folder shows renewals and revocations but changes nothing", "[apply]") {
+    test::TempDir tmp;
+    std::string dir = tmp.path() + "/pki";
+    json doc = base_profile();
+    (void)apply(parse_profile(doc.dump(), "t.json"), dir, {});
+    std::string before = test::run({"sh", "-c", "cd '" + dir + "' && find . -type f ! -name '.lock' ! -name 'pgca.db*' | sort | xargs sha256sum"}).out;
+
+    doc["clients"].erase(1);                          // bob leaves
+    doc["servers"][0]["hosts"].push_back("db.example.com");  // db changes
+    ApplyOptions o;
+    o.dry_run = true;
+    auto r = apply(parse_profile(doc.dump(), "t.json"), dir, o);
+    CHECK(count(r, "revoke") == 1);
+    CHECK(count(r, "reissue") == 1);
+    CHECK(count(r, "keep") == 1);
+    std::string after = test::run({"sh", "-c", "cd '" + dir + "' && find . -type f ! -name '.lock' ! -name 'pgca.db*' | sort | xargs sha256sum"}).out;
+    CHECK(before == after);
+    auto ledger = open_sqlite_ledger(dir + "/pgca.db");
+    for (const auto& e : ledger->list()) CHECK(e.status == "valid");
+
+    // The real run does it: bob's certificates are revoked, his folder is gone, the CRL lists him.
+    std::string bob_serial = ledger->current("client", "bob")->serial;
+    r = apply(parse_profile(doc.dump(), "t.json"), dir, {});
+    CHECK(count(r, "revoke") == 1);
+    CHECK_FALSE(io::exists(dir + "/clients/bob"));
+    auto crl = Crl::from_pem(io::read_file(dir + "/crl/intermediate.crl"), "intermediate.crl");
+    CHECK(crl.revoked_serials() == std::vector<std::string>{bob_serial});
+    CHECK(crl.number() == 2);
+    // Every server folder carries both CAs' CRLs.
+    CHECK(test::split_pem_blocks(io::read_file(dir + "/servers/db/root.crl")).size() == 2);
+}

@@ -10,11 +10,7 @@ using namespace pgca;
 
 namespace {
 
-DistinguishedName cn(const std::string& name) {
-    DistinguishedName dn;
-    dn.set("CN", name);
-    return dn;
-}
+DistinguishedName cn(const std::string& name) { return DistinguishedName::with_cn(name); }
 
 }  // namespace
 

@@ -1,6 +1,8 @@
 // The pgca binary as scripts use it: exit codes, messages, files.
 #include <catch2/catch.hpp>
 
+#include <cctype>
+
 #include <nlohmann/json.hpp>
 
 #include "process.hpp"
@@ -76,11 +78,16 @@ TEST_CASE("apply, apply again, list and inspect", "[cli]") {
     r = pgca_run({"list", "--dir", dir, "--json"});
     REQUIRE(r.exit_code == 0);
     auto list = nlohmann::json::parse(r.out);
-    CHECK(list.size() == 7);  // root + server + 5 clients
+    CHECK(list.size() == 8);  // root + server + 5 clients + the root's CRL
+    CHECK(list.back()["kind"] == "crl");
+    CHECK(list.back()["days_left"].get<int>() >= 89);
+    CHECK(list.back()["days_left"].get<int>() <= 90);
     r = pgca_run({"list", "--dir", dir});
     CHECK_THAT(r.out, Catch::Contains("NAME") && Catch::Contains("myuser5") && Catch::Contains("valid"));
     r = pgca_run({"list", "--dir", dir, "--expiring", "400"});
-    CHECK_THAT(r.out, Catch::Contains("db1") && !Catch::Contains("root "));
+    CHECK_THAT(r.out, Catch::Contains("db1") && !Catch::Contains("root     root") && Catch::Contains("root     crl"));
+    r = pgca_run({"list", "--dir", dir, "--expiring", "30"});
+    CHECK_THAT(r.out, !Catch::Contains("db1") && !Catch::Contains("crl"));
 
     r = pgca_run({"inspect", dir + "/servers/db1/server.crt", "--json"});
     REQUIRE(r.exit_code == 0);
@@ -124,4 +131,44 @@ TEST_CASE("init, then issue server and client by hand", "[cli]") {
     CHECK_THAT(r.err, Catch::Contains("control character"));
     r = pgca_run({"issue", "server", "--dir", dir, "--name", "../x", "--host", "localhost"});
     CHECK(r.exit_code == 2);
+}
+
+TEST_CASE("revoke by serial, user or server; bad requests exit 2", "[cli][revoke]") {
+    test::TempDir tmp;
+    std::string dir = tmp.path() + "/pki";
+    REQUIRE(pgca_run({"apply", profile_path("seed-blog"), "--dir", dir}).exit_code == 0);
+    auto list = nlohmann::json::parse(pgca_run({"list", "--dir", dir, "--json"}).out);
+    std::string serial;
+    for (const auto& e : list)
+        if (e["name"] == "myuser3") serial = e["serial"];
+    REQUIRE_FALSE(serial.empty());
+
+    CHECK(pgca_run({"revoke", "--dir", dir}).exit_code == 2);
+    CHECK(pgca_run({"revoke", "--dir", dir, "--user", "myuser3", "--server", "db1"}).exit_code == 2);
+    auto r = pgca_run({"revoke", "--dir", dir, "--user", "myuser3", "--reason", "stolen"});
+    CHECK(r.exit_code == 2);
+    CHECK_THAT(r.err, Catch::Contains("unknown reason \"stolen\""));
+    r = pgca_run({"revoke", "--dir", dir, "--user", "nobody"});
+    CHECK(r.exit_code == 2);
+    CHECK_THAT(r.err, Catch::Contains("no certificate for client \"nobody\""));
+    r = pgca_run({"revoke", "--dir", dir, "--serial", "DEADBEEF"});
+    CHECK(r.exit_code == 2);
+
+    // Lower-case hex and leading zeros are fine.
+    std::string lower;
+    for (char c : serial) lower += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    r = pgca_run({"revoke", "--dir", dir, "--serial", "00" + lower, "--reason", "superseded", "--json"});
+    INFO(r.err);
+    REQUIRE(r.exit_code == 0);
+    auto out = nlohmann::json::parse(r.out);
+    CHECK(out["revoked"] == nlohmann::json::array({serial}));
+    list = nlohmann::json::parse(pgca_run({"list", "--dir", dir, "--json"}).out);
+    for (const auto& e : list)
+        if (e["name"] == "myuser3") {
+            CHECK(e["status"] == "revoked");
+            CHECK(e["revocation_reason"] == "superseded");
+        }
+    // The next apply issues myuser3 a fresh certificate.
+    r = pgca_run({"apply", profile_path("seed-blog"), "--dir", dir});
+    CHECK_THAT(r.out, Catch::Contains("issue    client myuser3"));
 }

@@ -136,7 +136,15 @@ TEST_CASE("the seed example renders as PostgreSQL 15 accepts it", "[pg]") {
 
 TEST_CASE("server include and service file", "[pg]") {
     Profile p = load_profile(std::string(PGCA_SOURCE_DIR) + "/profiles/seed-blog.json");
-    std::string conf = pg::render_server_conf(p, p.servers[0], {"/t/server.crt", "/t/server.key", "/t/root.crt"});
+    pg::ServerFiles files{"/t/server.crt", "/t/server.key", "/t/root.crt", "/t/root.crl", "/t/crl"};
+    std::string conf = pg::render_server_conf(p, p.servers[0], files);
+    CHECK_THAT(conf, Catch::Contains("\nssl_crl_file = '/t/root.crl'\n"));
+    CHECK_THAT(conf, !Catch::Contains("ssl_crl_dir"));
+    ServerSpec dir_mode = p.servers[0];
+    dir_mode.crl = "dir";
+    std::string dir_conf = pg::render_server_conf(p, dir_mode, files);
+    CHECK_THAT(dir_conf, Catch::Contains("\nssl_crl_dir = '/t/crl'\n"));
+    CHECK_THAT(dir_conf, !Catch::Contains("ssl_crl_file"));
     CHECK_THAT(conf, Catch::Contains("\nssl = on\n"));
     CHECK_THAT(conf, Catch::Contains("\nssl_cert_file = '/t/server.crt'\n"));
     CHECK_THAT(conf, Catch::Contains("\nssl_key_file = '/t/server.key'\n"));

@@ -1,4 +1,5 @@
 // pgca apply PROFILE [--dir DIR] [--dry-run] [--json]
+#include <algorithm>
 #include <iostream>
 
 #include "commands/common.hpp"
@@ -39,6 +40,11 @@ int run_apply(int argc, char** argv) {
         std::cout << (opts.dry_run ? "would " : "") << format_action(a) << "\n";
     }
     std::size_t kept = result.actions.size() - changed;
+    bool revoked = std::any_of(result.actions.begin(), result.actions.end(),
+                               [](const Action& a) { return a.verb == "revoke"; });
+    if (revoked && !opts.dry_run)
+        std::cout << "servers using ssl_crl_file: copy servers/NAME/root.crl and run SELECT pg_reload_conf(); "
+                     "servers using ssl_crl_dir see the new CRL on their next connection\n";
     std::cout << (changed == 0 ? "nothing to do" : std::to_string(changed) + (opts.dry_run ? " change(s) planned" : " change(s)"))
               << ", " << kept << " certificate(s) kept\n";
     return 0;

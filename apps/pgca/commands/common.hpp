@@ -25,6 +25,10 @@ int run_issue(int argc, char** argv);
 int run_apply(int argc, char** argv);
 int run_inspect(int argc, char** argv);
 int run_list(int argc, char** argv);
+int run_probe(int argc, char** argv);
+int run_revoke(int argc, char** argv);
+int run_crl(int argc, char** argv);
+int run_rotate(int argc, char** argv);
 
 /// Thrown after --help was printed; main exits 0.
 struct HelpShown {};

@@ -35,15 +35,17 @@ int issue_server(int argc, char** argv) {
     for (const auto& h : spec.hosts) in_context("--host", [&] { validate_host(h, "host"); });
 
     auto pki = PkiDir::open(r["dir"].as<std::string>(), false);
-    ServerRequest req{spec.name, spec.hosts, key_option(r, KeyAlg::ec_p256), days_option(r, 397)};
+    ServerRequest req{spec.name, spec.hosts, key_option(r, KeyAlg::ec_p256), days_option(r, 397), false};
     Certificate cert = in_transaction(pki->ledger(), [&](Ledger&) {
         Certificate c = pki->issue_server(req);
         pki->write_server_conf(standalone_profile(*pki), spec);
+        (void)pki->refresh_crls(pki->setting("crl_days", kDefaultCrlDays), false);  // root.crl for the new folder
         return c;
     });
     std::cout << "issued server \"" << spec.name << "\" serial " << cert.serial_hex() << ", valid until "
               << format_time(cert.not_after()) << "\n"
-              << "files: " << pki->layout().server_dir(spec.name) << "/{server.crt,server.key,root.crt,postgresql.ssl.conf}\n";
+              << "files: " << pki->layout().server_dir(spec.name)
+              << "/{server.crt,server.key,root.crt,root.crl,postgresql.ssl.conf}\n";
     return 0;
 }
 

@@ -27,13 +27,44 @@ int run_list(int argc, char** argv) {
         rows.push_back(std::move(e));
     }
     auto days_left = [&](const LedgerEntry& e) { return static_cast<long>((e.not_after - now) / 86400); };
+
+    // CRLs expire too, and an expired one locks every certificate user out (PostgreSQL answers
+    // "sslv3 alert certificate expired"), so they are listed beside the certificates.
+    struct CrlRow {
+        std::string name, issuer;
+        std::int64_t number;
+        std::time_t next_update;
+        std::size_t entries;
+    };
+    std::vector<CrlRow> crl_rows;
+    const int crl_days = pki->setting("crl_days", kDefaultCrlDays);
+    for (const auto& [path, crl] : pki->crls()) {
+        std::string name = path.substr(path.rfind('/') + 1);
+        name = name.substr(0, name.find('.'));
+        if (r.count("expiring") != 0 && crl.next_update() - now > static_cast<std::time_t>(r["expiring"].as<int>()) * 86400)
+            continue;
+        crl_rows.push_back({name, crl.issuer_rfc2253(), crl.number(), crl.next_update(), crl.revoked_serials().size()});
+        long left = static_cast<long>((crl.next_update() - now) / 86400);
+        if (crl.next_update() <= now)
+            warn("the " + name + " CRL expired " + format_time(crl.next_update()) +
+                 ": PostgreSQL now refuses every client certificate; run `pgca crl` and reload the servers");
+        else if (left < crl_days / 3)
+            warn("the " + name + " CRL expires in " + std::to_string(left) + " days; run `pgca crl` (or `pgca apply`)");
+    }
     if (r.count("json") != 0) {
         nlohmann::json out = nlohmann::json::array();
         for (const auto& e : rows)
             out.push_back({{"name", e.name}, {"kind", e.kind}, {"serial", e.serial}, {"subject", e.subject},
                            {"issuer", e.issuer}, {"not_before", format_time(e.not_before)},
                            {"not_after", format_time(e.not_after)}, {"days_left", days_left(e)},
-                           {"status", e.status}, {"sha256_fingerprint", e.fingerprint}});
+                           {"status", e.status}, {"sha256_fingerprint", e.fingerprint},
+                           {"revoked_at", e.revoked_at != 0 ? format_time(e.revoked_at) : ""},
+                           {"revocation_reason", e.revocation_reason}});
+        for (const auto& c : crl_rows)
+            out.push_back({{"name", c.name}, {"kind", "crl"}, {"issuer", c.issuer}, {"number", c.number},
+                           {"not_after", format_time(c.next_update)},
+                           {"days_left", static_cast<long>((c.next_update - now) / 86400)},
+                           {"status", c.next_update > now ? "valid" : "expired"}, {"entries", c.entries}});
         std::cout << out.dump(2) << "\n";
         return 0;
     }
@@ -46,6 +77,11 @@ int run_list(int argc, char** argv) {
         std::cout << std::setw(static_cast<int>(name_w)) << e.name << "  " << std::setw(12) << e.kind << std::setw(34)
                   << e.serial << std::setw(22) << format_time(e.not_after) << std::setw(10) << days_left(e)
                   << e.status << "\n";
+    for (const auto& c : crl_rows)
+        std::cout << std::setw(static_cast<int>(name_w)) << c.name << "  " << std::setw(12) << "crl" << std::setw(34)
+                  << ("number " + std::to_string(c.number)) << std::setw(22) << format_time(c.next_update)
+                  << std::setw(10) << static_cast<long>((c.next_update - now) / 86400)
+                  << (c.next_update > now ? "valid" : "expired") << " (" << c.entries << " revoked)\n";
     return 0;
 }
 

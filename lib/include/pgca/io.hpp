@@ -6,12 +6,15 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace pgca::io {
 
 /// Replaces `path` with `data` atomically: a temporary file in the same folder, created with
 /// `mode` from its first byte (O_CREAT|O_EXCL, umask ignored), written, fsync'ed, renamed over
 /// `path`, and the folder fsync'ed. A reader sees the old file or the new one, never half.
+/// When `path` exists, the new file keeps its owner and group (so a key handed to the `postgres`
+/// user stays readable by the server after a rotation run as root).
 /// On failure the temporary file is removed and Error(io) names `path` and the cause.
 void write_file_atomic(const std::string& path, std::string_view data, mode_t mode);
 
@@ -30,6 +33,8 @@ bool write_if_changed(const std::string& path, std::string_view data, mode_t mod
 void ensure_dir(const std::string& path, mode_t mode);
 /// Removes a file or a whole folder; missing is fine. Throws Error(io).
 void remove_all(const std::string& path);
+/// The names in folder `dir` (no "." or ".."), sorted; empty if it does not exist.
+[[nodiscard]] std::vector<std::string> list_dir(const std::string& dir);
 /// `path` made absolute against the current directory, with no trailing slash.
 [[nodiscard]] std::string absolute(const std::string& path);
 
@@ -60,6 +65,11 @@ public:
     [[nodiscard]] std::string intermediate_key() const { return ca_dir() + "/intermediate.key"; }
     [[nodiscard]] std::string server_dir(std::string_view name) const { return dir_ + "/servers/" + std::string(name); }
     [[nodiscard]] std::string client_dir(std::string_view role) const { return dir_ + "/clients/" + std::string(role); }
+    [[nodiscard]] std::string crl_dir() const { return dir_ + "/crl"; }
+    [[nodiscard]] std::string root_crl() const { return crl_dir() + "/root.crl"; }
+    [[nodiscard]] std::string intermediate_crl() const { return crl_dir() + "/intermediate.crl"; }
+    [[nodiscard]] std::string servers_dir() const { return dir_ + "/servers"; }
+    [[nodiscard]] std::string clients_dir() const { return dir_ + "/clients"; }
     [[nodiscard]] std::string hba() const { return dir_ + "/pg_hba.conf"; }
     [[nodiscard]] std::string ident() const { return dir_ + "/pg_ident.conf"; }
 

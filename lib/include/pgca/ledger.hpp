@@ -25,6 +25,17 @@ struct LedgerEntry {
     std::string status;        ///< valid, revoked, superseded, expired
     std::string detail;        ///< JSON text: hosts, key type, … (what decides whether to re-issue)
     std::time_t issued_at = 0;
+    std::time_t revoked_at = 0;      ///< 0 unless revoked
+    std::string revocation_reason;   ///< RFC 5280 reason name, "" unless revoked
+};
+
+/// The newest CRL pgca made for one CA.
+struct CrlState {
+    std::string issuer;         ///< CA subject DN (RFC 2253)
+    std::int64_t number = 0;    ///< cRLNumber, increasing per CA
+    std::time_t this_update = 0;
+    std::time_t next_update = 0;
+    std::int64_t entries = 0;
 };
 
 /// Storage for the inventory. Every mutating command runs inside one transaction.
@@ -45,6 +56,20 @@ public:
     [[nodiscard]] virtual std::optional<LedgerEntry> current(const std::string& kind, const std::string& name) = 0;
     /// Every certificate, oldest first.
     [[nodiscard]] virtual std::vector<LedgerEntry> list() = 0;
+    /// Every certificate of `kind` named `name`, oldest first.
+    [[nodiscard]] virtual std::vector<LedgerEntry> by_name(const std::string& kind, const std::string& name) = 0;
+    /// Every certificate whose serial is `serial` (one per issuer at most).
+    [[nodiscard]] virtual std::vector<LedgerEntry> by_serial(const std::string& serial) = 0;
+    /// The revoked certificates `issuer` signed that have not expired at `now` (what its CRL lists).
+    [[nodiscard]] virtual std::vector<LedgerEntry> revoked_by(const std::string& issuer, std::time_t now) = 0;
+    /// Marks a certificate revoked at `when` for `reason`. Returns false if it already was.
+    virtual bool revoke(const std::string& issuer, const std::string& serial, std::time_t when,
+                        const std::string& reason) = 0;
+
+    /// The last CRL recorded for `issuer`, if any.
+    [[nodiscard]] virtual std::optional<CrlState> crl_state(const std::string& issuer) = 0;
+    /// Records a newly made CRL (its number must be greater than the last one's).
+    virtual void record_crl(const CrlState& state) = 0;
 
     /// A small key/value store for the folder's own settings (e.g. the profile last applied).
     [[nodiscard]] virtual std::optional<std::string> get_meta(const std::string& key) = 0;

@@ -22,6 +22,9 @@ class DistinguishedName final {
 public:
     DistinguishedName() = default;
 
+    /// A DN holding just CN=`cn`. Throws Error(profile) like set().
+    [[nodiscard]] static DistinguishedName with_cn(std::string_view cn);
+
     /// The attribute types accepted, as a comma-separated list for messages.
     [[nodiscard]] static std::string known_types();
 

@@ -92,6 +92,8 @@ struct ServerFiles {
     std::string cert;     ///< ssl_cert_file: leaf + intermediate
     std::string key;      ///< ssl_key_file
     std::string ca;       ///< ssl_ca_file: CAs trusted for client certificates
+    std::string crl_file; ///< ssl_crl_file: one PEM with the CRL of every CA in the chain
+    std::string crl_dir;  ///< ssl_crl_dir: the same CRLs under their hashed names
 };
 
 /// The `postgresql.ssl.conf` include for one server.

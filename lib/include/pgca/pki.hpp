@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "pgca/ca.hpp"
+#include "pgca/crl.hpp"
 #include "pgca/io.hpp"
 #include "pgca/ledger.hpp"
 #include "pgca/profile.hpp"
@@ -29,6 +30,7 @@ struct ServerRequest {
     std::vector<std::string> hosts;
     KeyAlg key = KeyAlg::ec_p256;
     int days = 397;
+    bool keep_key = false;  ///< sign a new certificate for the existing servers/NAME/server.key
 };
 
 /// A client certificate to issue.
@@ -75,13 +77,33 @@ public:
     /// Writes clients/ROLE/pg_service.conf.
     bool write_client_service(const Profile& profile, const ClientSpec& client);
 
+    /// Marks `entry` revoked now for `reason`. Returns false (and changes nothing) when it
+    /// already was revoked.
+    bool revoke(const LedgerEntry& entry, RevocationReason reason);
+
+    /// Makes a new CRL for each CA whose CRL is missing, unreadable, out of date with the ledger's
+    /// revocations, or has less than a third of `crl_days` left (every CA when `force`); writes
+    /// DIR/crl/{root,intermediate}.crl and, for every server folder, root.crl (all CRLs in one
+    /// PEM, for ssl_crl_file) and crl/HASH.r0 (for ssl_crl_dir). Returns what it did.
+    std::vector<Action> refresh_crls(int crl_days, bool force);
+
+    /// The current CRL of each CA (root first), as on disk.
+    [[nodiscard]] std::vector<std::pair<std::string, Crl>> crls() const;
+
+    /// Revokes every unexpired, unrevoked certificate of `kind`/`name` and removes its folder
+    /// (clients/ROLE or servers/NAME). Returns the serials revoked.
+    std::vector<std::string> retire(const std::string& kind, const std::string& name, RevocationReason reason);
+
+    /// Settings `apply` leaves for the commands that run without a profile.
+    [[nodiscard]] int setting(const std::string& key, int fallback);
+
 private:
     explicit PkiDir(const std::string& dir);
     void load_ca();
     Certificate issue_leaf(const std::string& kind, const std::string& name, const std::string& folder,
                            const std::string& cert_file, const std::string& key_file, const std::string& trust_pem,
                            const std::string& detail, KeyAlg alg,
-                           const std::function<Certificate(const PrivateKey&)>& sign);
+                           const std::function<Certificate(const PrivateKey&)>& sign, const PrivateKey* reuse);
 
     io::Layout layout_;
     std::unique_ptr<io::DirLock> lock_;
@@ -89,6 +111,9 @@ private:
     std::optional<CertificateAuthority> root_;
     std::optional<CertificateAuthority> intermediate_;
 };
+
+/// A CRL lifetime in days for commands without a profile: what the last apply recorded, or 90.
+inline constexpr int kDefaultCrlDays = 90;
 
 struct ApplyOptions {
     bool dry_run = false;

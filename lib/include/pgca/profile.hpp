@@ -30,6 +30,9 @@ struct Defaults {
     int server_days = 397;
     int client_days = 365;
     int renew_before_days = 30;
+    /// CRL lifetime. PostgreSQL refuses every client certificate once a CRL's nextUpdate has
+    /// passed, so pgca makes long-lived CRLs and refreshes them when a third of this is left.
+    int crl_days = 90;
 };
 
 struct ServerSpec {
@@ -38,6 +41,9 @@ struct ServerSpec {
     std::string install_dir;         ///< where the files live on the database host; "" = here
     std::optional<KeyAlg> key;
     std::optional<int> days;
+    /// "file": ssl_crl_file (needs a reload after a revocation); "dir": ssl_crl_dir with hashed
+    /// names, which PostgreSQL reads per connection, so a revocation takes effect without reload.
+    std::string crl = "file";
 };
 
 struct ClientSpec {

@@ -1,0 +1,28 @@
+// pgca crl --dir DIR [--days N]
+#include <iostream>
+
+#include "commands/common.hpp"
+#include "pgca/error.hpp"
+
+namespace pgca::cli {
+
+int run_crl(int argc, char** argv) {
+    cxxopts::Options options("pgca crl", "Make fresh CRLs for every CA and copy them to every server folder.");
+    options.add_options()
+        ("dir", "PKI folder", cxxopts::value<std::string>()->default_value("./pki"))
+        ("days", "CRL lifetime (default: the profile's crl_days, else 90)", cxxopts::value<int>());
+    auto r = parse(options, argc, argv);
+    auto pki = PkiDir::open(r["dir"].as<std::string>(), false);
+    int days = pki->setting("crl_days", kDefaultCrlDays);
+    if (r.count("days") != 0) {
+        days = r["days"].as<int>();
+        if (days < 1 || days > 3650) throw Error(ErrorKind::usage, "--days: must be between 1 and 3650");
+    }
+    if (!pki->has_ca()) throw Error(ErrorKind::input, "\"" + pki->layout().dir() + "\" has no CA");
+    auto actions = in_transaction(pki->ledger(), [&](Ledger&) { return pki->refresh_crls(days, true); });
+    for (const auto& a : actions) std::cout << format_action(a) << "\n";
+    std::cout << "servers using ssl_crl_file need SELECT pg_reload_conf() to read them\n";
+    return 0;
+}
+
+}  // namespace pgca::cli
