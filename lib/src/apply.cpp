@@ -1,8 +1,20 @@
 // apply: make a PKI folder match a profile.
+//
+// Crash safety. The ledger is the source of truth and the files are its projection:
+//  1. every change to the ledger happens in one transaction, and the files are written only after
+//     it committed, so every certificate that ever reaches the disk is in the ledger (and can be
+//     revoked); serials are unique per issuer by a table constraint;
+//  2. every file is replaced whole (temporary file + rename), so a reader never sees half a file;
+//  3. the next apply compares each folder with the ledger (SHA-256 of the certificate and key files
+//     as written) and issues again whatever does not match; stale CRLs, bundles of removed entries
+//     and folders the profile does not name are rewritten or removed; temporary files left by a
+//     killed run are swept (PkiDir::open, guided by the .pgca-writing marker).
+// So a kill -9 at any point leaves a folder the next apply completes.
 #include <nlohmann/json.hpp>
 
 #include <ctime>
 #include <functional>
+#include <map>
 #include <set>
 
 #include "pgca/error.hpp"
@@ -16,19 +28,27 @@ constexpr long kDaySeconds = 24 * 60 * 60;
 
 // Why an existing certificate must be issued again, or "" when it can stay.
 std::string reissue_reason(const LedgerEntry& current, const nlohmann::json& wanted, const std::string& folder,
-                           const std::string& cert_file, const std::string& key_file, const PkiDir& pki,
-                           int renew_before_days) {
+                           const std::string& cert_file, const std::string& key_file, const std::string& issuer_dn,
+                           const PkiDir& pki, int renew_before_days) {
     nlohmann::json have = nlohmann::json::parse(current.detail, nullptr, false);
     for (const auto& [k, v] : wanted.items())
         if (!have.is_object() || !have.contains(k) || have[k] != v)
-            return k + " changed (" + (have.is_object() && have.contains(k) ? have[k].dump() : "none") + " → " + v.dump() + ")";
+            return k + " changed (" + (have.is_object() && have.contains(k) ? have[k].dump() : "none") + " → " +
+                   v.dump() + ")";
     std::time_t now = std::time(nullptr);
     if (current.not_after - now <= static_cast<std::time_t>(renew_before_days) * kDaySeconds)
         return "expires " + format_time(current.not_after) + ", within renew_before_days (" +
                std::to_string(renew_before_days) + ")";
+    if (current.issuer != issuer_dn) return "it was not issued by the current CA";
     auto cert_pem = io::try_read_file(folder + "/" + cert_file);
     auto key_pem = io::try_read_file(folder + "/" + key_file);
     if (!cert_pem || !key_pem) return "its files are missing";
+    if (!current.cert_file_sha256.empty() && !current.key_file_sha256.empty()) {
+        // The ledger knows the files as written: comparing digests is enough, and cheap.
+        if (sha256_hex(*cert_pem) != current.cert_file_sha256) return cert_file + " is not the file pgca wrote";
+        if (sha256_hex(*key_pem) != current.key_file_sha256) return key_file + " is not the file pgca wrote";
+        return {};
+    }
     try {
         Certificate cert = Certificate::from_pem(*cert_pem, cert_file);
         if (cert.sha256_fingerprint() != current.fingerprint) return cert_file + " is not the certificate in the ledger";
@@ -49,23 +69,26 @@ ApplyResult apply(const Profile& profile, const std::string& dir, const ApplyOpt
     result.warnings = access.warnings;
     std::string hba_text = pg::render_hba(profile, access);
     std::string ident_text = pg::render_ident(profile, access);
+    auto note = [&](Action a) { result.actions.push_back(std::move(a)); };
 
     io::Layout layout(dir);
     if (options.dry_run && !io::exists(layout.ledger())) {
-        result.actions.push_back({"create", "root", "root", "new root CA \"" + profile.ca.subject.get("CN") + "\""});
-        if (profile.ca.intermediate) result.actions.push_back({"create", "intermediate", "intermediate", ""});
-        for (const auto& s : profile.servers) result.actions.push_back({"issue", "server", s.name, "new"});
-        for (const auto& c : profile.clients) result.actions.push_back({"issue", "client", c.user, "new"});
-        result.actions.push_back({"write", "file", layout.hba(), ""});
-        result.actions.push_back({"write", "file", layout.ident(), ""});
+        note({"create", "root", "root", "new root CA \"" + profile.ca.subject.get("CN") + "\""});
+        if (profile.ca.intermediate) note({"create", "intermediate", "intermediate", ""});
+        for (const auto& s : profile.servers) note({"issue", "server", s.name, "new"});
+        for (const auto& c : profile.clients) note({"issue", "client", c.user, "new"});
+        note({"write", "file", layout.hba(), ""});
+        note({"write", "file", layout.ident(), ""});
         return result;
     }
 
     auto pki = PkiDir::open(dir, true);
+    if (options.jobs != 0) pki->set_jobs(options.jobs);
+    if (pki->recovered())
+        result.warnings.push_back("the previous run was interrupted while writing files; its temporary files were "
+                                  "removed and every folder is checked against the ledger");
     Ledger& ledger = pki->ledger();
-    in_transaction(ledger, [&](Ledger&) {
-        auto note = [&](Action a) { result.actions.push_back(std::move(a)); };
-
+    pki->transact([&] {
         if (!pki->has_ca()) {
             if (options.dry_run) {
                 note({"create", "root", "root", ""});
@@ -90,51 +113,73 @@ ApplyResult apply(const Profile& profile, const std::string& dir, const ApplyOpt
             }
         }
         const bool ca_ready = pki->has_ca();
+        const std::string issuer_dn = ca_ready ? pki->issuer().certificate().subject_rfc2253() : std::string();
 
-        // One pass for servers and one for clients: re-issue what the profile changed or what broke.
-        auto reconcile = [&](const std::string& kind, const std::string& name, const nlohmann::json& wanted,
-                             const std::string& folder, const char* cert_file, const char* key_file,
-                             const std::function<Certificate()>& issue) {
-            auto current = ledger.current(kind, name);
-            std::string why = !current ? "new"
-                              : !ca_ready ? "new CA"
-                                          : reissue_reason(*current, wanted, folder, cert_file, key_file, *pki,
-                                                           profile.defaults.renew_before_days);
-            if (why.empty()) {
-                note({"keep", kind, name, "serial " + current->serial});
-            } else if (options.dry_run) {
-                note({current ? "reissue" : "issue", kind, name, why});
-            } else {
-                Certificate c = issue();
-                note({current ? "reissue" : "issue", kind, name, "serial " + c.serial_hex() + " (" + why + ")"});
-            }
+        // What the ledger says is current, in one query rather than one per entry.
+        std::map<std::pair<std::string, std::string>, LedgerEntry> current;
+        for (auto& e : ledger.valid_entries()) current[{e.kind, e.name}] = std::move(e);
+        auto reason = [&](const std::string& kind, const std::string& name, const nlohmann::json& wanted,
+                          const std::string& folder, const char* cert_file, const char* key_file) {
+            auto it = current.find({kind, name});
+            if (it == current.end()) return std::string("new");
+            if (!ca_ready) return std::string("new CA");
+            return reissue_reason(it->second, wanted, folder, cert_file, key_file, issuer_dn, *pki,
+                                  profile.defaults.renew_before_days);
         };
+
+        std::vector<ServerRequest> server_reqs;
+        std::vector<ClientRequest> client_reqs;
+        std::vector<Action> planned;  // issue/reissue actions, in request order
         for (const auto& s : profile.servers) {
             nlohmann::json wanted = {{"hosts", s.hosts}, {"key", std::string(to_string(profile.server_key(s)))}};
-            reconcile("server", s.name, wanted, pki->layout().server_dir(s.name), "server.crt", "server.key", [&] {
-                return pki->issue_server({s.name, s.hosts, profile.server_key(s), profile.server_days(s), false});
-            });
-            if (!options.dry_run && pki->write_server_conf(profile, s))
-                note({"write", "file", pki->layout().server_dir(s.name) + "/postgresql.ssl.conf", ""});
+            std::string why = reason("server", s.name, wanted, pki->layout().server_dir(s.name), "server.crt",
+                                     "server.key");
+            auto it = current.find({"server", s.name});
+            if (why.empty()) {
+                note({"keep", "server", s.name, "serial " + it->second.serial});
+                continue;
+            }
+            planned.push_back({it != current.end() ? "reissue" : "issue", "server", s.name, why});
+            server_reqs.push_back({s.name, s.hosts, profile.server_key(s), profile.server_days(s), false});
         }
         for (const auto& c : profile.clients) {
             nlohmann::json wanted = {{"cn", c.common_name()}, {"key", std::string(to_string(profile.client_key(c)))}};
-            reconcile("client", c.user, wanted, pki->layout().client_dir(c.user), "postgresql.crt", "postgresql.key",
-                      [&] {
-                          return pki->issue_client({c.user, c.cn, profile.client_key(c), profile.client_days(c)});
-                      });
-            if (!options.dry_run && pki->write_client_service(profile, c))
-                note({"write", "file", pki->layout().client_dir(c.user) + "/pg_service.conf", ""});
+            std::string why = reason("client", c.user, wanted, pki->layout().client_dir(c.user), "postgresql.crt",
+                                     "postgresql.key");
+            auto it = current.find({"client", c.user});
+            if (why.empty()) {
+                note({"keep", "client", c.user, "serial " + it->second.serial});
+                continue;
+            }
+            planned.push_back({it != current.end() ? "reissue" : "issue", "client", c.user, why});
+            client_reqs.push_back({c.user, c.cn, profile.client_key(c), profile.client_days(c)});
+        }
+        if (options.dry_run) {
+            for (auto& a : planned) note(std::move(a));
+        } else if (!planned.empty()) {
+            auto certs = pki->issue_batch(server_reqs, client_reqs, options.progress);
+            for (std::size_t i = 0; i < planned.size(); ++i) {
+                planned[i].detail = "serial " + certs[i].serial_hex() + " (" + planned[i].detail + ")";
+                note(std::move(planned[i]));
+            }
+        }
+        if (!options.dry_run) {
+            for (const auto& s : profile.servers)
+                if (pki->write_server_conf(profile, s))
+                    note({"write", "file", pki->layout().server_dir(s.name) + "/postgresql.ssl.conf", ""});
+            for (const auto& c : profile.clients)
+                if (pki->write_client_service(profile, c))
+                    note({"write", "file", pki->layout().client_dir(c.user) + "/pg_service.conf", ""});
         }
 
         // Entries that left the profile: their certificates are revoked and their files removed,
         // so a departed user's copy of the key stops working once the servers load the new CRL.
         std::set<std::pair<std::string, std::string>> gone;
-        for (const auto& e : ledger.list()) {
-            if ((e.kind != "server" && e.kind != "client") || e.status == "revoked") continue;
-            bool listed = e.kind == "server" ? profile.find_server(e.name) != nullptr
-                                             : profile.find_client(e.name) != nullptr;
-            if (!listed) gone.insert({e.kind, e.name});
+        for (const auto& [key, e] : current) {
+            const auto& [kind, name] = key;
+            if (kind != "server" && kind != "client") continue;
+            bool listed = kind == "server" ? profile.find_server(name) != nullptr : profile.find_client(name) != nullptr;
+            if (!listed) gone.insert(key);
         }
         for (const auto& [kind, name] : gone) {
             if (options.dry_run) {
@@ -147,11 +192,27 @@ ApplyResult apply(const Profile& profile, const std::string& dir, const ApplyOpt
             note({"revoke", kind, name, "no longer in the profile; revoked " + (list.empty() ? "nothing" : list) +
                                             ", folder removed"});
         }
+        // Folders nobody accounts for (left by a killed run, or by hand): removed.
+        for (const auto& [parent, kind] : {std::pair{pki->layout().servers_dir(), "server"},
+                                           std::pair{pki->layout().clients_dir(), "client"}}) {
+            for (const auto& name : io::list_dir(parent)) {
+                bool listed = std::string(kind) == "server" ? profile.find_server(name) != nullptr
+                                                            : profile.find_client(name) != nullptr;
+                if (listed || gone.count({kind, name}) != 0) continue;
+                if (options.dry_run) {
+                    note({"remove", "file", parent + "/" + name, "not in the profile"});
+                } else {
+                    pki->files().remove(parent + "/" + name);
+                    note({"remove", "file", parent + "/" + name, "not in the profile"});
+                }
+            }
+        }
 
         if (options.dry_run) return;
         for (auto& a : pki->refresh_crls(profile.defaults.crl_days, false)) note(std::move(a));
-        if (io::write_if_changed(pki->layout().hba(), hba_text, 0644)) note({"write", "file", pki->layout().hba(), ""});
-        if (io::write_if_changed(pki->layout().ident(), ident_text, 0644))
+        if (pki->files().write_if_changed(pki->layout().hba(), hba_text, 0644))
+            note({"write", "file", pki->layout().hba(), ""});
+        if (pki->files().write_if_changed(pki->layout().ident(), ident_text, 0644))
             note({"write", "file", pki->layout().ident(), ""});
         ledger.set_meta("profile_name", profile.name);
         ledger.set_meta("renew_before_days", std::to_string(profile.defaults.renew_before_days));

@@ -209,6 +209,20 @@ CertInfo Certificate::info() const {
     return ci;
 }
 
+std::string sha256_hex(std::string_view data) {
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int n = 0;
+    ossl::check1(EVP_Digest(data.data(), data.size(), md, &n, EVP_sha256(), nullptr), "SHA-256");
+    static const char digits[] = "0123456789abcdef";
+    std::string out;
+    out.reserve(2 * n);
+    for (unsigned i = 0; i < n; ++i) {
+        out += digits[md[i] >> 4];
+        out += digits[md[i] & 15];
+    }
+    return out;
+}
+
 std::time_t to_time_t(const ASN1_TIME* t) {
     struct tm tm {};
     if (t == nullptr || ASN1_TIME_to_tm(t, &tm) != 1) ossl::fail("read certificate time");

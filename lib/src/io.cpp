@@ -7,6 +7,9 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
+#include <exception>
+#include <thread>
 #include <cerrno>
 #include <cstring>
 #include <random>
@@ -47,7 +50,11 @@ std::string temp_name(const std::string& path) {
 
 }  // namespace
 
-void write_file_atomic(const std::string& path, std::string_view data, mode_t mode) {
+namespace {
+
+// write_file_atomic without the flushes when `sync` is false (FileBatch flushes everything at
+// once with syncfs afterwards).
+void replace_file(const std::string& path, std::string_view data, mode_t mode, bool sync) {
     std::string tmp;
     int fd = -1;
     for (int attempt = 0; attempt < 8 && fd < 0; ++attempt) {
@@ -77,7 +84,7 @@ void write_file_atomic(const std::string& path, std::string_view data, mode_t mo
         }
         off += static_cast<std::size_t>(n);
     }
-    if (::fsync(fd) != 0) cleanup("cannot fsync", errno);
+    if (sync && ::fsync(fd) != 0) cleanup("cannot fsync", errno);
     if (::close(fd) != 0) {
         int err = errno;
         ::unlink(tmp.c_str());
@@ -88,7 +95,13 @@ void write_file_atomic(const std::string& path, std::string_view data, mode_t mo
         ::unlink(tmp.c_str());
         io_fail("cannot replace", path, err);
     }
-    fsync_dir(parent_of(path));
+    if (sync) fsync_dir(parent_of(path));
+}
+
+}  // namespace
+
+void write_file_atomic(const std::string& path, std::string_view data, mode_t mode) {
+    replace_file(path, data, mode, true);
 }
 
 bool write_if_changed(const std::string& path, std::string_view data, mode_t mode) {
@@ -218,6 +231,71 @@ std::string absolute(const std::string& path) {
         i = j + 1;
     }
     return clean.empty() ? "/" : clean;
+}
+
+void FileBatch::write(std::string path, std::string data, mode_t mode) {
+    writes_.push_back({std::move(path), std::move(data), mode});
+}
+
+bool FileBatch::write_if_changed(std::string path, std::string data, mode_t mode) {
+    struct stat st {};
+    if (::stat(path.c_str(), &st) == 0 && (st.st_mode & 07777) == mode) {
+        auto current = try_read_file(path);
+        if (current && *current == data) return false;
+    }
+    write(std::move(path), std::move(data), mode);
+    return true;
+}
+
+void FileBatch::make_dir(std::string path, mode_t mode) { dirs_.push_back({std::move(path), mode}); }
+
+void FileBatch::remove(std::string path) { removals_.push_back(std::move(path)); }
+
+void FileBatch::clear() noexcept {
+    writes_.clear();
+    dirs_.clear();
+    removals_.clear();
+}
+
+void FileBatch::commit(const std::string& anchor, unsigned jobs) {
+    if (empty()) return;
+    for (const auto& d : dirs_) ensure_dir(d.path, d.mode);
+    // Whole files by rename, spread over threads: creating thousands of small files is
+    // kernel-bound, and two threads keep two cores busy.
+    std::atomic<std::size_t> next{0};
+    std::vector<std::exception_ptr> errors(std::max(1u, jobs));
+    auto worker = [&](std::size_t slot) {
+        try {
+            for (std::size_t i = next++; i < writes_.size(); i = next++)
+                replace_file(writes_[i].path, writes_[i].data, writes_[i].mode, false);
+        } catch (...) {
+            errors[slot] = std::current_exception();
+            next = writes_.size();
+        }
+    };
+    std::vector<std::thread> threads;
+    std::size_t extra = writes_.size() > 64 ? std::max(1u, jobs) - 1 : 0;
+    for (std::size_t t = 0; t < extra; ++t) threads.emplace_back(worker, t + 1);
+    worker(0);
+    for (auto& t : threads) t.join();
+    for (auto& e : errors)
+        if (e) std::rethrow_exception(e);
+    for (const auto& r : removals_) remove_all(r);
+    // One syncfs() makes every file above durable at once: per-file fsync costs ~0.35 ms here,
+    // which is most of the time of a bulk issue. It flushes the whole file system that holds
+    // `anchor`, so it is never weaker than per-file fsync plus folder fsync.
+    int fd = ::open(anchor.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) io_fail("cannot open folder", anchor, errno);
+    int rc = ::syncfs(fd);
+    int err = errno;
+    ::close(fd);
+    if (rc != 0) io_fail("cannot flush the file system of", anchor, err);
+    clear();
+}
+
+void remove_temp_files(const std::string& dir) {
+    for (const auto& name : list_dir(dir))
+        if (name.rfind(".pgca-tmp-", 0) == 0) remove_all(dir + "/" + name);
 }
 
 DirLock::DirLock(const std::string& dir) {

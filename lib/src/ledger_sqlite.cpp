@@ -3,6 +3,7 @@
 
 #include <sys/stat.h>
 
+#include <memory>
 #include <string>
 
 #include "pgca/error.hpp"
@@ -45,6 +46,11 @@ CREATE TABLE crls (
     entries     INTEGER NOT NULL
 );
 )sql",
+    R"sql(
+ALTER TABLE certificates ADD COLUMN cert_file_sha256 TEXT NOT NULL DEFAULT '';
+ALTER TABLE certificates ADD COLUMN key_file_sha256 TEXT NOT NULL DEFAULT '';
+CREATE INDEX certificates_by_status ON certificates (status);
+)sql",
 };
 
 class Stmt final {
@@ -79,6 +85,11 @@ public:
                             : std::string();
     }
     std::int64_t integer(int col) const { return sqlite3_column_int64(stmt_, col); }
+    /// Makes a prepared statement ready to run again with new bindings.
+    void reset() {
+        sqlite3_reset(stmt_);
+        sqlite3_clear_bindings(stmt_);
+    }
 
 private:
     void check(int rc) {
@@ -107,20 +118,30 @@ public:
         exec("PRAGMA foreign_keys = ON");
         migrate();
     }
-    ~SqliteLedger() override { sqlite3_close(db_); }
+    ~SqliteLedger() override {
+        insert_.reset();
+        update_status_.reset();
+        sqlite3_close(db_);
+    }
 
     void begin() override { exec("BEGIN IMMEDIATE"); }
     void commit() override { exec("COMMIT"); }
     void rollback() noexcept override { sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr); }
 
     void record(const LedgerEntry& e) override {
-        Stmt s(db_,
-               "INSERT INTO certificates (serial, issuer, kind, name, subject, not_before, not_after, fingerprint, "
-               "status, detail, issued_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'valid', ?9, ?10)");
+        // Prepared once: a bulk apply records thousands of rows in one transaction.
+        if (!insert_)
+            insert_ = std::make_unique<Stmt>(
+                db_, "INSERT INTO certificates (serial, issuer, kind, name, subject, not_before, not_after, "
+                     "fingerprint, status, detail, issued_at, cert_file_sha256, key_file_sha256) "
+                     "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'valid', ?9, ?10, ?11, ?12)");
+        Stmt& s = *insert_;
+        s.reset();
         s.bind(1, e.serial).bind(2, e.issuer).bind(3, e.kind).bind(4, e.name).bind(5, e.subject);
         s.bind(6, static_cast<std::int64_t>(e.not_before)).bind(7, static_cast<std::int64_t>(e.not_after));
         s.bind(8, e.fingerprint).bind(9, e.detail.empty() ? std::string("{}") : e.detail);
         s.bind(10, static_cast<std::int64_t>(e.issued_at));
+        s.bind(11, e.cert_file_sha256).bind(12, e.key_file_sha256);
         try {
             s.step();
         } catch (const Error& err) {
@@ -130,9 +151,17 @@ public:
     }
 
     void set_status(const std::string& issuer, const std::string& serial, const std::string& status) override {
-        Stmt s(db_, "UPDATE certificates SET status = ?1 WHERE issuer = ?2 AND serial = ?3");
+        if (!update_status_)
+            update_status_ = std::make_unique<Stmt>(db_, "UPDATE certificates SET status = ?1 WHERE issuer = ?2 AND serial = ?3");
+        Stmt& s = *update_status_;
+        s.reset();
         s.bind(1, status).bind(2, issuer).bind(3, serial);
         s.step();
+    }
+
+    std::vector<LedgerEntry> valid_entries() override {
+        Stmt s(db_, (std::string(kSelect) + " WHERE status = 'valid' ORDER BY id").c_str());
+        return rows(s);
     }
 
     std::optional<LedgerEntry> current(const std::string& kind, const std::string& name) override {
@@ -217,7 +246,7 @@ public:
 private:
     static constexpr const char* kSelect =
         "SELECT id, serial, issuer, kind, name, subject, not_before, not_after, fingerprint, status, detail, "
-        "issued_at, revoked_at, revocation_reason FROM certificates";
+        "issued_at, revoked_at, revocation_reason, cert_file_sha256, key_file_sha256 FROM certificates";
 
     static std::vector<LedgerEntry> rows(Stmt& s) {
         std::vector<LedgerEntry> out;
@@ -241,6 +270,8 @@ private:
         e.issued_at = static_cast<std::time_t>(s.integer(11));
         e.revoked_at = static_cast<std::time_t>(s.integer(12));
         e.revocation_reason = s.text(13);
+        e.cert_file_sha256 = s.text(14);
+        e.key_file_sha256 = s.text(15);
         return e;
     }
 
@@ -276,6 +307,8 @@ private:
 
     std::string path_;
     sqlite3* db_ = nullptr;
+    std::unique_ptr<Stmt> insert_;
+    std::unique_ptr<Stmt> update_status_;
 };
 
 }  // namespace

@@ -2,8 +2,13 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
+#include <atomic>
 #include <ctime>
+#include <exception>
+#include <map>
 #include <set>
+#include <thread>
 
 #include "pgca/error.hpp"
 #include "pgca/pg.hpp"
@@ -66,6 +71,8 @@ std::unique_ptr<PkiDir> PkiDir::open(const std::string& dir, bool create) {
         io::ensure_dir(l.dir(), kPublicDir);
     }
     pki->lock_ = std::make_unique<io::DirLock>(l.dir());
+    pki->jobs_ = std::max(1u, std::thread::hardware_concurrency());
+    pki->sweep_after_crash();
     pki->ledger_ = open_sqlite_ledger(l.ledger());
     pki->load_ca();
     return pki;
@@ -123,79 +130,200 @@ const Certificate& PkiDir::root() const {
 
 std::string PkiDir::chain_pem() const { return intermediate_ ? intermediate_->certificate().to_pem() : std::string(); }
 
-Certificate PkiDir::issue_leaf(const std::string& kind, const std::string& name, const std::string& folder,
-                               const std::string& cert_file, const std::string& key_file,
-                               const std::string& trust_pem, const std::string& detail, KeyAlg alg,
-                               const std::function<Certificate(const PrivateKey&)>& sign,
-                               const PrivateKey* reuse) {
-    return in_context("issue " + kind + " \"" + name + "\"", [&] {
-        std::optional<PrivateKey> fresh;
-        if (reuse == nullptr) fresh = PrivateKey::generate(alg);
-        const PrivateKey& key = reuse != nullptr ? *reuse : *fresh;
-        Certificate cert = sign(key);
-        auto previous = ledger_->current(kind, name);
-        io::ensure_dir(folder.substr(0, folder.rfind('/')), kPublicDir);
-        io::ensure_dir(folder, kPrivateDir);
-        // The key goes first and the certificate second: PostgreSQL and libpq read the pair
-        // by name, and a new key beside an old certificate fails loudly ("key values
-        // mismatch") where the reverse would too; a crash between the two is repaired by the
-        // next apply, which sees the mismatch and issues again.
-        if (reuse == nullptr) io::write_file_atomic(folder + "/" + key_file, key.to_pem(), kPrivateFile);
-        io::write_file_atomic(folder + "/" + cert_file, cert.to_pem() + chain_pem(), kPublicFile);
-        io::write_if_changed(folder + "/root.crt", trust_pem, kPublicFile);
-        if (previous) ledger_->set_status(previous->issuer, previous->serial, "superseded");
-        ledger_->record(entry_for(cert, kind, name, detail));
-        return cert;
-    });
+namespace {
+
+// One leaf made in memory, with everything the ledger and the files need.
+struct MadeLeaf {
+    std::optional<Certificate> cert;
+    std::string cert_pem;  // leaf + intermediate
+    std::string key_pem;   // "" when the existing key is kept
+    LedgerEntry entry;
+};
+
+// The ledger row of a freshly made leaf, without a full CertInfo parse (this runs per
+// certificate in bulk issuance).
+LedgerEntry light_entry(const Certificate& cert, const std::string& issuer, const std::string& kind,
+                        const std::string& name, std::string detail) {
+    LedgerEntry e;
+    e.serial = cert.serial_hex();
+    e.issuer = issuer;
+    e.kind = kind;
+    e.name = name;
+    e.subject = cert.subject_rfc2253();
+    e.not_before = cert.not_before();
+    e.not_after = cert.not_after();
+    e.fingerprint = cert.sha256_fingerprint();
+    e.detail = std::move(detail);
+    e.issued_at = std::time(nullptr);
+    return e;
 }
 
-Certificate PkiDir::issue_server(const ServerRequest& req) {
-    validate_simple_name(req.name, "server name");
+}  // namespace
+
+Certificate PkiDir::issue_server(const ServerRequest& req) { return issue_batch({req}, {}).front(); }
+
+Certificate PkiDir::issue_client(const ClientRequest& req) { return issue_batch({}, {req}).front(); }
+
+std::vector<Certificate> PkiDir::issue_batch(const std::vector<ServerRequest>& servers,
+                                             const std::vector<ClientRequest>& clients, const Progress& progress) {
     const CertificateAuthority& ca = issuer();
-    nlohmann::json detail = {{"hosts", req.hosts}, {"key", std::string(to_string(req.key))}, {"days", req.days}};
-    // The server's ssl_ca_file: every CA that may sign client certificates, so that a client
-    // sending only its leaf still verifies (POSTGRES-TLS.md §1.5).
-    std::string trust = root().to_pem() + chain_pem();
-    std::optional<PrivateKey> existing;
-    if (req.keep_key) {
-        std::string path = layout_.server_dir(req.name) + "/server.key";
-        existing = in_context("server \"" + req.name + "\": --keep-key", [&] {
-            return PrivateKey::from_pem(io::read_file(path), path);
-        });
+    const std::string issuer_dn = ca.certificate().subject_rfc2253();
+    const std::string chain = chain_pem();
+    const std::string root_pem = root().to_pem();
+    const std::size_t total = servers.size() + clients.size();
+
+    // Validate everything and load kept keys before any work starts, so a bad request fails
+    // before anything is recorded.
+    std::vector<DistinguishedName> client_subjects(clients.size());
+    for (std::size_t i = 0; i < clients.size(); ++i) {
+        const auto& c = clients[i];
+        validate_role_name(c.user, "role name");
+        in_context("client \"" + c.user + "\"", [&] { client_subjects[i].set("CN", c.cn.empty() ? c.user : c.cn); });
     }
-    return issue_leaf("server", req.name, layout_.server_dir(req.name), "server.crt", "server.key", trust, detail.dump(),
-                      req.key, [&](const PrivateKey& key) {
-                          return ca.issue_server(existing ? *existing : key, server_subject(req.hosts), req.hosts,
-                                                 req.days);
-                      }, existing ? &*existing : nullptr);
+    std::vector<std::optional<PrivateKey>> kept(servers.size());
+    for (std::size_t i = 0; i < servers.size(); ++i) {
+        const auto& sv = servers[i];
+        validate_simple_name(sv.name, "server name");
+        for (const auto& h : sv.hosts) in_context("server \"" + sv.name + "\"", [&] { validate_host(h, "host"); });
+        if (sv.keep_key) {
+            std::string path = layout_.server_dir(sv.name) + "/server.key";
+            kept[i] = in_context("server \"" + sv.name + "\": --keep-key",
+                                 [&] { return PrivateKey::from_pem(io::read_file(path), path); });
+        }
+    }
+
+    std::vector<MadeLeaf> made(total);
+    auto make_one = [&](std::size_t i) {
+        MadeLeaf& m = made[i];
+        if (i < servers.size()) {
+            const ServerRequest& r = servers[i];
+            in_context("issue server \"" + r.name + "\"", [&] {
+                std::optional<PrivateKey> fresh;
+                if (!kept[i]) fresh = PrivateKey::generate(r.key);
+                const PrivateKey& key = kept[i] ? *kept[i] : *fresh;
+                m.cert = ca.issue_server(key, server_subject(r.hosts), r.hosts, r.days);
+                if (fresh) m.key_pem = fresh->to_pem();
+                nlohmann::json detail = {{"hosts", r.hosts}, {"key", std::string(to_string(r.key))}, {"days", r.days}};
+                m.entry = light_entry(*m.cert, issuer_dn, "server", r.name, detail.dump());
+            });
+        } else {
+            const ClientRequest& r = clients[i - servers.size()];
+            in_context("issue client \"" + r.user + "\"", [&] {
+                PrivateKey key = PrivateKey::generate(r.key);
+                m.cert = ca.issue_client(key, client_subjects[i - servers.size()], r.days);
+                m.key_pem = key.to_pem();
+                nlohmann::json detail = {{"cn", client_subjects[i - servers.size()].get("CN")},
+                                         {"key", std::string(to_string(r.key))}};
+                m.entry = light_entry(*m.cert, issuer_dn, "client", r.user, detail.dump());
+            });
+        }
+        m.cert_pem = m.cert->to_pem() + chain;
+        m.entry.cert_file_sha256 = sha256_hex(m.cert_pem);
+        m.entry.key_file_sha256 = m.key_pem.empty() ? std::string() : sha256_hex(m.key_pem);
+    };
+
+    // Keys and signatures are the expensive part and independent: spread them over threads.
+    std::atomic<std::size_t> next{0};
+    std::atomic<std::size_t> done{0};
+    std::vector<std::exception_ptr> errors(jobs_);
+    auto worker = [&](std::size_t slot) {
+        try {
+            for (std::size_t i = next++; i < total; i = next++) {
+                make_one(i);
+                std::size_t n = ++done;
+                if (slot == 0 && progress) progress(n, total);
+            }
+        } catch (...) {
+            errors[slot] = std::current_exception();
+            next = total;
+        }
+    };
+    std::vector<std::thread> threads;
+    std::size_t extra = total > 1 ? std::min<std::size_t>(jobs_, total) - 1 : 0;
+    for (std::size_t t = 0; t < extra; ++t) threads.emplace_back(worker, t + 1);
+    worker(0);
+    for (auto& t : threads) t.join();
+    for (auto& e : errors)
+        if (e) std::rethrow_exception(e);
+    if (progress) progress(total, total);
+
+    // The ledger first (inside the caller's transaction), the files after its commit.
+    std::map<std::pair<std::string, std::string>, LedgerEntry> current;
+    if (total > 8) {
+        for (auto& e : ledger_->valid_entries()) current[{e.kind, e.name}] = std::move(e);
+    }
+    auto previous_of = [&](const std::string& kind, const std::string& name) -> std::optional<LedgerEntry> {
+        if (total <= 8) return ledger_->current(kind, name);
+        auto it = current.find({kind, name});
+        if (it == current.end()) return std::nullopt;
+        return it->second;
+    };
+    std::set<std::string> parents;
+    std::vector<Certificate> out;
+    out.reserve(total);
+    for (std::size_t i = 0; i < total; ++i) {
+        MadeLeaf& m = made[i];
+        const bool server = i < servers.size();
+        const std::string& name = m.entry.name;
+        if (auto prev = previous_of(m.entry.kind, name)) ledger_->set_status(prev->issuer, prev->serial, "superseded");
+        in_context("issue " + m.entry.kind + " \"" + name + "\"", [&] { ledger_->record(m.entry); });
+        std::string folder = server ? layout_.server_dir(name) : layout_.client_dir(name);
+        std::string parent = server ? layout_.servers_dir() : layout_.clients_dir();
+        if (parents.insert(parent).second) files_.make_dir(parent, kPublicDir);
+        files_.make_dir(folder, kPrivateDir);
+        // The server's ssl_ca_file holds every CA that may sign client certificates, so a client
+        // sending only its leaf still verifies (POSTGRES-TLS.md §1.5); a client's sslrootcert
+        // holds the self-signed root alone (libpq sets no X509_V_FLAG_PARTIAL_CHAIN).
+        const std::string trust = server ? root_pem + chain : root_pem;
+        const char* cert_file = server ? "/server.crt" : "/postgresql.crt";
+        const char* key_file = server ? "/server.key" : "/postgresql.key";
+        if (!m.key_pem.empty()) files_.write(folder + key_file, std::move(m.key_pem), kPrivateFile);
+        files_.write(folder + cert_file, std::move(m.cert_pem), kPublicFile);
+        files_.write_if_changed(folder + "/root.crt", trust, kPublicFile);
+        out.push_back(std::move(*m.cert));
+    }
+    return out;
 }
 
-Certificate PkiDir::issue_client(const ClientRequest& req) {
-    validate_role_name(req.user, "role name");
-    const CertificateAuthority& ca = issuer();
-    DistinguishedName subject;
-    in_context("client \"" + req.user + "\"", [&] { subject.set("CN", req.cn.empty() ? req.user : req.cn); });
-    nlohmann::json detail = {{"cn", subject.get("CN")}, {"key", std::string(to_string(req.key))}};
-    // libpq does not set X509_V_FLAG_PARTIAL_CHAIN: sslrootcert must hold the self-signed root.
-    return issue_leaf("client", req.user, layout_.client_dir(req.user), "postgresql.crt", "postgresql.key",
-                      root().to_pem(), detail.dump(), req.key,
-                      [&](const PrivateKey& key) { return ca.issue_client(key, subject, req.days); }, nullptr);
+void PkiDir::flush_files() {
+    if (files_.empty()) return;
+    // A marker that outlives a kill -9 in the middle of the writes, so that the next run knows
+    // to sweep temporary files (everything else it checks against the ledger anyway).
+    std::string marker = layout_.dir() + "/.pgca-writing";
+    io::write_file_atomic(marker, "pgca was writing files\n", 0600);
+    files_.commit(layout_.dir(), jobs_);
+    io::remove_all(marker);
+}
+
+void PkiDir::sweep_after_crash() {
+    std::string marker = layout_.dir() + "/.pgca-writing";
+    if (!io::exists(marker)) return;
+    recovered_ = true;
+    for (const auto& d : {layout_.dir(), layout_.ca_dir(), layout_.crl_dir()}) io::remove_temp_files(d);
+    for (const auto& parent : {layout_.servers_dir(), layout_.clients_dir()})
+        for (const auto& name : io::list_dir(parent)) {
+            io::remove_temp_files(parent + "/" + name);
+            if (parent == layout_.servers_dir()) io::remove_temp_files(parent + "/" + name + "/crl");
+        }
+    io::remove_all(marker);
 }
 
 bool PkiDir::write_server_conf(const Profile& profile, const ServerSpec& server) {
     std::string base = server.install_dir.empty() ? layout_.server_dir(server.name) : server.install_dir;
     pg::ServerFiles files{base + "/server.crt", base + "/server.key", base + "/root.crt", base + "/root.crl",
                           base + "/crl"};
-    io::ensure_dir(layout_.server_dir(server.name), kPrivateDir);
-    return io::write_if_changed(layout_.server_dir(server.name) + "/postgresql.ssl.conf",
-                                pg::render_server_conf(profile, server, files), kPublicFile);
+    files_.make_dir(layout_.servers_dir(), kPublicDir);
+    files_.make_dir(layout_.server_dir(server.name), kPrivateDir);
+    return files_.write_if_changed(layout_.server_dir(server.name) + "/postgresql.ssl.conf",
+                                   pg::render_server_conf(profile, server, files), kPublicFile);
 }
 
 bool PkiDir::write_client_service(const Profile& profile, const ClientSpec& client) {
     std::string base = layout_.client_dir(client.user);
     pg::ClientFiles files{base + "/root.crt", base + "/postgresql.crt", base + "/postgresql.key"};
-    io::ensure_dir(base, kPrivateDir);
-    return io::write_if_changed(base + "/pg_service.conf", pg::render_service(profile, client, files), kPublicFile);
+    files_.make_dir(layout_.clients_dir(), kPublicDir);
+    files_.make_dir(base, kPrivateDir);
+    return files_.write_if_changed(base + "/pg_service.conf", pg::render_service(profile, client, files), kPublicFile);
 }
 
 bool PkiDir::revoke(const LedgerEntry& entry, RevocationReason reason) {
@@ -214,7 +342,7 @@ std::vector<std::pair<std::string, Crl>> PkiDir::crls() const {
 std::vector<Action> PkiDir::refresh_crls(int crl_days, bool force) {
     std::vector<Action> actions;
     if (!root_) return actions;
-    io::ensure_dir(layout_.crl_dir(), kPublicDir);
+    files_.make_dir(layout_.crl_dir(), kPublicDir);
     const std::time_t now = std::time(nullptr);
     const std::time_t refresh_margin = static_cast<std::time_t>(crl_days) * kDaySeconds / 3;
 
@@ -270,7 +398,7 @@ std::vector<Action> PkiDir::refresh_crls(int crl_days, bool force) {
         Crl crl = in_context("make " + c.label + " CRL", [&] {
             return make_crl(*c.ca, entries, number, this_update, next_update);
         });
-        io::write_file_atomic(c.path, crl.to_pem(), kPublicFile);
+        files_.write(c.path, crl.to_pem(), kPublicFile);
         ledger_->record_crl({issuer, number, this_update, next_update, static_cast<std::int64_t>(entries.size())});
         actions.push_back({"write", "crl", c.label,
                            "number " + std::to_string(number) + ", " + std::to_string(entries.size()) +
@@ -282,20 +410,24 @@ std::vector<Action> PkiDir::refresh_crls(int crl_days, bool force) {
     // CRL for any CA in a client's chain rejects that client ("tlsv1 alert unknown ca").
     std::string bundle;
     for (const auto& crl : current) bundle += crl.to_pem();
-    for (const auto& name : io::list_dir(layout_.servers_dir())) {
+    // The servers that have a valid certificate (this transaction's included): their folders
+    // exist, or will once the queued files are written.
+    std::set<std::string> servers;
+    for (const auto& e : ledger_->valid_entries())
+        if (e.kind == "server") servers.insert(e.name);
+    for (const auto& name : servers) {
         std::string folder = layout_.server_dir(name);
-        if (!io::exists(folder + "/server.crt")) continue;
-        io::write_if_changed(folder + "/root.crl", bundle, kPublicFile);
-        io::ensure_dir(folder + "/crl", kPublicDir);
+        files_.write_if_changed(folder + "/root.crl", bundle, kPublicFile);
+        files_.make_dir(folder + "/crl", kPublicDir);
         std::set<std::string> names;
         for (const auto& crl : current) {
             // `openssl rehash` naming: ssl_crl_dir finds a CA's CRL by its issuer-name hash.
             std::string hashed = crl.hashed_name();
             names.insert(hashed);
-            io::write_if_changed(folder + "/crl/" + hashed, crl.to_pem(), kPublicFile);
+            files_.write_if_changed(folder + "/crl/" + hashed, crl.to_pem(), kPublicFile);
         }
         for (const auto& stale : io::list_dir(folder + "/crl"))
-            if (names.count(stale) == 0) io::remove_all(folder + "/crl/" + stale);
+            if (names.count(stale) == 0) files_.remove(folder + "/crl/" + stale);
     }
     return actions;
 }
@@ -307,7 +439,7 @@ std::vector<std::string> PkiDir::retire(const std::string& kind, const std::stri
         if (e.status == "revoked" || e.not_after <= now) continue;
         if (revoke(e, reason)) serials.push_back(e.serial);
     }
-    io::remove_all(kind == "client" ? layout_.client_dir(name) : layout_.server_dir(name));
+    files_.remove(kind == "client" ? layout_.client_dir(name) : layout_.server_dir(name));
     return serials;
 }
 

@@ -3,10 +3,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <filesystem>
+
 #include <nlohmann/json.hpp>
 
 #include "pgca/error.hpp"
 #include "pgca/io.hpp"
+#include "pgca/lint.hpp"
 #include "pgca/pki.hpp"
 #include "process.hpp"
 #include "temp_dir.hpp"
@@ -63,6 +66,24 @@ TEST_CASE("apply creates the layout of DESIGN.md with private keys", "[apply]") 
     CHECK(Certificate::chain_from_pem(io::read_file(dir + "/clients/alice/root.crt"), "root.crt").size() == 1);
     CHECK(Certificate::chain_from_pem(io::read_file(dir + "/servers/db/root.crt"), "root.crt").size() == 2);
     CHECK(io::read_file(dir + "/pg_ident.conf").find("m bob@example.com bob") != std::string::npos);
+
+    // Every certificate in every .crt file keeps the rules of DESIGN.md, checked against its issuer.
+    Certificate root = Certificate::from_pem(io::read_file(dir + "/ca/root.crt"), "root.crt");
+    Certificate inter = Certificate::from_pem(io::read_file(dir + "/ca/intermediate.crt"), "intermediate.crt");
+    std::size_t linted = 0;
+    for (const auto& entry : std::filesystem::recursive_directory_iterator(dir)) {
+        if (!entry.is_regular_file() || entry.path().extension() != ".crt") continue;
+        const std::string path = entry.path().string();
+        for (const auto& cert : Certificate::chain_from_pem(io::read_file(path), path)) {
+            const Certificate& issuer = cert.info().issuer == inter.subject_rfc2253() ? inter : root;
+            std::string findings;
+            for (const auto& f : lint_certificate(cert, issuer)) findings += f.code + ": " + f.message + "\n";
+            INFO(path << ": " << cert.subject_rfc2253() << "\n" << findings);
+            REQUIRE(findings.empty());
+            ++linted;
+        }
+    }
+    CHECK(linted == 12);  // root, intermediate, server (2+2), alice (2+1), bob (2+1)
 }
 
 TEST_CASE("a second apply issues nothing and rewrites nothing", "[apply]") {

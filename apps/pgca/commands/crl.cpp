@@ -19,7 +19,7 @@ int run_crl(int argc, char** argv) {
         if (days < 1 || days > 3650) throw Error(ErrorKind::usage, "--days: must be between 1 and 3650");
     }
     if (!pki->has_ca()) throw Error(ErrorKind::input, "\"" + pki->layout().dir() + "\" has no CA");
-    auto actions = in_transaction(pki->ledger(), [&](Ledger&) { return pki->refresh_crls(days, true); });
+    auto actions = pki->transact([&] { return pki->refresh_crls(days, true); });
     for (const auto& a : actions) std::cout << format_action(a) << "\n";
     std::cout << "servers using ssl_crl_file need SELECT pg_reload_conf() to read them\n";
     return 0;

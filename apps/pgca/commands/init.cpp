@@ -39,7 +39,7 @@ int run_init(int argc, char** argv) {
 
     auto pki = PkiDir::open(r["dir"].as<std::string>(), true);
     if (pki->has_ca()) throw Error(ErrorKind::policy, "\"" + pki->layout().dir() + "\" already has a root CA");
-    auto actions = in_transaction(pki->ledger(), [&](Ledger&) {
+    auto actions = pki->transact([&] {
         auto done = pki->create_ca(spec);
         // Servers include ssl_crl_file from the start, so the CRLs must exist from the start.
         for (auto& a : pki->refresh_crls(pki->setting("crl_days", kDefaultCrlDays), false)) done.push_back(std::move(a));

@@ -36,7 +36,7 @@ int issue_server(int argc, char** argv) {
 
     auto pki = PkiDir::open(r["dir"].as<std::string>(), false);
     ServerRequest req{spec.name, spec.hosts, key_option(r, KeyAlg::ec_p256), days_option(r, 397), false};
-    Certificate cert = in_transaction(pki->ledger(), [&](Ledger&) {
+    Certificate cert = pki->transact([&] {
         Certificate c = pki->issue_server(req);
         pki->write_server_conf(standalone_profile(*pki), spec);
         (void)pki->refresh_crls(pki->setting("crl_days", kDefaultCrlDays), false);  // root.crl for the new folder
@@ -71,7 +71,7 @@ int issue_client(int argc, char** argv) {
 
     auto pki = PkiDir::open(r["dir"].as<std::string>(), false);
     ClientRequest req{spec.user, spec.cn, key_option(r, KeyAlg::ec_p256), days_option(r, 365)};
-    Certificate cert = in_transaction(pki->ledger(), [&](Ledger&) {
+    Certificate cert = pki->transact([&] {
         Certificate c = pki->issue_client(req);
         pki->write_client_service(standalone_profile(*pki), spec);
         return c;

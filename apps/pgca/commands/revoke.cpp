@@ -53,7 +53,7 @@ int run_revoke(int argc, char** argv) {
 
     std::vector<std::string> revoked, already;
     std::vector<Action> crl_actions;
-    in_transaction(pki->ledger(), [&](Ledger&) {
+    pki->transact([&] {
         for (const auto& e : targets) (pki->revoke(e, *reason) ? revoked : already).push_back(e.serial);
         crl_actions = pki->refresh_crls(pki->setting("crl_days", kDefaultCrlDays), false);
     });

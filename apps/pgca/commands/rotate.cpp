@@ -77,7 +77,8 @@ int run_rotate(int argc, char** argv) {
     std::vector<Action> actions;
     std::set<std::string> expected;  // serials the servers should serve afterwards
     bool rotated_any = false;
-    in_transaction(pki->ledger(), [&](Ledger& ledger) {
+    pki->transact([&] {
+        Ledger& ledger = pki->ledger();
         for (const auto& name : names) {
             auto current = ledger.current("server", name);
             if (!current) throw Error(ErrorKind::input, "rotate: no valid certificate for server \"" + name + "\"");

@@ -75,6 +75,9 @@ private:
     X509* x509_ = nullptr;
 };
 
+/// SHA-256 of `data` as lower-case hex.
+[[nodiscard]] std::string sha256_hex(std::string_view data);
+
 /// Seconds since the epoch of an ASN1_TIME.
 [[nodiscard]] std::time_t to_time_t(const ASN1_TIME* t);
 /// ISO 8601 UTC, "2026-11-29T10:01:36Z".

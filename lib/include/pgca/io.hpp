@@ -38,6 +38,49 @@ void remove_all(const std::string& path);
 /// `path` made absolute against the current directory, with no trailing slash.
 [[nodiscard]] std::string absolute(const std::string& path);
 
+/// File changes queued while the ledger transaction that justifies them is open, and carried out
+/// after it committed: the ledger always knows every certificate that reaches the disk, and a
+/// crash between the two leaves files the next `apply` checks against the ledger and repairs.
+class FileBatch final {
+public:
+    /// Queues a whole-file replacement (temporary file + rename, mode from the first byte, owner
+    /// of an existing file kept).
+    void write(std::string path, std::string data, mode_t mode);
+    /// Queues the write only when `path` does not already hold exactly `data` with `mode`.
+    /// Returns whether it queued.
+    bool write_if_changed(std::string path, std::string data, mode_t mode);
+    /// Queues a folder to create (before any file) with `mode`.
+    void make_dir(std::string path, mode_t mode);
+    /// Queues the removal of a file or folder tree (after the writes).
+    void remove(std::string path);
+
+    [[nodiscard]] bool empty() const noexcept { return writes_.empty() && dirs_.empty() && removals_.empty(); }
+    [[nodiscard]] std::size_t size() const noexcept { return writes_.size(); }
+    void clear() noexcept;
+
+    /// Carries everything out — folders, then files on up to `jobs` threads, then removals — and
+    /// makes it durable with one syncfs() of the file system holding `anchor`. Throws Error(io);
+    /// files already renamed stay (each whole), temporary files are removed.
+    void commit(const std::string& anchor, unsigned jobs);
+
+private:
+    struct Write {
+        std::string path;
+        std::string data;
+        mode_t mode;
+    };
+    struct Dir {
+        std::string path;
+        mode_t mode;
+    };
+    std::vector<Write> writes_;
+    std::vector<Dir> dirs_;
+    std::vector<std::string> removals_;
+};
+
+/// Removes the `.pgca-tmp-*` files a killed pgca may have left in `dir`.
+void remove_temp_files(const std::string& dir);
+
 /// An exclusive lock on a PKI folder (flock on DIR/.lock), held for the object's lifetime, so
 /// that two pgca processes never change the same folder at once. Waits for the lock.
 class DirLock final {

@@ -27,6 +27,11 @@ struct LedgerEntry {
     std::time_t issued_at = 0;
     std::time_t revoked_at = 0;      ///< 0 unless revoked
     std::string revocation_reason;   ///< RFC 5280 reason name, "" unless revoked
+    /// SHA-256 (hex) of the certificate file and the key file as written, so that `apply` can
+    /// tell in microseconds whether the files on disk are still the ones it issued. "" for
+    /// entries recorded before these were kept, and for CAs.
+    std::string cert_file_sha256;
+    std::string key_file_sha256;
 };
 
 /// The newest CRL pgca made for one CA.
@@ -56,6 +61,8 @@ public:
     [[nodiscard]] virtual std::optional<LedgerEntry> current(const std::string& kind, const std::string& name) = 0;
     /// Every certificate, oldest first.
     [[nodiscard]] virtual std::vector<LedgerEntry> list() = 0;
+    /// Every certificate whose status is "valid", oldest first.
+    [[nodiscard]] virtual std::vector<LedgerEntry> valid_entries() = 0;
     /// Every certificate of `kind` named `name`, oldest first.
     [[nodiscard]] virtual std::vector<LedgerEntry> by_name(const std::string& kind, const std::string& name) = 0;
     /// Every certificate whose serial is `serial` (one per issuer at most).

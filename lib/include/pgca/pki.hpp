@@ -5,6 +5,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <type_traits>
 #include <string>
 #include <vector>
 
@@ -23,6 +24,9 @@ struct Action {
     std::string name;    ///< server or role name, or a file path
     std::string detail;  ///< why, or the new serial
 };
+
+/// Progress of long work: (done, total).
+using Progress = std::function<void(std::size_t, std::size_t)>;
 
 /// A server certificate to issue.
 struct ServerRequest {
@@ -65,12 +69,52 @@ public:
     /// PEM of the intermediate (to append to leaves), or "" without one.
     [[nodiscard]] std::string chain_pem() const;
 
-    /// Issues a server certificate, writes servers/NAME/{server.crt,server.key,root.crt},
-    /// records it, and marks the previous one superseded. Returns the new certificate.
+    /// Issues a server certificate: records it (the previous one becomes superseded) and queues
+    /// servers/NAME/{server.crt,server.key,root.crt}. Call inside transact().
     Certificate issue_server(const ServerRequest& req);
-    /// Issues a client certificate, writes clients/ROLE/{postgresql.crt,postgresql.key,root.crt},
-    /// records it, and marks the previous one superseded.
+    /// Issues a client certificate: records it and queues clients/ROLE/{postgresql.crt,
+    /// postgresql.key,root.crt}. Call inside transact().
     Certificate issue_client(const ClientRequest& req);
+
+    /// Issues many leaves: keys and certificates are made in memory on up to jobs() threads, then
+    /// recorded in the open transaction (each previous certificate of the same name superseded)
+    /// and their files queued. Returns the certificates in request order. `progress`, if set, is
+    /// called on the calling thread with (done, total) as work completes.
+    std::vector<Certificate> issue_batch(const std::vector<ServerRequest>& servers,
+                                         const std::vector<ClientRequest>& clients, const Progress& progress = {});
+
+    /// Runs `fn` in one ledger transaction. After the commit, the files it queued are written and
+    /// made durable (one syncfs); so the ledger knows every certificate before its files exist.
+    /// On an exception the transaction is rolled back and the queued files are dropped.
+    template <class Fn>
+    decltype(auto) transact(Fn&& fn) {
+        ledger_->begin();
+        try {
+            if constexpr (std::is_void_v<decltype(fn())>) {
+                fn();
+                ledger_->commit();
+                flush_files();
+            } else {
+                auto result = fn();
+                ledger_->commit();
+                flush_files();
+                return result;
+            }
+        } catch (...) {
+            ledger_->rollback();
+            files_.clear();
+            throw;
+        }
+    }
+
+    /// The file changes queued by the current transaction.
+    [[nodiscard]] io::FileBatch& files() noexcept { return files_; }
+    /// Threads for issuing and writing (default: the number of cores).
+    void set_jobs(unsigned jobs) noexcept { jobs_ = jobs == 0 ? 1 : jobs; }
+    [[nodiscard]] unsigned jobs() const noexcept { return jobs_; }
+    /// True when the last run was killed while writing files (its marker was found at open); the
+    /// temporary files it left were removed then.
+    [[nodiscard]] bool recovered() const noexcept { return recovered_; }
 
     /// Writes servers/NAME/postgresql.ssl.conf for `server` (paths under install_dir if set).
     bool write_server_conf(const Profile& profile, const ServerSpec& server);
@@ -100,16 +144,17 @@ public:
 private:
     explicit PkiDir(const std::string& dir);
     void load_ca();
-    Certificate issue_leaf(const std::string& kind, const std::string& name, const std::string& folder,
-                           const std::string& cert_file, const std::string& key_file, const std::string& trust_pem,
-                           const std::string& detail, KeyAlg alg,
-                           const std::function<Certificate(const PrivateKey&)>& sign, const PrivateKey* reuse);
+    void flush_files();
+    void sweep_after_crash();
 
     io::Layout layout_;
     std::unique_ptr<io::DirLock> lock_;
     std::unique_ptr<Ledger> ledger_;
     std::optional<CertificateAuthority> root_;
     std::optional<CertificateAuthority> intermediate_;
+    io::FileBatch files_;
+    unsigned jobs_ = 1;
+    bool recovered_ = false;
 };
 
 /// A CRL lifetime in days for commands without a profile: what the last apply recorded, or 90.
@@ -117,6 +162,8 @@ inline constexpr int kDefaultCrlDays = 90;
 
 struct ApplyOptions {
     bool dry_run = false;
+    unsigned jobs = 0;   ///< threads; 0 = the number of cores
+    Progress progress;   ///< called while certificates are issued
 };
 
 struct ApplyResult {
