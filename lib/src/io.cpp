@@ -13,6 +13,7 @@
 #include <cerrno>
 #include <cstring>
 #include <random>
+#include <set>
 
 #include "pgca/error.hpp"
 
@@ -96,6 +97,33 @@ void replace_file(const std::string& path, std::string_view data, mode_t mode, b
         io_fail("cannot replace", path, err);
     }
     if (sync) fsync_dir(parent_of(path));
+}
+
+// A new file in a folder nobody else writes to: created with its final name and mode.
+void create_file(const std::string& path, std::string_view data, mode_t mode) {
+    int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
+    if (fd < 0) io_fail("cannot create", path, errno);
+    auto fail = [&](const std::string& what, int err) {
+        ::close(fd);
+        ::unlink(path.c_str());
+        io_fail(what, path, err);
+    };
+    // The umask may have narrowed `mode` at open (never widened it); make it exact.
+    if (::fchmod(fd, mode) != 0) fail("cannot set the mode of", errno);
+    std::size_t off = 0;
+    while (off < data.size()) {
+        ssize_t n = ::write(fd, data.data() + off, data.size() - off);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            fail("cannot write", errno);
+        }
+        off += static_cast<std::size_t>(n);
+    }
+    if (::close(fd) != 0) {
+        int err = errno;
+        ::unlink(path.c_str());
+        io_fail("cannot write", path, err);
+    }
 }
 
 }  // namespace
@@ -259,15 +287,30 @@ void FileBatch::clear() noexcept {
 
 void FileBatch::commit(const std::string& anchor, unsigned jobs) {
     if (empty()) return;
-    for (const auto& d : dirs_) ensure_dir(d.path, d.mode);
-    // Whole files by rename, spread over threads: creating thousands of small files is
-    // kernel-bound, and two threads keep two cores busy.
+    // Folders this batch creates hold no files yet: files in them are created directly
+    // (O_EXCL, mode from the first byte) instead of through a temporary file and a rename. A
+    // crash mid-write leaves a short file there, which the next apply finds by its digest.
+    std::set<std::string> fresh;
+    for (const auto& d : dirs_) {
+        if (::mkdir(d.path.c_str(), d.mode) == 0) {
+            if (::chmod(d.path.c_str(), d.mode) != 0) io_fail("cannot chmod", d.path, errno);
+            fresh.insert(d.path);
+        } else {
+            ensure_dir(d.path, d.mode);
+        }
+    }
+    // Spread over threads: creating thousands of small files is kernel-bound.
     std::atomic<std::size_t> next{0};
     std::vector<std::exception_ptr> errors(std::max(1u, jobs));
     auto worker = [&](std::size_t slot) {
         try {
-            for (std::size_t i = next++; i < writes_.size(); i = next++)
-                replace_file(writes_[i].path, writes_[i].data, writes_[i].mode, false);
+            for (std::size_t i = next++; i < writes_.size(); i = next++) {
+                const Write& w = writes_[i];
+                if (fresh.count(parent_of(w.path)) != 0)
+                    create_file(w.path, w.data, w.mode);
+                else
+                    replace_file(w.path, w.data, w.mode, false);
+            }
         } catch (...) {
             errors[slot] = std::current_exception();
             next = writes_.size();

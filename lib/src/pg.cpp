@@ -23,10 +23,6 @@ constexpr std::array<std::string_view, 14> kMethods{
 // gssapi, sspi, and cert".
 constexpr std::array<std::string_view, 5> kMapMethods{"ident", "peer", "gss", "sspi", "cert"};
 
-bool contains(const std::vector<std::string>& v, std::string_view s) {
-    return std::find(v.begin(), v.end(), s) != v.end();
-}
-
 bool is_database_keyword(std::string_view t) {
     return t == "all" || t == "sameuser" || t == "samerole" || t == "samegroup" || t == "replication";
 }
@@ -82,7 +78,7 @@ std::string auth_method_names() {
     return out;
 }
 
-void validate_hba_token(std::string_view token, std::string_view field) {
+void validate_hba_token(std::string_view token, std::string_view field, bool literal) {
     std::string what = std::string(field) + " \"" + std::string(token) + "\"";
     if (token.empty()) throw Error(ErrorKind::policy, std::string(field) + ": a name must not be empty");
     require_printable_utf8(token, std::string(field));
@@ -90,7 +86,7 @@ void validate_hba_token(std::string_view token, std::string_view field) {
     if (token.front() == '/')
         throw Error(ErrorKind::policy, what + ": names starting with '/' are regular expressions in PostgreSQL 16+ "
                                               "pg_hba.conf, even when quoted");
-    if (token.front() == '+' || token.front() == '@') {
+    if (!literal && (token.front() == '+' || token.front() == '@')) {
         std::string_view rest = token.substr(1);
         if (rest.empty() || needs_quotes(rest))
             throw Error(ErrorKind::policy, what + ": a " + (token.front() == '+' ? "+group" : "@file") +
@@ -206,7 +202,8 @@ std::string quote_name(std::string_view token) {
     return out;
 }
 
-std::string hba_token(std::string_view token, bool database_field) {
+std::string hba_token(std::string_view token, bool database_field, bool literal) {
+    if (literal) return quote_name(token);
     if (token == "all") return "all";
     if (database_field && is_database_keyword(token)) return std::string(token);
     if (!database_field && (token.front() == '+' || token.front() == '@')) return std::string(token);
@@ -293,7 +290,7 @@ AccessPlan plan_access(const Profile& profile) {
         // Which known clients can this rule match?
         std::vector<const ClientSpec*> covered;
         for (const auto& c : profile.clients)
-            if (contains(r.user, "all") || contains(r.user, c.user)) covered.push_back(&c);
+            if (r.all_users() || r.names_user(c.user)) covered.push_back(&c);
 
         const bool dn = r.clientname == "DN";
         if (r.method == "cert") {
@@ -350,10 +347,11 @@ AccessPlan plan_access(const Profile& profile) {
 
         line.fields.push_back(r.type);
         std::vector<std::string> toks;
-        for (const auto& d : r.database) toks.push_back(hba_token(d, true));
+        for (std::size_t k = 0; k < r.database.size(); ++k)
+            toks.push_back(hba_token(r.database[k], true, r.database_literal[k]));
         line.fields.push_back(join(toks, ","));
         toks.clear();
-        for (const auto& u : r.user) toks.push_back(hba_token(u, false));
+        for (std::size_t k = 0; k < r.user.size(); ++k) toks.push_back(hba_token(r.user[k], false, r.user_literal[k]));
         line.fields.push_back(join(toks, ","));
         if (r.type != "local") line.fields.push_back(r.address);
         line.fields.push_back(r.method);
@@ -372,18 +370,25 @@ std::string header(const Profile& profile, std::string_view file) {
            "\".\n# Edit the profile and run `pgca apply`, not this file.\n";
 }
 
+// Display width of UTF-8 text: its code points (continuation bytes do not count).
+std::size_t text_width(const std::string& s) {
+    std::size_t n = 0;
+    for (char c : s) n += (static_cast<unsigned char>(c) & 0xc0) != 0x80 ? 1 : 0;
+    return n;
+}
+
 // Pads columns so the file reads like a hand-written one; options stay in the last column.
 std::string render_columns(const std::vector<std::vector<std::string>>& rows, std::size_t padded_columns) {
     std::vector<std::size_t> width(padded_columns, 0);
     for (const auto& row : rows)
-        for (std::size_t c = 0; c < row.size() && c < padded_columns; ++c) width[c] = std::max(width[c], row[c].size());
+        for (std::size_t c = 0; c < row.size() && c < padded_columns; ++c) width[c] = std::max(width[c], text_width(row[c]));
     std::string out;
     for (const auto& row : rows) {
         std::string line;
         for (std::size_t c = 0; c < row.size(); ++c) {
             if (c != 0) line += ' ';
             line += row[c];
-            if (c + 1 < row.size() && c < padded_columns) line.append(width[c] - row[c].size(), ' ');
+            if (c + 1 < row.size() && c < padded_columns) line.append(width[c] - text_width(row[c]), ' ');
         }
         out += line + "\n";
     }

@@ -134,17 +134,37 @@ void parse_hba(const Node& n, Profile& p) {
     if (kConnTypes.count(r.type) == 0)
         n.at("type").fail("unknown connection type \"" + r.type +
                           "\" (known: local, host, hostssl, hostnossl, hostgssenc, hostnogssenc)");
-    auto tokens = [&](const std::string& key) {
+    // Each entry is a string (keywords such as all keep their meaning) or {"name": "…"}, which is
+    // always the literal name: the way to name a role or database called "all" or "replication".
+    auto tokens = [&](const std::string& key, std::vector<std::string>& out, std::vector<bool>& literal) {
         Node f = n.at(key);
-        auto list = f.string_list();
-        for (std::size_t i = 0; i < list.size(); ++i) {
-            Node item = f.raw().is_array() ? f.at(i) : f;
-            item.check([&] { pg::validate_hba_token(list[i], key); });
+        std::vector<Node> items;
+        if (f.raw().is_array()) {
+            if (f.raw().empty()) f.fail("must not be an empty list");
+            for (std::size_t i = 0; i < f.raw().size(); ++i) items.push_back(f.at(i));
+        } else {
+            items.push_back(f);
         }
-        return list;
+        for (const Node& item : items) {
+            std::string text;
+            bool is_literal = false;
+            if (item.raw().is_object()) {
+                item.object({"name"});
+                item.require("name");
+                text = item.at("name").string();
+                is_literal = true;
+            } else if (item.raw().is_string()) {
+                text = item.string();
+            } else {
+                item.fail("expected a name, a keyword or {\"name\": …}, got " + item.type_name());
+            }
+            item.check([&] { pg::validate_hba_token(text, key, is_literal); });
+            out.push_back(std::move(text));
+            literal.push_back(is_literal);
+        }
     };
-    r.database = tokens("database");
-    r.user = tokens("user");
+    tokens("database", r.database, r.database_literal);
+    tokens("user", r.user, r.user_literal);
     if (r.type == "local") {
         if (n.has("address")) n.at("address").fail("\"local\" records have no address");
     } else {
@@ -190,6 +210,18 @@ void validate_simple_name(std::string_view name, std::string_view what) {
             throw Error(ErrorKind::policy,
                         w + ": \"" + std::string(name) + "\" may only hold letters, digits, '_', '-' and '.'");
     if (name.front() == '.') throw Error(ErrorKind::policy, w + ": must not start with '.'");
+}
+
+bool HbaRule::all_users() const {
+    for (std::size_t i = 0; i < user.size(); ++i)
+        if (user[i] == "all" && !user_literal[i]) return true;
+    return false;
+}
+
+bool HbaRule::names_user(std::string_view role) const {
+    for (std::size_t i = 0; i < user.size(); ++i)
+        if (user[i] == role && (user_literal[i] || role != "all")) return true;
+    return false;
 }
 
 const ClientSpec* Profile::find_client(std::string_view user) const {

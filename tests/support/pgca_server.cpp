@@ -4,6 +4,15 @@
 
 namespace pgca::test {
 
+std::string quote_ident(const std::string& name) {
+    std::string out = "\"";
+    for (char c : name) {
+        if (c == '"') out += '"';
+        out += c;
+    }
+    return out + "\"";
+}
+
 ProcessResult run_pgca(const std::vector<std::string>& args) {
     std::vector<std::string> argv{PGCA_BIN};
     argv.insert(argv.end(), args.begin(), args.end());
@@ -34,7 +43,7 @@ void AppliedServer::start(const std::string& server, const std::vector<std::stri
     install_access_files();
     pg_->start();
     std::string sql;
-    for (const auto& r : roles) sql += "CREATE ROLE \"" + r + "\" LOGIN;";
+    for (const auto& r : roles) sql += "CREATE ROLE " + quote_ident(r) + " LOGIN;";
     if (!sql.empty()) pg_->psql_admin_checked(sql);
 }
 
@@ -45,8 +54,9 @@ ProcessResult AppliedServer::connect(const std::string& service, const std::stri
                                                  : dir_ + "/clients/" + bundle;
     EnvList e = env;
     e.emplace_back("PGSERVICEFILE", folder + "/pg_service.conf");
+    // An empty `user` leaves the role to the service file (which spells awkward names as they are).
     std::string conninfo = "service=" + service + " hostaddr=127.0.0.1 port=" + std::to_string(pg_->port()) +
-                           " user=" + user + " dbname=postgres " + extra;
+                           (user.empty() ? std::string() : " user=" + user) + " dbname=postgres " + extra;
     return pg_->psql(conninfo, "select current_user", e);
 }
 

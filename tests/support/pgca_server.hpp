@@ -11,6 +11,9 @@
 
 namespace pgca::test {
 
+/// An SQL identifier in double quotes (for CREATE ROLE with awkward names).
+std::string quote_ident(const std::string& name);
+
 /// Runs the pgca binary; `args` excludes the program name.
 ProcessResult run_pgca(const std::vector<std::string>& args);
 
@@ -36,6 +39,7 @@ public:
 
     /// psql as `user` through clients/`bundle`/pg_service.conf (bundle defaults to user), section
     /// `service`, pinned to 127.0.0.1 and the cluster's port, plus `extra` conninfo keywords.
+    /// An empty `user` takes the role from the service file.
     /// `bundle` may also be an absolute folder holding pg_service.conf.
     ProcessResult connect(const std::string& service, const std::string& user, const std::string& extra = "",
                           const std::string& bundle = "", const EnvList& env = {});

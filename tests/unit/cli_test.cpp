@@ -172,3 +172,31 @@ TEST_CASE("revoke by serial, user or server; bad requests exit 2", "[cli][revoke
     r = pgca_run({"apply", profile_path("seed-blog"), "--dir", dir});
     CHECK_THAT(r.out, Catch::Contains("issue    client myuser3"));
 }
+
+TEST_CASE("issue client --users-file issues in bulk, and a bad line issues nothing", "[cli][bulk]") {
+    test::TempDir tmp;
+    std::string dir = tmp.path() + "/pki";
+    REQUIRE(pgca_run({"init", "--dir", dir}).exit_code == 0);
+    std::string users;
+    for (int i = 0; i < 300; ++i) users += "user" + std::to_string(i) + "\n";
+    test::write_file(tmp.path() + "/users.txt", "# staff\n\n" + users + "my user\n");
+    auto r = pgca_run({"issue", "client", "--dir", dir, "--users-file", tmp.path() + "/users.txt", "-j", "2"});
+    INFO(r.err);
+    REQUIRE(r.exit_code == 0);
+    CHECK_THAT(r.out, Catch::Contains("issued 301 client certificates"));
+    auto list = nlohmann::json::parse(pgca_run({"list", "--dir", dir, "--json"}).out);
+    std::size_t clients = 0;
+    for (const auto& e : list) clients += e["kind"] == "client" ? 1 : 0;
+    CHECK(clients == 301);
+    CHECK_THAT(test::read_file(dir + "/clients/my user/pg_service.conf"), Catch::Contains("user=my user\n"));
+
+    test::write_file(tmp.path() + "/bad.txt", "fine\nbad/name\n");
+    r = pgca_run({"issue", "client", "--dir", dir, "--users-file", tmp.path() + "/bad.txt"});
+    CHECK(r.exit_code == 2);
+    CHECK_THAT(r.err, Catch::Contains("bad.txt:2: role name"));
+    CHECK(test::run({"test", "-e", dir + "/clients/fine"}).exit_code != 0);
+    test::write_file(tmp.path() + "/dup.txt", "a\nb\na\n");
+    r = pgca_run({"issue", "client", "--dir", dir, "--users-file", tmp.path() + "/dup.txt"});
+    CHECK(r.exit_code == 2);
+    CHECK_THAT(r.err, Catch::Contains("dup.txt:3: duplicate role \"a\""));
+}

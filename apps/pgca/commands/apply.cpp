@@ -14,6 +14,7 @@ int run_apply(int argc, char** argv) {
         ("profile", "the JSON profile", cxxopts::value<std::string>())
         ("dir", "PKI folder", cxxopts::value<std::string>()->default_value("./pki"))
         ("dry-run", "print what would change, change nothing")
+        ("j,jobs", "threads for issuing certificates (default: the number of cores)", cxxopts::value<int>())
         ("json", "print the result as JSON");
     options.parse_positional({"profile"});
     auto r = parse(options, argc, argv);
@@ -22,6 +23,8 @@ int run_apply(int argc, char** argv) {
     Profile profile = load_profile(r["profile"].as<std::string>());
     ApplyOptions opts;
     opts.dry_run = r.count("dry-run") != 0;
+    opts.jobs = jobs_option(r);
+    opts.progress = progress_bar("issuing");
     ApplyResult result = apply(profile, r["dir"].as<std::string>(), opts);
 
     for (const auto& w : result.warnings) warn(w);

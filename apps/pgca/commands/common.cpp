@@ -1,6 +1,11 @@
 #include "commands/common.hpp"
 
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
 #include <iostream>
+#include <memory>
 
 #include "pgca/error.hpp"
 
@@ -21,6 +26,37 @@ cxxopts::ParseResult parse(cxxopts::Options& options, int argc, char** argv) {
     } catch (const cxxopts::exceptions::exception& e) {
         throw Error(ErrorKind::usage, std::string(argv[0]) + ": " + e.what() + " (see `pgca " + argv[0] + " --help`)");
     }
+}
+
+Progress progress_bar(const std::string& label) {
+    if (::isatty(STDERR_FILENO) == 0) return {};
+    struct State {
+        std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now();
+        std::chrono::steady_clock::time_point last{};
+        bool shown = false;
+    };
+    auto state = std::make_shared<State>();
+    return [label, state](std::size_t done, std::size_t total) {
+        auto now = std::chrono::steady_clock::now();
+        bool finished = done >= total;
+        if (!state->shown && now - state->start < std::chrono::milliseconds(500)) return;
+        if (!finished && now - state->last < std::chrono::milliseconds(100)) return;
+        state->shown = true;
+        state->last = now;
+        constexpr std::size_t width = 30;
+        std::size_t filled = total == 0 ? width : done * width / total;
+        std::fprintf(stderr, "\r%s [%s%s] %zu/%zu", label.c_str(), std::string(filled, '#').c_str(),
+                     std::string(width - filled, ' ').c_str(), done, total);
+        if (finished) std::fputc('\n', stderr);
+        std::fflush(stderr);
+    };
+}
+
+unsigned jobs_option(const cxxopts::ParseResult& r) {
+    if (r.count("jobs") == 0) return 0;
+    int j = r["jobs"].as<int>();
+    if (j < 1 || j > 256) throw Error(ErrorKind::usage, "--jobs: must be between 1 and 256");
+    return static_cast<unsigned>(j);
 }
 
 void warn(const std::string& message) { std::cerr << "pgca: warning: " << message << "\n"; }

@@ -37,6 +37,13 @@ struct HelpShown {};
 /// unexpected positional arguments into a usage error naming them.
 cxxopts::ParseResult parse(cxxopts::Options& options, int argc, char** argv);
 
+/// A progress bar on stderr for long work: drawn only when stderr is a terminal and the work
+/// has taken more than half a second; a no-op otherwise (scripts and CI logs stay clean).
+Progress progress_bar(const std::string& label);
+
+/// The -j/--jobs value: threads to use (0 = the number of cores).
+unsigned jobs_option(const cxxopts::ParseResult& r);
+
 /// `pgca: warning: …` on stderr.
 void warn(const std::string& message);
 

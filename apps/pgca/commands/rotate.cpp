@@ -77,6 +77,8 @@ int run_rotate(int argc, char** argv) {
     std::vector<Action> actions;
     std::set<std::string> expected;  // serials the servers should serve afterwards
     bool rotated_any = false;
+    std::vector<ServerRequest> reqs;
+    std::vector<std::string> old_serials;
     pki->transact([&] {
         Ledger& ledger = pki->ledger();
         for (const auto& name : names) {
@@ -99,11 +101,17 @@ int run_rotate(int argc, char** argv) {
             req.key = parse_key_alg(detail.value("key", "ec-p256")).value_or(KeyAlg::ec_p256);
             req.days = detail.value("days", 397);
             req.keep_key = r.count("keep-key") != 0;
-            Certificate cert = pki->issue_server(req);
-            actions.push_back({"rotate", "server", name,
-                               "serial " + current->serial + " -> " + cert.serial_hex() + ", valid until " +
-                                   format_time(cert.not_after()) + (req.keep_key ? " (same key)" : " (new key)")});
-            expected.insert(cert.serial_hex());
+            reqs.push_back(std::move(req));
+            old_serials.push_back(current->serial);
+        }
+        // The same pipeline as apply: made in memory, recorded, then written after the commit.
+        auto certs = pki->issue_batch(reqs, {});
+        for (std::size_t i = 0; i < certs.size(); ++i) {
+            actions.push_back({"rotate", "server", reqs[i].name,
+                               "serial " + old_serials[i] + " -> " + certs[i].serial_hex() + ", valid until " +
+                                   format_time(certs[i].not_after()) +
+                                   (reqs[i].keep_key ? " (same key)" : " (new key)")});
+            expected.insert(certs[i].serial_hex());
             rotated_any = true;
         }
     });

@@ -24,7 +24,7 @@ namespace pgca::pg {
 /// printable UTF-8, at most 10240 bytes (hba.c MAX_TOKEN), not a `/regex` (PostgreSQL 16 reads
 /// those as regular expressions even when quoted), and not a `+group` or `@file` whose name
 /// would need quoting (quoting removes their meaning).
-void validate_hba_token(std::string_view token, std::string_view field);
+void validate_hba_token(std::string_view token, std::string_view field, bool literal = false);
 
 /// Throws Error(policy) unless `address` is a CIDR (a.b.c.d/n, x::y/n), `all`, `samehost`,
 /// `samenet`, a host name or a `.domain` suffix. A bare IP is refused: PostgreSQL needs the mask.
@@ -50,8 +50,9 @@ void validate_client_setting(std::string_view name, std::string_view value);
 
 /// `token` from a profile's database/user field as written in pg_hba.conf: keywords (all,
 /// sameuser, samerole, samegroup, replication for databases; all for users) and `+group`
-/// stay bare, everything else is quoted as a literal name where needed.
-[[nodiscard]] std::string hba_token(std::string_view token, bool database_field);
+/// stay bare, everything else is quoted as a literal name where needed. With `literal`, the
+/// token is always the literal name (keywords quoted, a leading + or @ quoted).
+[[nodiscard]] std::string hba_token(std::string_view token, bool database_field, bool literal = false);
 
 /// A postgresql.conf string literal: '…' with ' doubled.
 [[nodiscard]] std::string conf_string(std::string_view value);

@@ -92,11 +92,11 @@ public:
         try {
             if constexpr (std::is_void_v<decltype(fn())>) {
                 fn();
-                ledger_->commit();
+                commit_ledger();
                 flush_files();
             } else {
                 auto result = fn();
-                ledger_->commit();
+                commit_ledger();
                 flush_files();
                 return result;
             }
@@ -145,6 +145,7 @@ private:
     explicit PkiDir(const std::string& dir);
     void load_ca();
     void flush_files();
+    void commit_ledger();
     void sweep_after_crash();
 
     io::Layout layout_;

@@ -62,11 +62,18 @@ struct HbaRule {
     std::string type;                   ///< local, host, hostssl, hostnossl, hostgssenc, hostnogssenc
     std::vector<std::string> database;  ///< names or keywords (all, sameuser, samerole, replication)
     std::vector<std::string> user;      ///< names, keywords (all) or +group
+    std::vector<bool> database_literal; ///< per database entry: given as {"name": …}, never a keyword
+    std::vector<bool> user_literal;     ///< per user entry: given as {"name": …}, never a keyword
     std::string address;                ///< CIDR, all, samehost, samenet, or host name; "" for local
     std::string method;
     std::string clientcert;  ///< "", verify-ca, verify-full
     std::string clientname;  ///< "", CN, DN
     std::string map;
+
+    /// True when the user field holds the keyword `all` (not a role literally named "all").
+    [[nodiscard]] bool all_users() const;
+    /// True when the user field names `role` (literally, or as a plain name).
+    [[nodiscard]] bool names_user(std::string_view role) const;
 };
 
 struct Profile {

@@ -26,7 +26,7 @@ namespace pgca::detail {
 class LeafFactory final {
 public:
     /// `alg` is the type of the leaf keys it generates. For a fast type, the first factory of
-    /// the process runs fast_path_self_test() (and throws its Error(internal) if it fails).
+    /// the process runs fast_path_self_test(alg) (and throws its Error(internal) if it fails).
     LeafFactory(const CertificateAuthority& ca, KeyAlg alg);
     ~LeafFactory();
     LeafFactory(LeafFactory&&) noexcept;
@@ -58,19 +58,22 @@ public:
 private:
     struct Unchecked {};
     LeafFactory(const CertificateAuthority& ca, KeyAlg alg, Unchecked);
-    friend void fast_path_self_test();
+    friend void fast_path_self_test(KeyAlg leaf_alg);
 
     struct Impl;
     std::unique_ptr<Impl> impl_;
 };
 
-/// Runs once per process (std::call_once; retried on the next call if it threw): issues
-/// client and server certificates for P-256 and P-384 leaves with the fast path and checks
-/// them against the generic path for the same key: same SPKI DER as X509_set_pubkey, same
+/// Runs once per process (std::call_once; retried on the next call if it threw): issues a
+/// client certificate for a P-256 and a P-384 leaf with the fast path and checks each against
+/// the generic path for the same key: same SPKI DER as X509_set_pubkey, same
 /// extensions, names and signature algorithm, the certificate re-parses to the same DER, its
 /// signature verifies, the key matches, and the key PEM is byte-identical to
 /// PrivateKey::to_pem(). Throws Error(internal) if anything differs, so that a broken
-/// hand-built encoding can never reach disk.
+/// hand-built encoding can never reach disk. Costs a few milliseconds, once.
 void fast_path_self_test();
+/// The same check for one leaf key type (once per process per type; a no-op for types without
+/// a fast path). LeafFactory runs it before its first fast leaf.
+void fast_path_self_test(KeyAlg leaf_alg);
 
 }  // namespace pgca::detail
