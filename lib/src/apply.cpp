@@ -32,7 +32,7 @@ std::string reissue_reason(const LedgerEntry& current, const nlohmann::json& wan
                            const PkiDir& pki, int renew_before_days) {
     nlohmann::json have = nlohmann::json::parse(current.detail, nullptr, false);
     for (const auto& [k, v] : wanted.items())
-        if (!have.is_object() || !have.contains(k) || have[k] != v)
+        if (!have.is_object() || (!have.contains(k) && v != "") || (have.contains(k) && have[k] != v))
             return k + " changed (" + (have.is_object() && have.contains(k) ? have[k].dump() : "none") + " → " +
                    v.dump() + ")";
     std::time_t now = std::time(nullptr);
@@ -53,7 +53,7 @@ std::string reissue_reason(const LedgerEntry& current, const nlohmann::json& wan
         Certificate cert = Certificate::from_pem(*cert_pem, cert_file);
         if (cert.sha256_fingerprint() != current.fingerprint) return cert_file + " is not the certificate in the ledger";
         if (!cert.matches(PrivateKey::from_pem(*key_pem, key_file))) return key_file + " does not match " + cert_file;
-        if (!cert.issued_by(pki.issuer().certificate())) return "it was not issued by the current CA";
+        if (!cert.issued_by(pki.issuer_certificate())) return "it was not issued by the current CA";
     } catch (const Error& e) {
         return std::string("its files are unreadable: ") + e.what();
     }
@@ -84,6 +84,13 @@ ApplyResult apply(const Profile& profile, const std::string& dir, const ApplyOpt
 
     auto pki = PkiDir::open(dir, true);
     if (options.jobs != 0) pki->set_jobs(options.jobs);
+    pki->set_ca_passphrase(profile.ca.passphrase);
+    // A wrong or missing passphrase stops here, before anything changes; keys still stored in
+    // the clear are encrypted once the profile names a source.
+    if (!options.dry_run)
+        for (auto& a : pki->protect_ca_keys()) note(std::move(a));
+    else if (!profile.ca.passphrase.empty() && pki->has_ca())
+        (void)pki->issuer();
     if (pki->recovered())
         result.warnings.push_back("the previous run was interrupted while writing files; its temporary files were "
                                   "removed and every folder is checked against the ledger");
@@ -131,7 +138,9 @@ ApplyResult apply(const Profile& profile, const std::string& dir, const ApplyOpt
         std::vector<ClientRequest> client_reqs;
         std::vector<Action> planned;  // issue/reissue actions, in request order
         for (const auto& s : profile.servers) {
-            nlohmann::json wanted = {{"hosts", s.hosts}, {"key", std::string(to_string(profile.server_key(s)))}};
+            nlohmann::json wanted = {{"hosts", s.hosts},
+                                     {"key", std::string(to_string(profile.server_key(s)))},
+                                     {"key_passphrase", s.key_passphrase.to_json()}};
             std::string why = reason("server", s.name, wanted, pki->layout().server_dir(s.name), "server.crt",
                                      "server.key");
             auto it = current.find({"server", s.name});
@@ -140,7 +149,7 @@ ApplyResult apply(const Profile& profile, const std::string& dir, const ApplyOpt
                 continue;
             }
             planned.push_back({it != current.end() ? "reissue" : "issue", "server", s.name, why});
-            server_reqs.push_back({s.name, s.hosts, profile.server_key(s), profile.server_days(s), false});
+            server_reqs.push_back({s.name, s.hosts, profile.server_key(s), profile.server_days(s), false, s.key_passphrase});
         }
         for (const auto& c : profile.clients) {
             nlohmann::json wanted = {{"cn", c.common_name()}, {"key", std::string(to_string(profile.client_key(c)))}};
@@ -217,6 +226,7 @@ ApplyResult apply(const Profile& profile, const std::string& dir, const ApplyOpt
         ledger.set_meta("profile_name", profile.name);
         ledger.set_meta("renew_before_days", std::to_string(profile.defaults.renew_before_days));
         ledger.set_meta("crl_days", std::to_string(profile.defaults.crl_days));
+        ledger.set_meta("ca_passphrase", profile.ca.passphrase.to_json());
     });
     return result;
 }

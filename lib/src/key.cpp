@@ -6,6 +6,7 @@
 #include <openssl/pem.h>
 
 #include <array>
+#include <cstring>
 #include <utility>
 
 #include "ossl/ossl.hpp"
@@ -108,12 +109,67 @@ PrivateKey PrivateKey::from_pem(std::string_view pem, std::string_view what) {
     // the terminal: encrypted CA keys are handled by the secrets layer, not here.
     auto no_prompt = [](char*, int, int, void*) -> int { return 0; };
     EVP_PKEY* raw = PEM_read_bio_PrivateKey(bio.get(), nullptr, no_prompt, nullptr);
+    if (raw == nullptr && pem_is_encrypted(pem)) {
+        ossl::drain_errors();
+        throw Error(ErrorKind::input, std::string(what) + ": the key is encrypted and no passphrase source is "
+                                                          "configured (profile \"passphrase\" / init --passphrase-*)");
+    }
     if (raw == nullptr) ossl::fail(std::string(what) + ": not an unencrypted PEM private key", ErrorKind::input);
     try {
         return adopt(raw);
     } catch (const Error& e) {
         throw e.with_context(what);
     }
+}
+
+namespace {
+
+struct Passphrase {
+    std::string_view text;
+    bool asked = false;
+};
+
+// OpenSSL's pem_password_cb: copies the passphrase, never prompts.
+int give_passphrase(char* buf, int size, int, void* userdata) {
+    auto* p = static_cast<Passphrase*>(userdata);
+    p->asked = true;
+    if (p->text.size() > static_cast<std::size_t>(size)) return -1;
+    std::memcpy(buf, p->text.data(), p->text.size());
+    return static_cast<int>(p->text.size());
+}
+
+}  // namespace
+
+bool PrivateKey::pem_is_encrypted(std::string_view pem) noexcept {
+    return pem.find("-----BEGIN ENCRYPTED PRIVATE KEY-----") != std::string_view::npos ||
+           pem.find("Proc-Type: 4,ENCRYPTED") != std::string_view::npos;
+}
+
+PrivateKey PrivateKey::from_pem(std::string_view pem, std::string_view what, std::string_view passphrase) {
+    auto bio = ossl::mem_bio(pem);
+    Passphrase p{passphrase};
+    EVP_PKEY* raw = PEM_read_bio_PrivateKey(bio.get(), nullptr, give_passphrase, &p);
+    if (raw == nullptr) {
+        std::string queue = ossl::drain_errors();
+        if (pem_is_encrypted(pem))
+            throw Error(ErrorKind::input, std::string(what) + ": wrong passphrase (the key does not decrypt" +
+                                              (queue.empty() ? ")" : ": " + queue + ")"));
+        throw Error(ErrorKind::input, std::string(what) + ": not a PEM private key" + (queue.empty() ? "" : ": " + queue));
+    }
+    try {
+        return adopt(raw);
+    } catch (const Error& e) {
+        throw e.with_context(what);
+    }
+}
+
+std::string PrivateKey::to_encrypted_pem(std::string_view passphrase) const {
+    if (passphrase.empty()) throw Error(ErrorKind::policy, "refusing to encrypt a key with an empty passphrase");
+    auto bio = ossl::mem_bio();
+    ossl::check1(PEM_write_bio_PKCS8PrivateKey(bio.get(), pkey_, EVP_aes_256_cbc(), passphrase.data(),
+                                               static_cast<int>(passphrase.size()), nullptr, nullptr),
+                 "encrypt private key");
+    return ossl::bio_string(bio.get());
 }
 
 std::string PrivateKey::to_pem() const {

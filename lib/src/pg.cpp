@@ -455,6 +455,13 @@ std::string render_server_conf(const Profile& profile, const ServerSpec& server,
         out += "ssl_crl_dir = " + conf_string(files.crl_dir) + "\n";
     else
         out += "ssl_crl_file = " + conf_string(files.crl_file) + "\n";
+    if (!server.key_passphrase.empty()) {
+        // An encrypted key: PostgreSQL runs this command at start and, with supports_reload,
+        // at every reload (otherwise a reload fails with "cannot be reloaded because it
+        // requires a passphrase" and rotation would need a restart).
+        out += "ssl_passphrase_command = " + conf_string(passphrase_command(server.key_passphrase)) + "\n";
+        out += "ssl_passphrase_command_supports_reload = on\n";
+    }
     for (const auto& [k, v] : profile.server_settings) out += k + " = " + conf_string(v) + "\n";
     return out;
 }

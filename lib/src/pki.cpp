@@ -42,12 +42,6 @@ LedgerEntry entry_for(const Certificate& cert, const std::string& kind, const st
     return e;
 }
 
-CertificateAuthority load_authority(const std::string& cert_path, const std::string& key_path) {
-    Certificate cert = Certificate::from_pem(io::read_file(cert_path), cert_path);
-    PrivateKey key = PrivateKey::from_pem(io::read_file(key_path), key_path);
-    return in_context("CA \"" + cert_path + "\"", [&] { return CertificateAuthority(std::move(cert), std::move(key)); });
-}
-
 }  // namespace
 
 DistinguishedName server_subject(const std::vector<std::string>& hosts) {
@@ -77,61 +71,117 @@ std::unique_ptr<PkiDir> PkiDir::open(const std::string& dir, bool create) {
     pki->jobs_ = std::max(1u, std::thread::hardware_concurrency());
     pki->sweep_after_crash();
     pki->ledger_ = open_sqlite_ledger(l.ledger());
+    if (auto src = pki->ledger_->get_meta("ca_passphrase")) pki->ca_source_ = PassphraseSource::from_json(*src);
     pki->load_ca();
     return pki;
 }
 
 void PkiDir::load_ca() {
-    if (io::exists(layout_.root_cert())) root_ = load_authority(layout_.root_cert(), layout_.root_key());
+    // Certificates now; keys (which may need a passphrase) only when something must be signed.
+    if (io::exists(layout_.root_cert()))
+        root_cert_ = Certificate::from_pem(io::read_file(layout_.root_cert()), layout_.root_cert());
     if (io::exists(layout_.intermediate_cert())) {
-        intermediate_ = load_authority(layout_.intermediate_cert(), layout_.intermediate_key());
-        if (!root_ || !intermediate_->certificate().issued_by(root_->certificate()))
+        intermediate_cert_ = Certificate::from_pem(io::read_file(layout_.intermediate_cert()), layout_.intermediate_cert());
+        if (!root_cert_ || !intermediate_cert_->issued_by(*root_cert_))
             throw Error(ErrorKind::policy, "\"" + layout_.intermediate_cert() + "\" was not issued by \"" +
                                                layout_.root_cert() + "\"");
     }
 }
 
+const std::string& PkiDir::ca_passphrase() {
+    if (ca_passphrase_.empty()) ca_passphrase_ = in_context("CA key", [&] { return read_passphrase(ca_source_); });
+    return ca_passphrase_;
+}
+
+const CertificateAuthority& PkiDir::authority(bool intermediate) {
+    auto& slot = intermediate ? intermediate_ : root_;
+    if (slot) return *slot;
+    const auto& cert = intermediate ? intermediate_cert_ : root_cert_;
+    if (!cert) throw Error(ErrorKind::policy, "\"" + layout_.dir() + "\" has no CA yet; run `pgca init` or `pgca apply` first");
+    const std::string path = intermediate ? layout_.intermediate_key() : layout_.root_key();
+    std::string pem = io::read_file(path);
+    PrivateKey key = !ca_source_.empty() && PrivateKey::pem_is_encrypted(pem)
+                         ? PrivateKey::from_pem(pem, path, ca_passphrase())
+                         : PrivateKey::from_pem(pem, path);
+    wipe(pem);
+    slot = in_context("CA \"" + path + "\"", [&] { return CertificateAuthority(*cert, std::move(key)); });
+    return *slot;
+}
+
+std::string PkiDir::ca_key_pem(const PrivateKey& key) {
+    return ca_source_.empty() ? key.to_pem() : key.to_encrypted_pem(ca_passphrase());
+}
+
+void PkiDir::set_ca_passphrase(const PassphraseSource& source) {
+    if (source.kind == ca_source_.kind && source.value == ca_source_.value) return;
+    ca_source_ = source;
+    wipe(ca_passphrase_);
+    root_.reset();
+    intermediate_.reset();
+}
+
+std::vector<Action> PkiDir::protect_ca_keys() {
+    std::vector<Action> done;
+    if (ca_source_.empty()) return done;
+    for (bool inter : {false, true}) {
+        if (inter ? !intermediate_cert_ : !root_cert_) continue;
+        const std::string path = inter ? layout_.intermediate_key() : layout_.root_key();
+        const CertificateAuthority& ca = authority(inter);  // decrypts: a wrong passphrase stops here
+        if (PrivateKey::pem_is_encrypted(io::read_file(path))) continue;
+        io::write_file_atomic(path, ca.key().to_encrypted_pem(ca_passphrase()), kPrivateFile);
+        done.push_back({"encrypt", inter ? "intermediate" : "root", inter ? "intermediate" : "root",
+                        "key now encrypted with the passphrase from " + ca_source_.describe()});
+    }
+    return done;
+}
+
+PkiDir::~PkiDir() { wipe(ca_passphrase_); }
+
 std::vector<Action> PkiDir::create_ca(const CaSpec& spec) {
-    if (root_) throw Error(ErrorKind::policy, "\"" + layout_.dir() + "\" already has a root CA");
+    if (root_cert_) throw Error(ErrorKind::policy, "\"" + layout_.dir() + "\" already has a root CA");
     io::ensure_dir(layout_.ca_dir(), kPrivateDir);
     auto root = in_context("create root CA", [&] { return CertificateAuthority::create_root(spec.subject, spec.key, spec.days); });
     // Key first: a certificate on disk without its key would look like a usable CA.
-    io::write_file_atomic(layout_.root_key(), root.key().to_pem(), kPrivateFile);
+    io::write_file_atomic(layout_.root_key(), ca_key_pem(root.key()), kPrivateFile);
     io::write_file_atomic(layout_.root_cert(), root.certificate().to_pem(), kPublicFile);
     nlohmann::json detail = {{"key", std::string(to_string(spec.key))}};
     ledger_->record(entry_for(root.certificate(), "root", "root", detail.dump()));
     std::vector<Action> actions{{"create", "root", "root", "serial " + root.certificate().serial_hex()}};
+    root_cert_ = root.certificate();
     root_ = std::move(root);
     if (spec.intermediate) actions.push_back(create_intermediate(*spec.intermediate));
     return actions;
 }
 
 Action PkiDir::create_intermediate(const IntermediateSpec& spec) {
-    if (!root_) throw Error(ErrorKind::policy, "no root CA to sign an intermediate");
-    if (intermediate_) throw Error(ErrorKind::policy, "\"" + layout_.dir() + "\" already has an intermediate CA");
+    if (!root_cert_) throw Error(ErrorKind::policy, "no root CA to sign an intermediate");
+    if (intermediate_cert_) throw Error(ErrorKind::policy, "\"" + layout_.dir() + "\" already has an intermediate CA");
+    const CertificateAuthority& root = authority(false);
     auto inter = in_context("create intermediate CA",
-                            [&] { return root_->create_intermediate(spec.subject, spec.key, spec.days); });
-    io::write_file_atomic(layout_.intermediate_key(), inter.key().to_pem(), kPrivateFile);
+                            [&] { return root.create_intermediate(spec.subject, spec.key, spec.days); });
+    io::write_file_atomic(layout_.intermediate_key(), ca_key_pem(inter.key()), kPrivateFile);
     io::write_file_atomic(layout_.intermediate_cert(), inter.certificate().to_pem(), kPublicFile);
     nlohmann::json detail = {{"key", std::string(to_string(spec.key))}};
     ledger_->record(entry_for(inter.certificate(), "intermediate", "intermediate", detail.dump()));
     Action a{"create", "intermediate", "intermediate", "serial " + inter.certificate().serial_hex()};
+    intermediate_cert_ = inter.certificate();
     intermediate_ = std::move(inter);
     return a;
 }
 
-const CertificateAuthority& PkiDir::issuer() const {
-    if (intermediate_) return *intermediate_;
-    if (root_) return *root_;
-    throw Error(ErrorKind::policy, "\"" + layout_.dir() + "\" has no CA yet; run `pgca init` or `pgca apply` first");
+const CertificateAuthority& PkiDir::issuer() { return authority(intermediate_cert_.has_value()); }
+
+const Certificate& PkiDir::issuer_certificate() const {
+    if (intermediate_cert_) return *intermediate_cert_;
+    return root();
 }
 
 const Certificate& PkiDir::root() const {
-    if (!root_) throw Error(ErrorKind::policy, "\"" + layout_.dir() + "\" has no CA yet; run `pgca init` or `pgca apply` first");
-    return root_->certificate();
+    if (!root_cert_) throw Error(ErrorKind::policy, "\"" + layout_.dir() + "\" has no CA yet; run `pgca init` or `pgca apply` first");
+    return *root_cert_;
 }
 
-std::string PkiDir::chain_pem() const { return intermediate_ ? intermediate_->certificate().to_pem() : std::string(); }
+std::string PkiDir::chain_pem() const { return intermediate_cert_ ? intermediate_cert_->to_pem() : std::string(); }
 
 namespace {
 
@@ -202,16 +252,29 @@ std::vector<Certificate> PkiDir::issue_batch(const std::vector<ServerRequest>& s
         in_context("client \"" + c.user + "\"", [&] { client_subjects[i].set("CN", c.cn.empty() ? c.user : c.cn); });
     }
     std::vector<std::optional<PrivateKey>> kept(servers.size());
+    std::vector<std::string> server_pass(servers.size());
     for (std::size_t i = 0; i < servers.size(); ++i) {
         const auto& sv = servers[i];
         validate_simple_name(sv.name, "server name");
         for (const auto& h : sv.hosts) in_context("server \"" + sv.name + "\"", [&] { validate_host(h, "host"); });
+        if (!sv.key_passphrase.empty())
+            server_pass[i] = in_context("server \"" + sv.name + "\" key", [&] { return read_passphrase(sv.key_passphrase); });
         if (sv.keep_key) {
             std::string path = layout_.server_dir(sv.name) + "/server.key";
-            kept[i] = in_context("server \"" + sv.name + "\": --keep-key",
-                                 [&] { return PrivateKey::from_pem(io::read_file(path), path); });
+            kept[i] = in_context("server \"" + sv.name + "\": --keep-key", [&] {
+                std::string pem = io::read_file(path);
+                return PrivateKey::pem_is_encrypted(pem) ? PrivateKey::from_pem(pem, path, server_pass[i])
+                                                         : PrivateKey::from_pem(pem, path);
+            });
         }
     }
+    // Passphrases live only as long as this call.
+    struct Wiper {
+        std::vector<std::string>& v;
+        ~Wiper() {
+            for (auto& p : v) wipe(p);
+        }
+    } wiper{server_pass};
 
     std::vector<MadeLeaf> made(total);
     auto make_one = [&](std::size_t i) {
@@ -223,8 +286,11 @@ std::vector<Certificate> PkiDir::issue_batch(const std::vector<ServerRequest>& s
                 if (!kept[i]) fresh = PrivateKey::generate(r.key);
                 const PrivateKey& key = kept[i] ? *kept[i] : *fresh;
                 m.cert = ca.issue_server(key, server_subject(r.hosts), r.hosts, r.days);
-                if (fresh) m.key_pem = fresh->to_pem();
-                nlohmann::json detail = {{"hosts", r.hosts}, {"key", std::string(to_string(r.key))}, {"days", r.days}};
+                // An encrypted server key needs ssl_passphrase_command on the server (written by
+                // write_server_conf); `kept` keys stay as they are on disk.
+                if (fresh) m.key_pem = server_pass[i].empty() ? fresh->to_pem() : fresh->to_encrypted_pem(server_pass[i]);
+                nlohmann::json detail = {{"hosts", r.hosts}, {"key", std::string(to_string(r.key))}, {"days", r.days},
+                                         {"key_passphrase", r.key_passphrase.to_json()}};
                 m.entry = light_entry(*m.cert, issuer_dn, "server", r.name, detail.dump());
             });
         } else {
@@ -371,22 +437,23 @@ std::vector<std::pair<std::string, Crl>> PkiDir::crls() const {
 
 std::vector<Action> PkiDir::refresh_crls(int crl_days, bool force) {
     std::vector<Action> actions;
-    if (!root_) return actions;
+    if (!root_cert_) return actions;
     files_.make_dir(layout_.crl_dir(), kPublicDir);
     const std::time_t now = std::time(nullptr);
     const std::time_t refresh_margin = static_cast<std::time_t>(crl_days) * kDaySeconds / 3;
 
     struct Ca {
-        const CertificateAuthority* ca;
+        bool intermediate;
+        const Certificate* cert;
         std::string path;
         std::string label;
     };
-    std::vector<Ca> cas{{&*root_, layout_.root_crl(), "root"}};
-    if (intermediate_) cas.push_back({&*intermediate_, layout_.intermediate_crl(), "intermediate"});
+    std::vector<Ca> cas{{false, &*root_cert_, layout_.root_crl(), "root"}};
+    if (intermediate_cert_) cas.push_back({true, &*intermediate_cert_, layout_.intermediate_crl(), "intermediate"});
 
     std::vector<Crl> current;
     for (const auto& c : cas) {
-        std::string issuer = c.ca->certificate().subject_rfc2253();
+        std::string issuer = c.cert->subject_rfc2253();
         std::vector<LedgerEntry> revoked = ledger_->revoked_by(issuer, now);
         std::set<std::string> want;
         for (const auto& e : revoked) want.insert(e.serial);
@@ -404,7 +471,7 @@ std::vector<Action> PkiDir::refresh_crls(int crl_days, bool force) {
         }
         if (existing && why.empty()) {
             auto listed = existing->revoked_serials();
-            if (!existing->issued_by(c.ca->certificate()))
+            if (!existing->issued_by(*c.cert))
                 why = "not signed by the current CA";
             else if (std::set<std::string>(listed.begin(), listed.end()) != want)
                 why = "revocations changed";
@@ -426,7 +493,7 @@ std::vector<Action> PkiDir::refresh_crls(int crl_days, bool force) {
         std::time_t this_update = now - 5 * 60;
         std::time_t next_update = now + static_cast<std::time_t>(crl_days) * kDaySeconds;
         Crl crl = in_context("make " + c.label + " CRL", [&] {
-            return make_crl(*c.ca, entries, number, this_update, next_update);
+            return make_crl(authority(c.intermediate), entries, number, this_update, next_update);
         });
         files_.write(c.path, crl.to_pem(), kPublicFile);
         ledger_->record_crl({issuer, number, this_update, next_update, static_cast<std::int64_t>(entries.size())});

@@ -121,6 +121,31 @@ DistinguishedName parse_subject(const Node& n) {
     return dn;
 }
 
+// {"env": NAME} | {"file": PATH} | {"command": CMD}: where a passphrase comes from; never the
+// passphrase itself.
+PassphraseSource parse_passphrase(const Node& n) {
+    n.object({"env", "file", "command"});
+    if (n.raw().size() != 1) n.fail("give exactly one of \"env\", \"file\" or \"command\"");
+    PassphraseSource src;
+    const std::string key = n.raw().begin().key();
+    Node v = n.at(key);
+    src.value = v.string();
+    v.check([&] { require_printable_utf8(src.value, key); });
+    if (src.value.empty()) v.fail("must not be empty");
+    if (key == "env") {
+        src.kind = PassphraseSource::Kind::env;
+        bool ok = !std::isdigit(static_cast<unsigned char>(src.value[0]));
+        for (char c : src.value) ok = ok && (std::isalnum(static_cast<unsigned char>(c)) || c == '_');
+        if (!ok) v.fail("\"" + src.value + "\" is not an environment variable name ([A-Za-z_][A-Za-z0-9_]*)");
+    } else if (key == "file") {
+        src.kind = PassphraseSource::Kind::file;
+        if (src.value.front() != '/') v.fail("must be an absolute path");
+    } else {
+        src.kind = PassphraseSource::Kind::command;
+    }
+    return src;
+}
+
 const std::set<std::string> kConnTypes = {"local", "host", "hostssl", "hostnossl", "hostgssenc", "hostnogssenc"};
 
 void parse_hba(const Node& n, Profile& p) {
@@ -262,7 +287,7 @@ Profile parse_profile(std::string_view json_text, std::string_view source) {
 
         root.require("ca");
         Node ca = root.at("ca");
-        ca.object({"subject", "key", "days", "intermediate"});
+        ca.object({"subject", "key", "days", "intermediate", "passphrase"});
         ca.require("subject");
         p.ca.subject = parse_subject(ca.at("subject"));
         if (ca.has("key")) p.ca.key = ca.at("key").key_alg();
@@ -270,6 +295,7 @@ Profile parse_profile(std::string_view json_text, std::string_view source) {
             ca.at("key").fail("a CA key must not be Ed25519: libpq cannot do SCRAM channel binding with "
                               "certificates signed by EdDSA");
         if (ca.has("days")) p.ca.days = ca.at("days").integer(1, 36500);
+        if (ca.has("passphrase")) p.ca.passphrase = parse_passphrase(ca.at("passphrase"));
         if (ca.has("intermediate")) {
             Node in = ca.at("intermediate");
             in.object({"subject", "key", "days"});
@@ -300,7 +326,7 @@ Profile parse_profile(std::string_view json_text, std::string_view source) {
             if (!list.raw().is_array()) list.fail("expected a list, got " + list.type_name());
             for (std::size_t i = 0; i < list.raw().size(); ++i) {
                 Node n = list.at(i);
-                n.object({"name", "hosts", "install_dir", "key", "days", "crl"});
+                n.object({"name", "hosts", "install_dir", "key", "days", "crl", "key_passphrase"});
                 ServerSpec s;
                 n.require("name");
                 s.name = n.at("name").string();
@@ -322,6 +348,7 @@ Profile parse_profile(std::string_view json_text, std::string_view source) {
                 }
                 if (n.has("key")) s.key = n.at("key").key_alg();
                 if (n.has("days")) s.days = n.at("days").integer(1, 36500);
+                if (n.has("key_passphrase")) s.key_passphrase = parse_passphrase(n.at("key_passphrase"));
                 if (n.has("crl")) {
                     s.crl = n.at("crl").string();
                     if (s.crl != "file" && s.crl != "dir")

@@ -240,3 +240,34 @@ TEST_CASE("rotation: the server serves the new certificate after a reload, open 
     CHECK(cert.serial_hex() != new_serial);
     CHECK(cert.matches(pgca::PrivateKey::from_pem(key_before, "server.key")));
 }
+
+TEST_CASE("an encrypted server key: the server starts and reloads through ssl_passphrase_command",
+          "[pg][lifecycle][secret]") {
+    PGCA_REQUIRE_POSTGRES();
+    json p = profile(false);
+    // The passphrase file as the database host sees it: readable by postgres only.
+    TempDir secrets;
+    std::string pass_file = secrets.path() + "/server.pass";
+    write_file(pass_file, "server key passphrase\n", 0600);
+    PgCluster::chown_to_postgres(pass_file);
+    p["servers"][0]["key_passphrase"] = {{"file", pass_file}};
+    AppliedServer s(p.dump());
+    CHECK(read_file(s.dir() + "/servers/db/server.key").rfind("-----BEGIN ENCRYPTED PRIVATE KEY-----", 0) == 0);
+    std::string conf = read_file(s.dir() + "/servers/db/postgresql.ssl.conf");
+    CHECK_THAT(conf, Catch::Contains("ssl_passphrase_command = 'cat ''" + pass_file + "'''"));
+    CHECK_THAT(conf, Catch::Contains("ssl_passphrase_command_supports_reload = on"));
+    s.start("db", kRoles);
+    require_login(s, "alice");
+
+    // Rotation re-encrypts the new key with the same source, and the reload runs the command.
+    std::string old_serial = current_serial(s.dir(), "server", "db");
+    auto r = run_pgca({"rotate", "--dir", s.dir(), "--force", "--reload",
+                       "kill -HUP " + std::to_string(s.pg().postmaster_pid()), "--verify",
+                       "127.0.0.1:" + std::to_string(s.pg().port()), "--verify-name", "localhost"});
+    INFO(r.out << r.err);
+    REQUIRE(r.exit_code == 0);
+    CHECK(current_serial(s.dir(), "server", "db") != old_serial);
+    CHECK(read_file(s.dir() + "/servers/db/server.key").rfind("-----BEGIN ENCRYPTED PRIVATE KEY-----", 0) == 0);
+    CHECK_THAT(s.pg().log_since(0), !Catch::Contains("cannot be reloaded because it requires a passphrase"));
+    require_login(s, "bob");
+}

@@ -200,3 +200,67 @@ TEST_CASE("issue client --users-file issues in bulk, and a bad line issues nothi
     CHECK(r.exit_code == 2);
     CHECK_THAT(r.err, Catch::Contains("dup.txt:3: duplicate role \"a\""));
 }
+
+namespace {
+
+// Every file of a folder (path, mode, bytes), except the lock file.
+std::string snapshot(const std::string& dir) {
+    return test::run({"sh", "-c", "cd '" + dir + "' && find . -type f ! -name .lock | sort | "
+                                 "while read -r f; do stat -c '%n %a' \"$f\"; sha256sum < \"$f\"; done"}).out;
+}
+
+}  // namespace
+
+TEST_CASE("CA keys encrypted at rest; a wrong or missing passphrase changes nothing", "[cli][secret]") {
+    test::TempDir tmp;
+    std::string dir = tmp.path() + "/pki";
+    auto with_pass = [&](std::vector<std::string> args, const std::string& pass) {
+        args.insert(args.begin(), PGCA_BIN);
+        return test::run(args, {{"PGCA_CA_PASS", pass}});
+    };
+    auto r = with_pass({"init", "--dir", dir, "--intermediate", "--passphrase-env", "PGCA_CA_PASS"}, "right one");
+    INFO(r.err);
+    REQUIRE(r.exit_code == 0);
+    for (auto key : {"/ca/root.key", "/ca/intermediate.key"})
+        CHECK(test::read_file(dir + key).rfind("-----BEGIN ENCRYPTED PRIVATE KEY-----", 0) == 0);
+    REQUIRE(with_pass({"issue", "client", "--dir", dir, "--user", "alice"}, "right one").exit_code == 0);
+
+    std::string before = snapshot(dir);
+    r = with_pass({"issue", "client", "--dir", dir, "--user", "bob"}, "wrong one");
+    CHECK(r.exit_code == 2);
+    CHECK_THAT(r.err, Catch::Contains("intermediate.key: wrong passphrase"));
+    r = pgca_run({"issue", "client", "--dir", dir, "--user", "bob"});  // variable unset
+    CHECK(r.exit_code == 2);
+    CHECK_THAT(r.err, Catch::Contains("environment variable PGCA_CA_PASS is not set"));
+    r = with_pass({"revoke", "--dir", dir, "--user", "alice"}, "wrong one");
+    CHECK(r.exit_code == 2);
+    CHECK(snapshot(dir) == before);
+    // Reading needs no passphrase.
+    CHECK(pgca_run({"list", "--dir", dir}).exit_code == 0);
+}
+
+TEST_CASE("a profile passphrase encrypts new CA keys, and existing clear ones", "[cli][secret]") {
+    test::TempDir tmp;
+    std::string dir = tmp.path() + "/pki";
+    test::write_file(tmp.path() + "/pass", "file passphrase\n", 0600);
+    auto doc = nlohmann::json::parse(test::read_file(profile_path("local-dev")));
+    REQUIRE(pgca_run({"apply", profile_path("local-dev"), "--dir", dir}).exit_code == 0);
+    CHECK(test::read_file(dir + "/ca/root.key").rfind("-----BEGIN PRIVATE KEY-----", 0) == 0);
+
+    doc["ca"]["passphrase"] = {{"file", tmp.path() + "/pass"}};
+    test::write_file(tmp.path() + "/p.json", doc.dump());
+    auto r = pgca_run({"apply", tmp.path() + "/p.json", "--dir", dir});
+    INFO(r.err);
+    REQUIRE(r.exit_code == 0);
+    CHECK_THAT(r.out, Catch::Contains("encrypt  root root"));
+    CHECK(test::read_file(dir + "/ca/root.key").rfind("-----BEGIN ENCRYPTED PRIVATE KEY-----", 0) == 0);
+
+    test::write_file(tmp.path() + "/pass", "another passphrase\n", 0600);
+    std::string before = snapshot(dir);
+    doc["clients"].push_back({{"user", "newcomer"}});
+    test::write_file(tmp.path() + "/p.json", doc.dump());
+    r = pgca_run({"apply", tmp.path() + "/p.json", "--dir", dir});
+    CHECK(r.exit_code == 2);
+    CHECK_THAT(r.err, Catch::Contains("root.key: wrong passphrase"));
+    CHECK(snapshot(dir) == before);
+}

@@ -40,3 +40,22 @@ TEST_CASE("a PEM that is not a private key is an input error naming the source",
     }
     CHECK_THROWS_AS(PrivateKey::from_pem("", "empty.key"), Error);
 }
+
+TEST_CASE("keys encrypt as PKCS#8 with AES-256 and a wrong passphrase is a clear error", "[key][secret]") {
+    PrivateKey key = PrivateKey::generate(KeyAlg::ec_p256);
+    std::string pem = key.to_encrypted_pem("correct horse");
+    CHECK(pem.rfind("-----BEGIN ENCRYPTED PRIVATE KEY-----", 0) == 0);
+    CHECK(PrivateKey::pem_is_encrypted(pem));
+    CHECK_FALSE(PrivateKey::pem_is_encrypted(key.to_pem()));
+    PrivateKey back = PrivateKey::from_pem(pem, "ca.key", "correct horse");
+    CHECK(back.to_pem() == key.to_pem());
+    try {
+        (void)PrivateKey::from_pem(pem, "ca.key", "wrong horse");
+        FAIL("decrypted with the wrong passphrase");
+    } catch (const Error& e) {
+        CHECK(e.kind() == ErrorKind::input);
+        CHECK_THAT(e.what(), Catch::StartsWith("ca.key: wrong passphrase"));
+    }
+    CHECK_THROWS_WITH(PrivateKey::from_pem(pem, "ca.key"), Catch::Contains("encrypted and no passphrase source"));
+    CHECK_THROWS_AS(key.to_encrypted_pem(""), Error);
+}

@@ -3,6 +3,7 @@
 
 #include "commands/common.hpp"
 #include "pgca/error.hpp"
+#include "pgca/secret.hpp"
 
 namespace pgca::cli {
 
@@ -14,7 +15,13 @@ int run_init(int argc, char** argv) {
         ("cn", "the root CA's common name (default \"pgca Root CA\")", cxxopts::value<std::string>())
         ("key", "key algorithm: " + key_alg_names() + " (not ed25519)", cxxopts::value<std::string>())
         ("days", "root CA lifetime in days (default 3650)", cxxopts::value<int>())
-        ("intermediate", "also create an intermediate CA that signs the leaves");
+        ("intermediate", "also create an intermediate CA that signs the leaves")
+        ("passphrase-env", "encrypt the CA keys with the passphrase in this environment variable",
+         cxxopts::value<std::string>())
+        ("passphrase-file", "encrypt the CA keys with the passphrase in this file (first line)",
+         cxxopts::value<std::string>())
+        ("passphrase-command", "encrypt the CA keys with the passphrase this shell command prints",
+         cxxopts::value<std::string>());
     auto r = parse(options, argc, argv);
 
     CaSpec spec;
@@ -37,8 +44,22 @@ int run_init(int argc, char** argv) {
         spec.intermediate = in;
     }
 
+    // The passphrase itself never goes on the command line (ps, shell history): only its source.
+    int sources = static_cast<int>(r.count("passphrase-env") + r.count("passphrase-file") + r.count("passphrase-command"));
+    if (sources > 1) throw Error(ErrorKind::usage, "init: give at most one --passphrase-* option");
+    if (r.count("passphrase-env") != 0) spec.passphrase = {PassphraseSource::Kind::env, r["passphrase-env"].as<std::string>()};
+    if (r.count("passphrase-file") != 0)
+        spec.passphrase = {PassphraseSource::Kind::file, io::absolute(r["passphrase-file"].as<std::string>())};
+    if (r.count("passphrase-command") != 0)
+        spec.passphrase = {PassphraseSource::Kind::command, r["passphrase-command"].as<std::string>()};
+    if (!spec.passphrase.empty()) (void)read_passphrase(spec.passphrase);  // fail before creating anything
+
     auto pki = PkiDir::open(r["dir"].as<std::string>(), true);
     if (pki->has_ca()) throw Error(ErrorKind::policy, "\"" + pki->layout().dir() + "\" already has a root CA");
+    if (!spec.passphrase.empty()) {
+        pki->set_ca_passphrase(spec.passphrase);
+        pki->ledger().set_meta("ca_passphrase", spec.passphrase.to_json());
+    }
     auto actions = pki->transact([&] {
         auto done = pki->create_ca(spec);
         // Servers include ssl_crl_file from the start, so the CRLs must exist from the start.

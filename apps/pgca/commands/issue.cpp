@@ -36,7 +36,7 @@ int issue_server(int argc, char** argv) {
     for (const auto& h : spec.hosts) in_context("--host", [&] { validate_host(h, "host"); });
 
     auto pki = PkiDir::open(r["dir"].as<std::string>(), false);
-    ServerRequest req{spec.name, spec.hosts, key_option(r, KeyAlg::ec_p256), days_option(r, 397), false};
+    ServerRequest req{spec.name, spec.hosts, key_option(r, KeyAlg::ec_p256), days_option(r, 397), false, {}};
     Certificate cert = pki->transact([&] {
         Certificate c = pki->issue_server(req);
         pki->write_server_conf(standalone_profile(*pki), spec);

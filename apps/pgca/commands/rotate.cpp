@@ -100,6 +100,7 @@ int run_rotate(int argc, char** argv) {
             req.hosts = detail["hosts"].get<std::vector<std::string>>();
             req.key = parse_key_alg(detail.value("key", "ec-p256")).value_or(KeyAlg::ec_p256);
             req.days = detail.value("days", 397);
+            req.key_passphrase = PassphraseSource::from_json(detail.value("key_passphrase", ""));
             req.keep_key = r.count("keep-key") != 0;
             reqs.push_back(std::move(req));
             old_serials.push_back(current->serial);

@@ -36,11 +36,21 @@ public:
     /// Parses a PEM private key (PKCS#8, or traditional PKCS#1/SEC1). `what` names the source in
     /// errors. Throws Error(input) if it is not an unencrypted PEM private key of a known algorithm.
     [[nodiscard]] static PrivateKey from_pem(std::string_view pem, std::string_view what);
+    /// Parses a PEM private key that may be encrypted (PKCS#8 "BEGIN ENCRYPTED PRIVATE KEY"),
+    /// decrypting it with `passphrase`. Throws Error(input) naming `what` when the passphrase is
+    /// wrong ("wrong passphrase") or the text is not a private key.
+    [[nodiscard]] static PrivateKey from_pem(std::string_view pem, std::string_view what, std::string_view passphrase);
+    /// True when `pem` holds an encrypted private key.
+    [[nodiscard]] static bool pem_is_encrypted(std::string_view pem) noexcept;
     /// Takes ownership of `pkey` (must be non-null).
     [[nodiscard]] static PrivateKey adopt(EVP_PKEY* pkey);
 
     /// Unencrypted PKCS#8 PEM ("BEGIN PRIVATE KEY"), the form every PostgreSQL client reads.
     [[nodiscard]] std::string to_pem() const;
+    /// Encrypted PKCS#8 PEM ("BEGIN ENCRYPTED PRIVATE KEY"): AES-256-CBC under PBES2 with
+    /// PBKDF2-HMAC-SHA256, what OpenSSL, PostgreSQL's ssl_passphrase_command and libpq's
+    /// sslpassword read. Throws Error(policy) for an empty passphrase.
+    [[nodiscard]] std::string to_encrypted_pem(std::string_view passphrase) const;
     [[nodiscard]] KeyAlg alg() const noexcept { return alg_; }
     /// Borrowed pointer; valid while this key lives.
     [[nodiscard]] EVP_PKEY* native() const noexcept { return pkey_; }

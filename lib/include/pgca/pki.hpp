@@ -14,6 +14,7 @@
 #include "pgca/io.hpp"
 #include "pgca/ledger.hpp"
 #include "pgca/profile.hpp"
+#include "pgca/secret.hpp"
 
 namespace pgca {
 
@@ -35,6 +36,7 @@ struct ServerRequest {
     KeyAlg key = KeyAlg::ec_p256;
     int days = 397;
     bool keep_key = false;  ///< sign a new certificate for the existing servers/NAME/server.key
+    PassphraseSource key_passphrase;  ///< when set, server.key is written encrypted with it
 };
 
 /// A client certificate to issue.
@@ -55,17 +57,28 @@ public:
     [[nodiscard]] const io::Layout& layout() const noexcept { return layout_; }
     [[nodiscard]] Ledger& ledger() noexcept { return *ledger_; }
 
-    [[nodiscard]] bool has_ca() const noexcept { return root_.has_value(); }
+    [[nodiscard]] bool has_ca() const noexcept { return root_cert_.has_value(); }
+
+    /// Where the CA keys' passphrase comes from (the ledger remembers what apply or init set).
+    /// With a source, new CA keys are written encrypted and encrypted ones are decrypted with it.
+    void set_ca_passphrase(const PassphraseSource& source);
+    [[nodiscard]] const PassphraseSource& ca_passphrase_source() const noexcept { return ca_source_; }
+    /// With a passphrase source: decrypts both CA keys (a wrong passphrase throws Error(input)
+    /// here, before anything changes) and encrypts any that are still stored in the clear.
+    std::vector<Action> protect_ca_keys();
     /// Creates the root CA (and the intermediate the spec asks for). Throws Error(policy) if the
     /// folder already has a CA.
     std::vector<Action> create_ca(const CaSpec& spec);
     /// Adds an intermediate CA under the existing root. Throws Error(policy) if there is one.
     Action create_intermediate(const IntermediateSpec& spec);
 
-    /// The CA that signs leaves: the intermediate when there is one, else the root.
-    [[nodiscard]] const CertificateAuthority& issuer() const;
+    /// The CA that signs leaves: the intermediate when there is one, else the root. Loads (and,
+    /// if needed, decrypts) its key on first use.
+    [[nodiscard]] const CertificateAuthority& issuer();
+    /// The certificate of the CA that signs leaves (no key needed).
+    [[nodiscard]] const Certificate& issuer_certificate() const;
     [[nodiscard]] const Certificate& root() const;
-    [[nodiscard]] bool has_intermediate() const noexcept { return intermediate_.has_value(); }
+    [[nodiscard]] bool has_intermediate() const noexcept { return intermediate_cert_.has_value(); }
     /// PEM of the intermediate (to append to leaves), or "" without one.
     [[nodiscard]] std::string chain_pem() const;
 
@@ -143,9 +156,19 @@ public:
 
 private:
     explicit PkiDir(const std::string& dir);
+
+public:
+    ~PkiDir();
+    PkiDir(const PkiDir&) = delete;
+    PkiDir& operator=(const PkiDir&) = delete;
+
+private:
     void load_ca();
     void flush_files();
     void commit_ledger();
+    const CertificateAuthority& authority(bool intermediate);
+    const std::string& ca_passphrase();
+    std::string ca_key_pem(const PrivateKey& key);
     void sweep_after_crash();
 
     io::Layout layout_;
@@ -153,6 +176,10 @@ private:
     std::unique_ptr<Ledger> ledger_;
     std::optional<CertificateAuthority> root_;
     std::optional<CertificateAuthority> intermediate_;
+    std::optional<Certificate> root_cert_;
+    std::optional<Certificate> intermediate_cert_;
+    PassphraseSource ca_source_;
+    std::string ca_passphrase_;
     io::FileBatch files_;
     unsigned jobs_ = 1;
     bool recovered_ = false;

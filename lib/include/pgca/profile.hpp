@@ -9,6 +9,7 @@
 
 #include "pgca/key.hpp"
 #include "pgca/name.hpp"
+#include "pgca/secret.hpp"
 
 namespace pgca {
 
@@ -23,6 +24,8 @@ struct CaSpec {
     KeyAlg key = KeyAlg::ec_p256;
     int days = 3650;
     std::optional<IntermediateSpec> intermediate;
+    /// When set, the CA keys are stored encrypted (PKCS#8, AES-256) with this passphrase.
+    PassphraseSource passphrase;
 };
 
 struct Defaults {
@@ -44,6 +47,9 @@ struct ServerSpec {
     /// "file": ssl_crl_file (needs a reload after a revocation); "dir": ssl_crl_dir with hashed
     /// names, which PostgreSQL reads per connection, so a revocation takes effect without reload.
     std::string crl = "file";
+    /// When set, server.key is stored encrypted and the include sets ssl_passphrase_command
+    /// (with ssl_passphrase_command_supports_reload = on) to read this source on the host.
+    PassphraseSource key_passphrase;
 };
 
 struct ClientSpec {
