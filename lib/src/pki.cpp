@@ -13,6 +13,7 @@
 #include <set>
 #include <thread>
 
+#include "ossl/fast_leaf.hpp"
 #include "pgca/error.hpp"
 #include "pgca/pg.hpp"
 
@@ -277,18 +278,32 @@ std::vector<Certificate> PkiDir::issue_batch(const std::vector<ServerRequest>& s
     } wiper{server_pass};
 
     std::vector<MadeLeaf> made(total);
-    auto make_one = [&](std::size_t i) {
+    // One LeafFactory per thread and key type: the fast EC path keeps per-thread state (keygen
+    // context, prebuilt extensions), and falls back to the generic OpenSSL path for RSA/Ed25519.
+    using Factories = std::map<KeyAlg, detail::LeafFactory>;
+    auto factory = [&](Factories& f, KeyAlg alg) -> detail::LeafFactory& {
+        auto it = f.find(alg);
+        if (it == f.end()) it = f.emplace(alg, detail::LeafFactory(ca, alg)).first;
+        return it->second;
+    };
+    auto make_one = [&](std::size_t i, Factories& f) {
         MadeLeaf& m = made[i];
         if (i < servers.size()) {
             const ServerRequest& r = servers[i];
             in_context("issue server \"" + r.name + "\"", [&] {
-                std::optional<PrivateKey> fresh;
-                if (!kept[i]) fresh = PrivateKey::generate(r.key);
-                const PrivateKey& key = kept[i] ? *kept[i] : *fresh;
-                m.cert = ca.issue_server(key, server_subject(r.hosts), r.hosts, r.days);
-                // An encrypted server key needs ssl_passphrase_command on the server (written by
-                // write_server_conf); `kept` keys stay as they are on disk.
-                if (fresh) m.key_pem = server_pass[i].empty() ? fresh->to_pem() : fresh->to_encrypted_pem(server_pass[i]);
+                if (!kept[i] && server_pass[i].empty()) {
+                    auto leaf = factory(f, r.key).issue_server(server_subject(r.hosts), r.hosts, r.days);
+                    m.cert = std::move(leaf.cert);
+                    m.key_pem = std::move(leaf.key_pem);
+                } else {
+                    std::optional<PrivateKey> fresh;
+                    if (!kept[i]) fresh = PrivateKey::generate(r.key);
+                    const PrivateKey& key = kept[i] ? *kept[i] : *fresh;
+                    m.cert = ca.issue_server(key, server_subject(r.hosts), r.hosts, r.days);
+                    // An encrypted server key needs ssl_passphrase_command on the server (written
+                    // by write_server_conf); `kept` keys stay as they are on disk.
+                    if (fresh) m.key_pem = fresh->to_encrypted_pem(server_pass[i]);
+                }
                 nlohmann::json detail = {{"hosts", r.hosts}, {"key", std::string(to_string(r.key))}, {"days", r.days},
                                          {"key_passphrase", r.key_passphrase.to_json()}};
                 m.entry = light_entry(*m.cert, issuer_dn, "server", r.name, detail.dump());
@@ -296,9 +311,9 @@ std::vector<Certificate> PkiDir::issue_batch(const std::vector<ServerRequest>& s
         } else {
             const ClientRequest& r = clients[i - servers.size()];
             in_context("issue client \"" + r.user + "\"", [&] {
-                PrivateKey key = PrivateKey::generate(r.key);
-                m.cert = ca.issue_client(key, client_subjects[i - servers.size()], r.days);
-                m.key_pem = key.to_pem();
+                auto leaf = factory(f, r.key).issue_client(client_subjects[i - servers.size()], r.days);
+                m.cert = std::move(leaf.cert);
+                m.key_pem = std::move(leaf.key_pem);
                 nlohmann::json detail = {{"cn", client_subjects[i - servers.size()].get("CN")},
                                          {"key", std::string(to_string(r.key))}};
                 m.entry = light_entry(*m.cert, issuer_dn, "client", r.user, detail.dump());
@@ -316,8 +331,9 @@ std::vector<Certificate> PkiDir::issue_batch(const std::vector<ServerRequest>& s
     std::vector<std::exception_ptr> errors(jobs_);
     auto worker = [&](std::size_t slot) {
         try {
+            Factories factories;
             for (std::size_t i = next++; i < total; i = next++) {
-                make_one(i);
+                make_one(i, factories);
                 std::size_t n = ++done;
                 if (slot == 0 && progress) progress(n, total);
             }
