@@ -13,6 +13,7 @@
 #include <cerrno>
 #include <cstring>
 #include <random>
+#include <map>
 #include <set>
 
 #include "pgca/error.hpp"
@@ -100,7 +101,7 @@ void replace_file(const std::string& path, std::string_view data, mode_t mode, b
 }
 
 // A new file in a folder nobody else writes to: created with its final name and mode.
-void create_file(const std::string& path, std::string_view data, mode_t mode) {
+void create_file(const std::string& path, std::string_view data, mode_t mode, bool chmod_needed = true) {
     int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
     if (fd < 0) io_fail("cannot create", path, errno);
     auto fail = [&](const std::string& what, int err) {
@@ -109,7 +110,7 @@ void create_file(const std::string& path, std::string_view data, mode_t mode) {
         io_fail(what, path, err);
     };
     // The umask may have narrowed `mode` at open (never widened it); make it exact.
-    if (::fchmod(fd, mode) != 0) fail("cannot set the mode of", errno);
+    if (chmod_needed && ::fchmod(fd, mode) != 0) fail("cannot set the mode of", errno);
     std::size_t off = 0;
     while (off < data.size()) {
         ssize_t n = ::write(fd, data.data() + off, data.size() - off);
@@ -275,49 +276,93 @@ bool FileBatch::write_if_changed(std::string path, std::string data, mode_t mode
     return true;
 }
 
-void FileBatch::make_dir(std::string path, mode_t mode) { dirs_.push_back({std::move(path), mode}); }
+void FileBatch::make_dir(std::string path, mode_t mode) {
+    if (dir_index_.emplace(path, dirs_.size()).second) dirs_.push_back({std::move(path), mode});
+}
 
 void FileBatch::remove(std::string path) { removals_.push_back(std::move(path)); }
 
 void FileBatch::clear() noexcept {
     writes_.clear();
     dirs_.clear();
+    dir_index_.clear();
     removals_.clear();
 }
 
 void FileBatch::commit(const std::string& anchor, unsigned jobs) {
     if (empty()) return;
-    // Folders this batch creates hold no files yet: files in them are created directly
-    // (O_EXCL, mode from the first byte) instead of through a temporary file and a rename. A
-    // crash mid-write leaves a short file there, which the next apply finds by its digest.
-    std::set<std::string> fresh;
+    // The umask, read once: when it leaves a mode untouched, no fchmod/chmod is needed, which
+    // matters at tens of thousands of files.
+    const mode_t mask = ::umask(0);
+    ::umask(mask);
+
+    // Work is grouped by folder. A folder that does not exist yet is created by the task that
+    // fills it, and its files are created directly (O_EXCL, mode from the first byte) rather than
+    // through a temporary file and a rename: nobody else writes there, and a crash mid-write
+    // leaves a short file that the next apply finds by its digest. Folders that exist are
+    // ensured first, in order, and their files are replaced atomically.
+    struct Task {
+        const Dir* dir = nullptr;  // a folder to create, or null
+        std::vector<const Write*> files;
+    };
+    std::vector<Task> tasks;
+    std::map<std::string, std::size_t> task_of;
+    // Folders that hold other queued folders (clients/, servers/NAME when it gets a crl/) are
+    // made first, in order; the rest that do not exist yet become tasks.
+    std::set<std::string> containers;
+    for (const auto& d : dirs_) containers.insert(parent_of(d.path));
     for (const auto& d : dirs_) {
-        if (::mkdir(d.path.c_str(), d.mode) == 0) {
-            if (::chmod(d.path.c_str(), d.mode) != 0) io_fail("cannot chmod", d.path, errno);
-            fresh.insert(d.path);
-        } else {
+        struct stat st {};
+        if (containers.count(d.path) != 0 || ::stat(d.path.c_str(), &st) == 0) {
             ensure_dir(d.path, d.mode);
+        } else {
+            task_of[d.path] = tasks.size();
+            tasks.push_back({&d, {}});
         }
     }
+    std::vector<const Write*> replacements;
+    for (const auto& w : writes_) {
+        auto it = task_of.find(parent_of(w.path));
+        if (it != task_of.end())
+            tasks[it->second].files.push_back(&w);
+        else
+            replacements.push_back(&w);
+    }
+
+    auto run_task = [&](const Task& t) {
+        if (t.dir != nullptr) {
+            if (::mkdir(t.dir->path.c_str(), t.dir->mode) != 0) {
+                if (errno != EEXIST) io_fail("cannot create folder", t.dir->path, errno);
+                ensure_dir(t.dir->path, t.dir->mode);
+                for (const Write* w : t.files) replace_file(w->path, w->data, w->mode, false);
+                return;
+            }
+            if ((t.dir->mode & mask) != 0 && ::chmod(t.dir->path.c_str(), t.dir->mode) != 0)
+                io_fail("cannot chmod", t.dir->path, errno);
+        }
+        for (const Write* w : t.files) create_file(w->path, w->data, w->mode, (w->mode & mask) != 0);
+    };
     // Spread over threads: creating thousands of small files is kernel-bound.
+    const std::size_t units = tasks.size() + replacements.size();
     std::atomic<std::size_t> next{0};
     std::vector<std::exception_ptr> errors(std::max(1u, jobs));
     auto worker = [&](std::size_t slot) {
         try {
-            for (std::size_t i = next++; i < writes_.size(); i = next++) {
-                const Write& w = writes_[i];
-                if (fresh.count(parent_of(w.path)) != 0)
-                    create_file(w.path, w.data, w.mode);
-                else
-                    replace_file(w.path, w.data, w.mode, false);
+            for (std::size_t i = next++; i < units; i = next++) {
+                if (i < tasks.size()) {
+                    run_task(tasks[i]);
+                } else {
+                    const Write* w = replacements[i - tasks.size()];
+                    replace_file(w->path, w->data, w->mode, false);
+                }
             }
         } catch (...) {
             errors[slot] = std::current_exception();
-            next = writes_.size();
+            next = units;
         }
     };
     std::vector<std::thread> threads;
-    std::size_t extra = writes_.size() > 64 ? std::max(1u, jobs) - 1 : 0;
+    std::size_t extra = units > 64 ? std::max(1u, jobs) - 1 : 0;
     for (std::size_t t = 0; t < extra; ++t) threads.emplace_back(worker, t + 1);
     worker(0);
     for (auto& t : threads) t.join();

@@ -3,6 +3,7 @@
 
 #include <sys/types.h>
 
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -75,6 +76,7 @@ private:
     };
     std::vector<Write> writes_;
     std::vector<Dir> dirs_;
+    std::map<std::string, std::size_t> dir_index_;  // each folder once
     std::vector<std::string> removals_;
 };
 
