@@ -36,7 +36,10 @@ std::string reissue_reason(const LedgerEntry& current, const nlohmann::json& wan
             return k + " changed (" + (have.is_object() && have.contains(k) ? have[k].dump() : "none") + " → " +
                    v.dump() + ")";
     std::time_t now = std::time(nullptr);
-    if (current.not_after - now <= static_cast<std::time_t>(renew_before_days) * kDaySeconds)
+    // Renewing only helps when the new certificate would end later: one already ending with its
+    // issuer (leaves are clamped to the CA's notAfter) stays, or every apply would re-issue it.
+    if (current.not_after - now <= static_cast<std::time_t>(renew_before_days) * kDaySeconds &&
+        current.not_after < pki.issuer_certificate().not_after())
         return "expires " + format_time(current.not_after) + ", within renew_before_days (" +
                std::to_string(renew_before_days) + ")";
     if (current.issuer != issuer_dn) return "it was not issued by the current CA";
@@ -120,6 +123,11 @@ ApplyResult apply(const Profile& profile, const std::string& dir, const ApplyOpt
             }
         }
         const bool ca_ready = pki->has_ca();
+        if (ca_ready && pki->issuer_certificate().not_after() - std::time(nullptr) <=
+                            static_cast<std::time_t>(profile.defaults.renew_before_days) * kDaySeconds)
+            result.warnings.push_back("the issuing CA expires " + format_time(pki->issuer_certificate().not_after()) +
+                                      ", within renew_before_days: certificates cannot outlive it, so they are not "
+                                      "renewed; plan a new CA");
         const std::string issuer_dn = ca_ready ? pki->issuer().certificate().subject_rfc2253() : std::string();
 
         // What the ledger says is current, in one query rather than one per entry.

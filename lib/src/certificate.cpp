@@ -74,6 +74,15 @@ Certificate Certificate::from_pem(std::string_view pem, std::string_view what) {
 }
 
 std::vector<Certificate> Certificate::chain_from_pem(std::string_view pem, std::string_view what) {
+    // PEM_read_bio_X509 skips blocks of other types; a certificate file must hold only certificates
+    // (a key or CRL in it is a mistake worth reporting, and a private key in a "public" file a leak).
+    for (std::size_t pos = pem.find("-----BEGIN "); pos != std::string_view::npos;
+         pos = pem.find("-----BEGIN ", pos + 11)) {
+        std::string_view label = pem.substr(pos + 11, pem.find("-----", pos + 11) - (pos + 11));
+        if (label != "CERTIFICATE")
+            throw Error(ErrorKind::input, std::string(what) + ": holds a \"" + std::string(label) +
+                                              "\" block where only certificates belong");
+    }
     std::vector<Certificate> out;
     auto bio = ossl::mem_bio(pem);
     while (true) {

@@ -46,7 +46,11 @@ bool needs_quotes(std::string_view t) {
     return false;
 }
 
+// "hba[3].clientcert: …" when `why` starts with a field name and a colon, "hba[3]: …" otherwise.
 [[noreturn]] void rule_error(std::size_t i, const std::string& why) {
+    static const char* const fields[] = {"clientcert: ", "clientname: ", "method: ", "map: ", "user: "};
+    for (const char* f : fields)
+        if (why.rfind(f, 0) == 0) throw Error(ErrorKind::profile, "hba[" + std::to_string(i) + "]." + why);
     throw Error(ErrorKind::profile, "hba[" + std::to_string(i) + "]: " + why);
 }
 
@@ -64,6 +68,8 @@ bool parse_cidr(std::string_view address) {
 }
 
 }  // namespace
+
+AccessPlan plan_access_unnamed(const Profile& profile);
 
 bool is_auth_method(std::string_view method) {
     return std::find(kMethods.begin(), kMethods.end(), method) != kMethods.end();
@@ -222,6 +228,16 @@ std::string conf_string(std::string_view value) {
 }
 
 AccessPlan plan_access(const Profile& profile) {
+    // Errors name the profile file first, like the parser's ("profile.json: hba[3].clientcert: …").
+    try {
+        return plan_access_unnamed(profile);
+    } catch (const Error& e) {
+        if (profile.source.empty()) throw;
+        throw e.with_context(profile.source);
+    }
+}
+
+AccessPlan plan_access_unnamed(const Profile& profile) {
     AccessPlan plan;
     auto add_ident = [&](IdentLine line) {
         if (std::find(plan.ident.begin(), plan.ident.end(), line) == plan.ident.end())

@@ -281,6 +281,7 @@ Profile parse_profile(std::string_view json_text, std::string_view source) {
             root.at("pgca_profile").fail("unsupported profile version (this pgca reads version 1)");
 
         Profile p;
+        p.source = std::string(source);
         root.require("name");
         p.name = root.at("name").string();
         root.at("name").check([&] { validate_simple_name(p.name, "profile name"); });
@@ -406,6 +407,20 @@ Profile parse_profile(std::string_view json_text, std::string_view source) {
                 p.server_settings[key] = value;
             }
         }
+        // A lifetime no longer than the renewal window would be renewed by every apply.
+        const int window = p.defaults.renew_before_days;
+        auto check_window = [&](int days, const std::string& path) {
+            if (days <= window)
+                throw Error(ErrorKind::profile, path + ": " + std::to_string(days) + " days is not longer than "
+                                                "defaults.renew_before_days (" + std::to_string(window) +
+                                                "): every apply would issue it again");
+        };
+        check_window(p.defaults.server_days, "defaults.server_days");
+        check_window(p.defaults.client_days, "defaults.client_days");
+        for (std::size_t i = 0; i < p.servers.size(); ++i)
+            if (p.servers[i].days) check_window(*p.servers[i].days, "servers[" + std::to_string(i) + "].days");
+        for (std::size_t i = 0; i < p.clients.size(); ++i)
+            if (p.clients[i].days) check_window(*p.clients[i].days, "clients[" + std::to_string(i) + "].days");
         p.client_settings["sslmode"] = "verify-full";
         if (root.has("client_settings")) {
             Node s = root.at("client_settings");

@@ -83,7 +83,7 @@ TEST_CASE("cert with clientcert=verify-ca is written as plain cert, with a warni
 TEST_CASE("options PostgreSQL would refuse at reload are profile errors with the reason", "[pg]") {
     json users = json::array({{{"user", "u"}}});
     CHECK_THAT(error_of(profile_with(users, json::array({rule("host", "u", "trust", {{"clientcert", "verify-full"}})}))),
-               Catch::Contains("hba[0]: clientcert: PostgreSQL refuses it on \"host\" rows"));
+               Catch::Contains("hba[0].clientcert: PostgreSQL refuses it on \"host\" rows"));
     CHECK_THAT(error_of(profile_with(users, json::array({rule("hostssl", "u", "trust", {{"clientcert", "1"}})}))),
                Catch::Contains("PostgreSQL 14 removed 1, 0 and no-verify"));
     CHECK_THAT(error_of(profile_with(users, json::array({rule("host", "u", "cert")}))),

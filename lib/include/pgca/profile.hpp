@@ -83,6 +83,7 @@ struct HbaRule {
 };
 
 struct Profile {
+    std::string source;  ///< where it was read from (for messages), e.g. "profiles/local-dev.json"
     std::string name;
     CaSpec ca;
     Defaults defaults;
