@@ -265,7 +265,8 @@ Profile parse_profile(std::string_view json_text, std::string_view source) {
     json doc;
     try {
         doc = json::parse(json_text.begin(), json_text.end());
-    } catch (const json::parse_error& e) {
+    } catch (const json::exception& e) {
+        // parse_error, and also out_of_range for a number too large to hold (found by fuzz_profile).
         std::string msg = e.what();
         // "[json.exception.parse_error.101] parse error at line 3, column 5: …" → drop the tag.
         auto pos = msg.find("] ");

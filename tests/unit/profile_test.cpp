@@ -153,3 +153,13 @@ TEST_CASE("a missing profile file is an input error naming the path", "[profile]
         CHECK_THAT(e.what(), Catch::Contains("/nonexistent/profile.json"));
     }
 }
+
+TEST_CASE("a number too large for JSON is a profile error, not a crash (found by fuzz_profile)", "[profile]") {
+    try {
+        (void)parse_profile("{\"pgca_profile\": 1" + std::string(400, '0') + "e999999}", "huge.json");
+        FAIL("accepted");
+    } catch (const Error& e) {
+        CHECK(e.kind() == ErrorKind::profile);
+        CHECK_THAT(e.what(), Catch::StartsWith("huge.json: invalid JSON:"));
+    }
+}
