@@ -42,6 +42,7 @@ failed=()
 for t in $targets; do
   corpus="$work/$t"
   mkdir -p "$corpus"
+  rm -f "$artifacts/$t-"*  # only this run's findings are reported
   cp -R "$root/fuzz/corpus/$t/." "$corpus/"
   seeds=$(find "$corpus" -type f | wc -l)
   args=(-max_total_time="$seconds" -timeout=25 -rss_limit_mb=2048 -print_final_stats=1

@@ -3,7 +3,7 @@
 //   invalid_*.json  `pgca apply` exits 2 with `pgca: error: …` holding the line of invalid_*.expect, and
 //                   an existing PKI folder is left exactly as it was;
 //   invalid_*.pem   `pgca inspect` exits 2 and names the file;
-//   mayfail_*       inputs that show a known problem in pgca, checked by the [!mayfail] cases at the end.
+//   mayfail_*       inputs that showed a problem in pgca (since fixed), checked by the regression cases at the end.
 #include <catch2/catch.hpp>
 
 #include <nlohmann/json.hpp>
