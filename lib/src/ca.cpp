@@ -4,26 +4,16 @@
 
 #include <algorithm>
 #include <ctime>
+#include <optional>
 
 #include "internal.hpp"
 
 namespace pgca {
 namespace {
 
-// Certificates start a few minutes in the past so that a client or server whose clock is
-// slightly behind does not reject a certificate issued "in its future".
-constexpr long kBackdateSeconds = 5 * 60;
-constexpr long kDaySeconds = 24 * 60 * 60;
-constexpr int kMaxDays = 100 * 366;
-
-// RFC 5280 §4.1.2.2: positive, at most 20 octets; CA/B BR: at least 64 bits from a CSPRNG.
-// 16 random bytes with the top bit cleared give 127 bits and a positive DER INTEGER of at
-// most 16 octets.
 ossl::Asn1IntPtr random_serial() {
     unsigned char bytes[16];
-    ossl::check1(RAND_bytes(bytes, sizeof bytes), "generate serial number");
-    bytes[0] &= 0x7f;
-    if (bytes[0] == 0) bytes[0] = 0x01;  // keep the full length, and never zero
+    detail::random_serial_bytes(bytes);
     ossl::BnPtr bn(ossl::check_ptr(BN_bin2bn(bytes, sizeof bytes, nullptr), "serial number"));
     return ossl::Asn1IntPtr(ossl::check_ptr(BN_to_ASN1_INTEGER(bn.get(), nullptr), "serial number"));
 }
@@ -94,45 +84,13 @@ void add_key_ids(X509* x, const ASN1_OCTET_STRING* issuer_ski) {
 }
 
 void add_sans(X509* x, const std::vector<std::string>& hosts) {
-    ossl::GeneralNamesPtr names(ossl::check_ptr(sk_GENERAL_NAME_new_null(), "subjectAltName"));
-    for (const auto& host : hosts) {
-        ossl::Handle<GENERAL_NAME, GENERAL_NAME_free> gn(ossl::check_ptr(GENERAL_NAME_new(), "subjectAltName"));
-        if (is_ip_literal(host)) {
-            ASN1_OCTET_STRING* ip = ossl::check_ptr(a2i_IPADDRESS(host.c_str()), "subjectAltName IP " + host);
-            GENERAL_NAME_set0_value(gn.get(), GEN_IPADD, ip);
-        } else {
-            ASN1_IA5STRING* dns = ossl::check_ptr(ASN1_IA5STRING_new(), "subjectAltName");
-            if (ASN1_STRING_set(dns, host.data(), static_cast<int>(host.size())) != 1) {
-                ASN1_IA5STRING_free(dns);
-                ossl::fail("subjectAltName DNS " + host);
-            }
-            GENERAL_NAME_set0_value(gn.get(), GEN_DNS, dns);
-        }
-        if (sk_GENERAL_NAME_push(names.get(), gn.get()) <= 0) ossl::fail("subjectAltName");
-        gn.release();  // owned by `names` now
-    }
+    auto names = detail::general_names(hosts);
     add_ext(x, NID_subject_alt_name, names.get(), false, "add subjectAltName");
 }
 
-struct Validity {
-    std::time_t not_before;
-    std::time_t not_after;
-};
-
-Validity validity(int days, const Certificate* issuer) {
-    if (days < 1 || days > kMaxDays)
-        throw Error(ErrorKind::policy, "validity of " + std::to_string(days) + " days is outside 1.." +
-                                           std::to_string(kMaxDays));
-    std::time_t now = std::time(nullptr);
-    Validity v{now - kBackdateSeconds, now + static_cast<std::time_t>(days) * kDaySeconds};
-    if (issuer != nullptr) {
-        // A leaf never outlives its issuer: RFC 5280 path validation would reject it later.
-        std::time_t issuer_end = issuer->not_after();
-        if (issuer_end <= now) throw Error(ErrorKind::policy, "the issuing CA certificate has expired");
-        v.not_after = std::min(v.not_after, issuer_end);
-        v.not_before = std::max(v.not_before, issuer->not_before());
-    }
-    return v;
+detail::Validity validity(int days, const Certificate* issuer) {
+    if (issuer == nullptr) return detail::validity(days, std::nullopt);
+    return detail::validity(days, detail::Validity{issuer->not_before(), issuer->not_after()});
 }
 
 // Builds and signs a certificate. `issuer` null means self-signed with `signer` = the subject key.
@@ -149,7 +107,7 @@ Certificate build(CertKind kind, const DistinguishedName& subject, EVP_PKEY* sub
     ossl::check1(X509_set_issuer_name(x.get(), issuer != nullptr ? X509_get_subject_name(issuer->native())
                                                                  : name.get()),
                  "set issuer");
-    Validity v = validity(days, issuer);
+    detail::Validity v = validity(days, issuer);
     ossl::check_ptr(X509_time_adj_ex(X509_getm_notBefore(x.get()), 0, 0, &v.not_before), "set notBefore");
     ossl::check_ptr(X509_time_adj_ex(X509_getm_notAfter(x.get()), 0, 0, &v.not_after), "set notAfter");
     ossl::check1(X509_set_pubkey(x.get(), subject_key), "set public key");
@@ -237,3 +195,58 @@ Certificate CertificateAuthority::issue_client(const PrivateKey& leaf_key, const
 }
 
 }  // namespace pgca
+
+namespace pgca::detail {
+
+// Certificates start a few minutes in the past so that a client or server whose clock is
+// slightly behind does not reject a certificate issued "in its future".
+constexpr long kBackdateSeconds = 5 * 60;
+constexpr long kDaySeconds = 24 * 60 * 60;
+constexpr int kMaxDays = 100 * 366;
+
+void random_serial_bytes(unsigned char (&bytes)[16]) {
+    // RFC 5280 §4.1.2.2: positive, at most 20 octets; CA/B BR: at least 64 bits from a CSPRNG.
+    // 16 random bytes with the top bit cleared give 127 bits and a positive DER INTEGER of
+    // exactly 16 octets.
+    ossl::check1(RAND_bytes(bytes, sizeof bytes), "generate serial number");
+    bytes[0] &= 0x7f;
+    if (bytes[0] == 0) bytes[0] = 0x01;  // keep the full length, and never zero
+}
+
+Validity validity(int days, const std::optional<Validity>& issuer) {
+    if (days < 1 || days > kMaxDays)
+        throw Error(ErrorKind::policy, "validity of " + std::to_string(days) + " days is outside 1.." +
+                                           std::to_string(kMaxDays));
+    std::time_t now = std::time(nullptr);
+    Validity v{now - kBackdateSeconds, now + static_cast<std::time_t>(days) * kDaySeconds};
+    if (issuer) {
+        // A leaf never outlives its issuer: RFC 5280 path validation would reject it later.
+        if (issuer->not_after <= now) throw Error(ErrorKind::policy, "the issuing CA certificate has expired");
+        v.not_after = std::min(v.not_after, issuer->not_after);
+        v.not_before = std::max(v.not_before, issuer->not_before);
+    }
+    return v;
+}
+
+ossl::GeneralNamesPtr general_names(const std::vector<std::string>& hosts) {
+    ossl::GeneralNamesPtr names(ossl::check_ptr(sk_GENERAL_NAME_new_null(), "subjectAltName"));
+    for (const auto& host : hosts) {
+        ossl::Handle<GENERAL_NAME, GENERAL_NAME_free> gn(ossl::check_ptr(GENERAL_NAME_new(), "subjectAltName"));
+        if (is_ip_literal(host)) {
+            ASN1_OCTET_STRING* ip = ossl::check_ptr(a2i_IPADDRESS(host.c_str()), "subjectAltName IP " + host);
+            GENERAL_NAME_set0_value(gn.get(), GEN_IPADD, ip);
+        } else {
+            ASN1_IA5STRING* dns = ossl::check_ptr(ASN1_IA5STRING_new(), "subjectAltName");
+            if (ASN1_STRING_set(dns, host.data(), static_cast<int>(host.size())) != 1) {
+                ASN1_IA5STRING_free(dns);
+                ossl::fail("subjectAltName DNS " + host);
+            }
+            GENERAL_NAME_set0_value(gn.get(), GEN_DNS, dns);
+        }
+        if (sk_GENERAL_NAME_push(names.get(), gn.get()) <= 0) ossl::fail("subjectAltName");
+        gn.release();  // owned by `names` now
+    }
+    return names;
+}
+
+}  // namespace pgca::detail

@@ -30,7 +30,6 @@
 #include <openssl/core_names.h>
 #include <openssl/obj_mac.h>
 #include <openssl/pem.h>
-#include <openssl/rand.h>
 
 #include <algorithm>
 #include <cstdlib>
@@ -44,16 +43,9 @@
 namespace pgca::detail {
 namespace {
 
-// The same rules as ca.cpp's validity(): keep them in step (the self-test and
-// fast_leaf_test.cpp compare the results).
-constexpr long kBackdateSeconds = 5 * 60;
-constexpr long kDaySeconds = 24 * 60 * 60;
-constexpr int kMaxDays = 100 * 366;
-
 using MdPtr = ossl::Handle<EVP_MD, EVP_MD_free>;
 using Pkcs8Ptr = ossl::Handle<PKCS8_PRIV_KEY_INFO, PKCS8_PRIV_KEY_INFO_free>;
 using BitStringPtr = ossl::Handle<ASN1_BIT_STRING, ASN1_BIT_STRING_free>;
-using GeneralNamePtr = ossl::Handle<GENERAL_NAME, GENERAL_NAME_free>;
 using SecretBnPtr = ossl::Handle<BIGNUM, BN_clear_free>;
 
 // An OpenSSL-allocated buffer (what PKCS8_pkey_set0 takes ownership of), wiped on release.
@@ -187,23 +179,7 @@ ossl::X509ExtPtr authority_key_id(const ASN1_OCTET_STRING* keyid) {
 }
 
 ossl::X509ExtPtr subject_alt_names(const std::vector<std::string>& hosts) {
-    ossl::GeneralNamesPtr names(ossl::check_ptr(sk_GENERAL_NAME_new_null(), "subjectAltName"));
-    for (const auto& host : hosts) {
-        GeneralNamePtr gn(ossl::check_ptr(GENERAL_NAME_new(), "subjectAltName"));
-        if (is_ip_literal(host)) {
-            ASN1_OCTET_STRING* ip = ossl::check_ptr(a2i_IPADDRESS(host.c_str()), "subjectAltName IP " + host);
-            GENERAL_NAME_set0_value(gn.get(), GEN_IPADD, ip);
-        } else {
-            ASN1_IA5STRING* dns = ossl::check_ptr(ASN1_IA5STRING_new(), "subjectAltName");
-            if (ASN1_STRING_set(dns, host.data(), static_cast<int>(host.size())) != 1) {
-                ASN1_IA5STRING_free(dns);
-                ossl::fail("subjectAltName DNS " + host);
-            }
-            GENERAL_NAME_set0_value(gn.get(), GEN_DNS, dns);
-        }
-        if (sk_GENERAL_NAME_push(names.get(), gn.get()) <= 0) ossl::fail("subjectAltName");
-        gn.release();  // owned by `names` now
-    }
+    auto names = general_names(hosts);
     return make_ext(NID_subject_alt_name, false, names.get(), "subjectAltName");
 }
 
@@ -287,17 +263,8 @@ struct LeafFactory::Impl {
         ossl::drain_errors();
     }
 
-    // ca.cpp's validity(), with the issuer's bounds read once.
-    std::pair<std::time_t, std::time_t> validity(int days) const {
-        if (days < 1 || days > kMaxDays)
-            throw Error(ErrorKind::policy, "validity of " + std::to_string(days) + " days is outside 1.." +
-                                               std::to_string(kMaxDays));
-        std::time_t now = std::time(nullptr);
-        std::time_t not_before = now - kBackdateSeconds;
-        std::time_t not_after = now + static_cast<std::time_t>(days) * kDaySeconds;
-        if (issuer_not_after <= now) throw Error(ErrorKind::policy, "the issuing CA certificate has expired");
-        return {std::max(not_before, issuer_not_before), std::min(not_after, issuer_not_after)};
-    }
+    // The shared rules, with the issuer's bounds read once per factory.
+    Validity validity(int days) const { return detail::validity(days, Validity{issuer_not_before, issuer_not_after}); }
 
     Leaf issue_fast(const DistinguishedName& subject, const std::vector<std::string>* hosts, int days) {
         if (subject.empty()) throw Error(ErrorKind::policy, "the subject is empty");
@@ -319,12 +286,9 @@ struct LeafFactory::Impl {
         // 2. The certificate body.
         ossl::X509Ptr x(ossl::check_ptr(X509_new(), "allocate certificate"));
         ossl::check1(X509_set_version(x.get(), X509_VERSION_3), "set version");
-        // ca.cpp's random_serial(): 16 random bytes, top bit cleared, first byte non-zero, so
-        // the INTEGER is positive and exactly 16 octets (no BIGNUM round trip needed).
+        // Positive and exactly 16 octets: set as the INTEGER's content (no BIGNUM round trip).
         unsigned char serial[16];
-        ossl::check1(RAND_bytes(serial, sizeof serial), "generate serial number");
-        serial[0] &= 0x7f;
-        if (serial[0] == 0) serial[0] = 0x01;
+        random_serial_bytes(serial);
         ossl::check1(ASN1_STRING_set(X509_get_serialNumber(x.get()), serial, sizeof serial), "set serial number");
         // X509_set_subject_name would copy the whole name through an encode/decode round trip;
         // copying the entries into the certificate's own (empty) name is cheaper and keeps
