@@ -294,6 +294,7 @@ std::vector<Certificate> PkiDir::issue_batch(const std::vector<ServerRequest>& s
                 if (!kept[i] && server_pass[i].empty()) {
                     auto leaf = factory(f, r.key).issue_server(server_subject(r.hosts), r.hosts, r.days);
                     m.cert = std::move(leaf.cert);
+                    m.cert_pem = std::move(leaf.cert_pem);
                     m.key_pem = std::move(leaf.key_pem);
                 } else {
                     std::optional<PrivateKey> fresh;
@@ -313,13 +314,16 @@ std::vector<Certificate> PkiDir::issue_batch(const std::vector<ServerRequest>& s
             in_context("issue client \"" + r.user + "\"", [&] {
                 auto leaf = factory(f, r.key).issue_client(client_subjects[i - servers.size()], r.days);
                 m.cert = std::move(leaf.cert);
+                m.cert_pem = std::move(leaf.cert_pem);
                 m.key_pem = std::move(leaf.key_pem);
                 nlohmann::json detail = {{"cn", client_subjects[i - servers.size()].get("CN")},
                                          {"key", std::string(to_string(r.key))}};
                 m.entry = light_entry(*m.cert, issuer_dn, "client", r.user, detail.dump());
             });
         }
-        m.cert_pem = m.cert->to_pem() + chain;
+        // The factory already encoded its leaves; only the generic path still needs it.
+        if (m.cert_pem.empty()) m.cert_pem = m.cert->to_pem();
+        m.cert_pem += chain;
         m.entry.cert_file_sha256 = sha256_hex(m.cert_pem);
         m.entry.key_file_sha256 = m.key_pem.empty() ? std::string() : sha256_hex(m.key_pem);
     };
@@ -468,6 +472,7 @@ std::vector<Action> PkiDir::refresh_crls(int crl_days, bool force) {
     if (intermediate_cert_) cas.push_back({true, &*intermediate_cert_, layout_.intermediate_crl(), "intermediate"});
 
     std::vector<Crl> current;
+    std::vector<std::string> current_pem;  // encoded once each; a 100,000-entry CRL is costly to encode
     for (const auto& c : cas) {
         std::string issuer = c.cert->subject_rfc2253();
         std::vector<LedgerEntry> revoked = ledger_->revoked_by(issuer, now);
@@ -496,6 +501,7 @@ std::vector<Action> PkiDir::refresh_crls(int crl_days, bool force) {
         }
         if (why.empty()) {
             current.push_back(*existing);
+            current_pem.push_back(existing->to_pem());
             continue;
         }
         std::vector<RevokedEntry> entries;
@@ -511,18 +517,20 @@ std::vector<Action> PkiDir::refresh_crls(int crl_days, bool force) {
         Crl crl = in_context("make " + c.label + " CRL", [&] {
             return make_crl(authority(c.intermediate), entries, number, this_update, next_update);
         });
-        files_.write(c.path, crl.to_pem(), kPublicFile);
+        std::string pem = crl.to_pem();  // a fresh CRL re-encodes every entry on each to_pem()
+        files_.write(c.path, pem, kPublicFile);
         ledger_->record_crl({issuer, number, this_update, next_update, static_cast<std::int64_t>(entries.size())});
         actions.push_back({"write", "crl", c.label,
                            "number " + std::to_string(number) + ", " + std::to_string(entries.size()) +
                                " revoked, next update " + format_time(next_update) + " (" + why + ")"});
+        current_pem.push_back(std::move(pem));
         current.push_back(std::move(crl));
     }
 
     // Every server gets every CA's CRL: PostgreSQL sets X509_V_FLAG_CRL_CHECK_ALL, so a missing
     // CRL for any CA in a client's chain rejects that client ("tlsv1 alert unknown ca").
     std::string bundle;
-    for (const auto& crl : current) bundle += crl.to_pem();
+    for (const auto& pem : current_pem) bundle += pem;
     // The servers that have a valid certificate (this transaction's included): their folders
     // exist, or will once the queued files are written.
     std::set<std::string> servers;
@@ -533,11 +541,11 @@ std::vector<Action> PkiDir::refresh_crls(int crl_days, bool force) {
         files_.write_if_changed(folder + "/root.crl", bundle, kPublicFile);
         files_.make_dir(folder + "/crl", kPublicDir);
         std::set<std::string> names;
-        for (const auto& crl : current) {
+        for (std::size_t k = 0; k < current.size(); ++k) {
             // `openssl rehash` naming: ssl_crl_dir finds a CA's CRL by its issuer-name hash.
-            std::string hashed = crl.hashed_name();
+            std::string hashed = current[k].hashed_name();
             names.insert(hashed);
-            files_.write_if_changed(folder + "/crl/" + hashed, crl.to_pem(), kPublicFile);
+            files_.write_if_changed(folder + "/crl/" + hashed, current_pem[k], kPublicFile);
         }
         for (const auto& stale : io::list_dir(folder + "/crl"))
             if (names.count(stale) == 0) files_.remove(folder + "/crl/" + stale);
