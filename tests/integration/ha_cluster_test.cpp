@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "pg_cluster.hpp"
+#include "pgca_server.hpp"
 #include "process.hpp"
 #include "temp_dir.hpp"
 
@@ -31,25 +32,14 @@ json loopback_ha_profile() {
 }
 
 struct HaServer {
-    TempDir tmp;
-    std::string dir;
-    std::unique_ptr<PgCluster> pg;
+    AppliedServer applied;
+    const std::string& dir = applied.dir();
+    PgCluster* pg = nullptr;
 
-    HaServer() {
-        dir = tmp.path() + "/pki";
-        write_file(tmp.path() + "/profile.json", loopback_ha_profile().dump(2));
-        auto r = run({PGCA_BIN, "apply", tmp.path() + "/profile.json", "--dir", dir});
-        INFO(describe({"pgca", "apply"}, r));
-        REQUIRE(r.exit_code == 0);
-        pg = std::make_unique<PgCluster>(tmp.path() + "/pg");
-        PgCluster::chown_to_postgres(dir + "/servers/pg-primary");
-        pg->append_conf("include '" + dir + "/servers/pg-primary/postgresql.ssl.conf'\n");
-        pg->set_hba(read_file(dir + "/pg_hba.conf"));
-        pg->set_ident(read_file(dir + "/pg_ident.conf"));
-        pg->start();
-        pg->psql_admin_checked(
-            "CREATE ROLE replicator LOGIN REPLICATION; CREATE ROLE app_orders LOGIN; CREATE ROLE app_billing LOGIN;"
-            "CREATE ROLE ops_oncall LOGIN; CREATE ROLE auditor LOGIN;");
+    HaServer() : applied(loopback_ha_profile().dump(2)) {
+        applied.start("pg-primary", {"replicator", "app_orders", "app_billing", "ops_oncall", "auditor"});
+        pg = &applied.pg();
+        pg->psql_admin_checked("ALTER ROLE replicator REPLICATION");
         pg->psql_admin_checked("CREATE DATABASE orders");
     }
 

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "pg_cluster.hpp"
+#include "pgca_server.hpp"
 #include "process.hpp"
 #include "temp_dir.hpp"
 
@@ -30,62 +31,35 @@ json loopback_seed_profile() {
     return p;
 }
 
+// The seed profile applied and installed (AppliedServer), with the roles, myuser3's password and
+// the database the seed's rules name.
 class SeedServer {
 public:
-    SeedServer() {
-        dir_ = tmp_.path() + "/pki";
-        write_file(tmp_.path() + "/profile.json", loopback_seed_profile().dump(2));
-        auto r = run({PGCA_BIN, "apply", tmp_.path() + "/profile.json", "--dir", dir_});
-        INFO(describe({"pgca", "apply"}, r));
-        REQUIRE(r.exit_code == 0);
-        apply_err_ = r.err;
-
-        pg_ = std::make_unique<PgCluster>(tmp_.path() + "/pg");
-        PgCluster::chown_to_postgres(dir_ + "/servers/db1");
-        pg_->append_conf("include '" + dir_ + "/servers/db1/postgresql.ssl.conf'\n");
-        pg_->set_hba(read_file(dir_ + "/pg_hba.conf"));
-        pg_->set_ident(read_file(dir_ + "/pg_ident.conf"));
-        pg_->start();
-        pg_->psql_admin_checked(
-            "CREATE ROLE myuser LOGIN; CREATE ROLE myuser2 LOGIN; CREATE ROLE myuser3 LOGIN PASSWORD 'secret3';"
-            "CREATE ROLE myuser4 LOGIN; CREATE ROLE myuser5 LOGIN; CREATE ROLE mapped LOGIN;");
-        pg_->psql_admin_checked("CREATE DATABASE mydatabase");
+    SeedServer() : s_(loopback_seed_profile().dump(2)) {
+        s_.start("db1", {"myuser", "myuser2", "myuser3", "myuser4", "myuser5", "mapped"});
+        s_.pg().psql_admin_checked("ALTER ROLE myuser3 PASSWORD 'secret3'");
+        s_.pg().psql_admin_checked("CREATE DATABASE mydatabase");
     }
 
-    PgCluster& pg() { return *pg_; }
-    const std::string& dir() const { return dir_; }
-    const std::string& apply_warnings() const { return apply_err_; }
+    PgCluster& pg() { return s_.pg(); }
+    const std::string& dir() const { return s_.dir(); }
+    const std::string& apply_warnings() const { return s_.applied().err; }
 
     // Connects as `user` through the client's own pg_service.conf (so the emitted file is what is
     // tested), overriding only the port and pinning the address, plus `extra` keywords.
     ProcessResult connect(const std::string& user, const std::string& extra = "", const std::string& bundle = "",
                           const EnvList& env = {}) {
-        const std::string& files = bundle.empty() ? user : bundle;
-        EnvList e = env;
-        e.emplace_back("PGSERVICEFILE", dir_ + "/clients/" + files + "/pg_service.conf");
-        std::string conninfo = "service=seed-blog hostaddr=127.0.0.1 port=" + std::to_string(pg_->port()) +
-                               " user=" + user + " " + extra;
-        return pg_->psql(conninfo, "select current_user", e);
+        return s_.connect("seed-blog", user, "dbname=mydatabase " + extra, bundle, env);
     }
 
     // A connection refused by the server: what the client saw and what the server logged.
-    struct Refusal {
-        ProcessResult client;
-        std::string server_log;
-    };
-    Refusal refused(const std::string& user, const std::string& extra = "", const std::string& bundle = "",
-                    const EnvList& env = {}) {
-        std::size_t offset = pg_->log_size();
-        Refusal r{connect(user, extra, bundle, env), ""};
-        r.server_log = pg_->log_since(offset);
-        return r;
+    AppliedServer::Attempt refused(const std::string& user, const std::string& extra = "",
+                                   const std::string& bundle = "", const EnvList& env = {}) {
+        return s_.attempt("seed-blog", user, "dbname=mydatabase " + extra, bundle, env);
     }
 
 private:
-    TempDir tmp_;
-    std::string dir_;
-    std::string apply_err_;
-    std::unique_ptr<PgCluster> pg_;
+    AppliedServer s_;
 };
 
 void require_connected(const ProcessResult& r, const std::string& user) {
