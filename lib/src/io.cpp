@@ -7,18 +7,13 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <chrono>
-#include <cstdio>
-#include <cstdlib>
-#include <atomic>
-#include <exception>
-#include <thread>
 #include <cerrno>
 #include <cstring>
 #include <random>
 #include <map>
 #include <set>
 
+#include "parallel.hpp"
 #include "pgca/error.hpp"
 
 namespace pgca::io {
@@ -137,35 +132,65 @@ void write_file_atomic(const std::string& path, std::string_view data, mode_t mo
 }
 
 bool write_if_changed(const std::string& path, std::string_view data, mode_t mode) {
-    struct stat st {};
-    if (::stat(path.c_str(), &st) == 0 && (st.st_mode & 07777) == mode) {
-        auto current = try_read_file(path);
-        if (current && *current == data) return false;
-    }
+    if (holds(path, data, mode)) return false;
     write_file_atomic(path, data, mode);
     return true;
 }
 
-std::optional<std::string> try_read_file(const std::string& path) {
-    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        if (errno == ENOENT) return std::nullopt;
-        io_fail("cannot read", path, errno);
-    }
-    std::string out;
+namespace {
+
+// Opens `path` for reading without updating its access time where the file system lets us
+// (O_NOATIME needs the file's owner or CAP_FOWNER): checking tens of thousands of files pgca
+// wrote would otherwise dirty every inode once. -1 with errno set on failure.
+int open_for_reading(const std::string& path) {
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOATIME);
+    if (fd < 0 && errno == EPERM) fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    return fd;
+}
+
+// Reads the rest of `fd` into `out`; returns 0 or the errno of the failed read.
+int read_all(int fd, std::string& out, std::size_t size_hint) {
+    out.reserve(size_hint + 1);
     char buf[65536];
     while (true) {
         ssize_t n = ::read(fd, buf, sizeof buf);
         if (n < 0) {
             if (errno == EINTR) continue;
-            int err = errno;
-            ::close(fd);
-            io_fail("cannot read", path, err);
+            return errno;
         }
-        if (n == 0) break;
+        if (n == 0) return 0;
         out.append(buf, static_cast<std::size_t>(n));
     }
+}
+
+}  // namespace
+
+bool holds(const std::string& path, std::string_view data, mode_t mode) {
+    int fd = open_for_reading(path);
+    if (fd < 0) {
+        if (errno == ENOENT || errno == ENOTDIR) return false;
+        io_fail("cannot read", path, errno);
+    }
+    struct stat st {};
+    bool same = ::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & 07777) == mode &&
+                static_cast<std::size_t>(st.st_size) == data.size();
+    std::string current;
+    int err = same ? read_all(fd, current, data.size()) : 0;
     ::close(fd);
+    if (err != 0) io_fail("cannot read", path, err);
+    return same && current == data;
+}
+
+std::optional<std::string> try_read_file(const std::string& path) {
+    int fd = open_for_reading(path);
+    if (fd < 0) {
+        if (errno == ENOENT) return std::nullopt;
+        io_fail("cannot read", path, errno);
+    }
+    std::string out;
+    int err = read_all(fd, out, 4096);
+    ::close(fd);
+    if (err != 0) io_fail("cannot read", path, err);
     return out;
 }
 
@@ -270,13 +295,33 @@ void FileBatch::write(std::string path, std::string data, mode_t mode) {
 }
 
 bool FileBatch::write_if_changed(std::string path, std::string data, mode_t mode) {
-    struct stat st {};
-    if (::stat(path.c_str(), &st) == 0 && (st.st_mode & 07777) == mode) {
-        auto current = try_read_file(path);
-        if (current && *current == data) return false;
-    }
+    if (holds(path, data, mode)) return false;
     write(std::move(path), std::move(data), mode);
     return true;
+}
+
+std::vector<bool> FileBatch::write_if_changed(std::vector<FileWrite> writes, unsigned jobs) {
+    // Comparing is a few system calls per file; thousands of them go faster on several threads.
+    std::vector<char> same(writes.size(), 0);
+    detail::parallel_for(
+        writes.size(), jobs,
+        [&](std::size_t i, std::size_t) { same[i] = holds(writes[i].path, writes[i].data, writes[i].mode) ? 1 : 0; },
+        256);
+    std::vector<bool> queued(writes.size());
+    for (std::size_t i = 0; i < writes.size(); ++i) {
+        queued[i] = same[i] == 0;
+        if (queued[i]) writes_.push_back(std::move(writes[i]));
+    }
+    return queued;
+}
+
+bool FileBatch::has_changes() const {
+    if (!writes_.empty() || !removals_.empty()) return true;
+    for (const auto& d : dirs_) {
+        struct stat st {};
+        if (::stat(d.path.c_str(), &st) != 0 || !S_ISDIR(st.st_mode) || (st.st_mode & 07777) != d.mode) return true;
+    }
+    return false;
 }
 
 void FileBatch::make_dir(std::string path, mode_t mode) {
@@ -306,7 +351,7 @@ void FileBatch::commit(const std::string& anchor, unsigned jobs) {
     // ensured first, in order, and their files are replaced atomically.
     struct Task {
         const Dir* dir = nullptr;  // a folder to create, or null
-        std::vector<const Write*> files;
+        std::vector<const FileWrite*> files;
     };
     std::vector<Task> tasks;
     std::map<std::string, std::size_t> task_of;
@@ -323,7 +368,7 @@ void FileBatch::commit(const std::string& anchor, unsigned jobs) {
             tasks.push_back({&d, {}});
         }
     }
-    std::vector<const Write*> replacements;
+    std::vector<const FileWrite*> replacements;
     for (const auto& w : writes_) {
         auto it = task_of.find(parent_of(w.path));
         if (it != task_of.end())
@@ -337,52 +382,37 @@ void FileBatch::commit(const std::string& anchor, unsigned jobs) {
             if (::mkdir(t.dir->path.c_str(), t.dir->mode) != 0) {
                 if (errno != EEXIST) io_fail("cannot create folder", t.dir->path, errno);
                 ensure_dir(t.dir->path, t.dir->mode);
-                for (const Write* w : t.files) replace_file(w->path, w->data, w->mode, false);
+                for (const FileWrite* w : t.files) replace_file(w->path, w->data, w->mode, false);
                 return;
             }
             if ((t.dir->mode & mask) != 0 && ::chmod(t.dir->path.c_str(), t.dir->mode) != 0)
                 io_fail("cannot chmod", t.dir->path, errno);
         }
-        for (const Write* w : t.files) create_file(w->path, w->data, w->mode, (w->mode & mask) != 0);
+        for (const FileWrite* w : t.files) create_file(w->path, w->data, w->mode, (w->mode & mask) != 0);
     };
     // Spread over threads: creating thousands of small files is kernel-bound.
     const std::size_t units = tasks.size() + replacements.size();
-    std::atomic<std::size_t> next{0};
-    std::vector<std::exception_ptr> errors(std::max(1u, jobs));
-    auto worker = [&](std::size_t slot) {
-        try {
-            for (std::size_t i = next++; i < units; i = next++) {
-                if (i < tasks.size()) {
-                    run_task(tasks[i]);
-                } else {
-                    const Write* w = replacements[i - tasks.size()];
-                    replace_file(w->path, w->data, w->mode, false);
-                }
+    detail::parallel_for(
+        units, jobs,
+        [&](std::size_t i, std::size_t) {
+            if (i < tasks.size()) {
+                run_task(tasks[i]);
+            } else {
+                const FileWrite* w = replacements[i - tasks.size()];
+                replace_file(w->path, w->data, w->mode, false);
             }
-        } catch (...) {
-            errors[slot] = std::current_exception();
-            next = units;
-        }
-    };
-    std::vector<std::thread> threads;
-    std::size_t extra = units > 64 ? std::max(1u, jobs) - 1 : 0;
-    for (std::size_t t = 0; t < extra; ++t) threads.emplace_back(worker, t + 1);
-    worker(0);
-    for (auto& t : threads) t.join();
-    for (auto& e : errors)
-        if (e) std::rethrow_exception(e);
+        },
+        64);
     for (const auto& r : removals_) remove_all(r);
     // One syncfs() makes every file above durable at once: per-file fsync costs ~0.35 ms here,
     // which is most of the time of a bulk issue. It flushes the whole file system that holds
     // `anchor`, so it is never weaker than per-file fsync plus folder fsync.
-    auto synced_from = std::chrono::steady_clock::now();
+    detail::PhaseTimer timer("  of which syncfs");
     int fd = ::open(anchor.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0) io_fail("cannot open folder", anchor, errno);
     int rc = ::syncfs(fd);
-    if (std::getenv("PGCA_TIMING") != nullptr)
-        std::fprintf(stderr, "pgca: timing: %-16s %10.3f ms\n", "  of which syncfs",
-                     std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - synced_from).count());
     int err = errno;
+    timer.stop();
     ::close(fd);
     if (rc != 0) io_fail("cannot flush the file system of", anchor, err);
     clear();

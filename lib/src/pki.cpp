@@ -3,8 +3,6 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
-#include <chrono>
-#include <cstdio>
 #include <cstdlib>
 #include <atomic>
 #include <ctime>
@@ -14,11 +12,15 @@
 #include <thread>
 
 #include "ossl/fast_leaf.hpp"
+#include "parallel.hpp"
 #include "pgca/error.hpp"
 #include "pgca/pg.hpp"
 
 namespace pgca {
 namespace {
+
+using detail::parallel_for;
+using detail::PhaseTimer;
 
 constexpr mode_t kPrivateFile = 0600;
 constexpr mode_t kPublicFile = 0644;
@@ -188,43 +190,24 @@ namespace {
 
 // One leaf made in memory, with everything the ledger and the files need.
 struct MadeLeaf {
-    std::optional<Certificate> cert;
-    std::string cert_pem;  // leaf + intermediate
-    std::string key_pem;   // "" when the existing key is kept
+    detail::LeafFactory::Leaf leaf;  // key_pem "" when the existing key is kept
+    std::string cert_file;           // leaf + intermediate: what server.crt / postgresql.crt hold
     LedgerEntry entry;
 };
 
-// The ledger row of a freshly made leaf, without a full CertInfo parse (this runs per
-// certificate in bulk issuance).
-// PGCA_TIMING=1 prints how long each phase of a bulk operation took, for benchmarks.
-class PhaseTimer final {
-public:
-    explicit PhaseTimer(const char* what) : what_(what), on_(std::getenv("PGCA_TIMING") != nullptr) {}
-    ~PhaseTimer() {
-        if (!on_) return;
-        auto us = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - start_);
-        std::fprintf(stderr, "pgca: timing: %-16s %10.3f ms\n", what_, static_cast<double>(us.count()) / 1000.0);
-    }
-    PhaseTimer(const PhaseTimer&) = delete;
-    PhaseTimer& operator=(const PhaseTimer&) = delete;
-
-private:
-    const char* what_;
-    bool on_;
-    std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
-};
-
-LedgerEntry light_entry(const Certificate& cert, const std::string& issuer, const std::string& kind,
+// The ledger row of a freshly made leaf, from what the factory reports (no certificate parse:
+// this runs per certificate in bulk issuance).
+LedgerEntry light_entry(const detail::LeafFactory::Leaf& leaf, const std::string& issuer, const std::string& kind,
                         const std::string& name, std::string detail) {
     LedgerEntry e;
-    e.serial = cert.serial_hex();
+    e.serial = leaf.serial_hex;
     e.issuer = issuer;
     e.kind = kind;
     e.name = name;
-    e.subject = cert.subject_rfc2253();
-    e.not_before = cert.not_before();
-    e.not_after = cert.not_after();
-    e.fingerprint = cert.sha256_fingerprint();
+    e.subject = leaf.subject;
+    e.not_before = leaf.not_before;
+    e.not_after = leaf.not_after;
+    e.fingerprint = leaf.sha256_fingerprint;
     e.detail = std::move(detail);
     e.issued_at = std::time(nullptr);
     return e;
@@ -232,11 +215,13 @@ LedgerEntry light_entry(const Certificate& cert, const std::string& issuer, cons
 
 }  // namespace
 
-Certificate PkiDir::issue_server(const ServerRequest& req) { return issue_batch({req}, {}).front(); }
+Certificate PkiDir::issue_server(const ServerRequest& req) { return issue_batch({req}, {}).front().certificate(); }
 
-Certificate PkiDir::issue_client(const ClientRequest& req) { return issue_batch({}, {req}).front(); }
+Certificate PkiDir::issue_client(const ClientRequest& req) { return issue_batch({}, {req}).front().certificate(); }
 
-std::vector<Certificate> PkiDir::issue_batch(const std::vector<ServerRequest>& servers,
+Certificate IssuedLeaf::certificate() const { return Certificate::from_pem(cert_pem, "issued certificate"); }
+
+std::vector<IssuedLeaf> PkiDir::issue_batch(const std::vector<ServerRequest>& servers,
                                              const std::vector<ClientRequest>& clients, const Progress& progress) {
     const CertificateAuthority& ca = issuer();
     const std::string issuer_dn = ca.certificate().subject_rfc2253();
@@ -292,69 +277,45 @@ std::vector<Certificate> PkiDir::issue_batch(const std::vector<ServerRequest>& s
             const ServerRequest& r = servers[i];
             in_context("issue server \"" + r.name + "\"", [&] {
                 if (!kept[i] && server_pass[i].empty()) {
-                    auto leaf = factory(f, r.key).issue_server(server_subject(r.hosts), r.hosts, r.days);
-                    m.cert = std::move(leaf.cert);
-                    m.cert_pem = std::move(leaf.cert_pem);
-                    m.key_pem = std::move(leaf.key_pem);
+                    m.leaf = factory(f, r.key).issue_server(server_subject(r.hosts), r.hosts, r.days);
                 } else {
                     std::optional<PrivateKey> fresh;
                     if (!kept[i]) fresh = PrivateKey::generate(r.key);
                     const PrivateKey& key = kept[i] ? *kept[i] : *fresh;
-                    m.cert = ca.issue_server(key, server_subject(r.hosts), r.hosts, r.days);
                     // An encrypted server key needs ssl_passphrase_command on the server (written
                     // by write_server_conf); `kept` keys stay as they are on disk.
-                    if (fresh) m.key_pem = fresh->to_encrypted_pem(server_pass[i]);
+                    m.leaf = detail::leaf_of(ca.issue_server(key, server_subject(r.hosts), r.hosts, r.days),
+                                             fresh ? fresh->to_encrypted_pem(server_pass[i]) : std::string());
                 }
                 nlohmann::json detail = {{"hosts", r.hosts}, {"key", std::string(to_string(r.key))}, {"days", r.days},
                                          {"key_passphrase", r.key_passphrase.to_json()}};
-                m.entry = light_entry(*m.cert, issuer_dn, "server", r.name, detail.dump());
+                m.entry = light_entry(m.leaf, issuer_dn, "server", r.name, detail.dump());
             });
         } else {
             const ClientRequest& r = clients[i - servers.size()];
             in_context("issue client \"" + r.user + "\"", [&] {
-                auto leaf = factory(f, r.key).issue_client(client_subjects[i - servers.size()], r.days);
-                m.cert = std::move(leaf.cert);
-                m.cert_pem = std::move(leaf.cert_pem);
-                m.key_pem = std::move(leaf.key_pem);
+                m.leaf = factory(f, r.key).issue_client(client_subjects[i - servers.size()], r.days);
                 nlohmann::json detail = {{"cn", client_subjects[i - servers.size()].get("CN")},
                                          {"key", std::string(to_string(r.key))}};
-                m.entry = light_entry(*m.cert, issuer_dn, "client", r.user, detail.dump());
+                m.entry = light_entry(m.leaf, issuer_dn, "client", r.user, detail.dump());
             });
         }
-        // The factory already encoded its leaves; only the generic path still needs it.
-        if (m.cert_pem.empty()) m.cert_pem = m.cert->to_pem();
-        m.cert_pem += chain;
-        m.entry.cert_file_sha256 = sha256_hex(m.cert_pem);
-        m.entry.key_file_sha256 = m.key_pem.empty() ? std::string() : sha256_hex(m.key_pem);
+        m.cert_file = m.leaf.cert_pem + chain;
+        m.entry.cert_file_sha256 = sha256_hex(m.cert_file);
+        m.entry.key_file_sha256 = m.leaf.key_pem.empty() ? std::string() : sha256_hex(m.leaf.key_pem);
     };
 
     // Keys and signatures are the expensive part and independent: spread them over threads.
-    std::optional<PhaseTimer> timer_make(std::in_place, "make leaves");
-    std::atomic<std::size_t> next{0};
+    PhaseTimer timer_make("make leaves");
     std::atomic<std::size_t> done{0};
-    std::vector<std::exception_ptr> errors(jobs_);
-    auto worker = [&](std::size_t slot) {
-        try {
-            Factories factories;
-            for (std::size_t i = next++; i < total; i = next++) {
-                make_one(i, factories);
-                std::size_t n = ++done;
-                if (slot == 0 && progress) progress(n, total);
-            }
-        } catch (...) {
-            errors[slot] = std::current_exception();
-            next = total;
-        }
-    };
-    std::vector<std::thread> threads;
-    std::size_t extra = total > 1 ? std::min<std::size_t>(jobs_, total) - 1 : 0;
-    for (std::size_t t = 0; t < extra; ++t) threads.emplace_back(worker, t + 1);
-    worker(0);
-    for (auto& t : threads) t.join();
-    for (auto& e : errors)
-        if (e) std::rethrow_exception(e);
+    std::vector<Factories> factories(std::max(1u, jobs_));
+    parallel_for(total, jobs_, [&](std::size_t i, std::size_t slot) {
+        make_one(i, factories[slot]);
+        std::size_t n = ++done;
+        if (slot == 0 && progress) progress(n, total);
+    });
     if (progress) progress(total, total);
-    timer_make.reset();
+    timer_make.stop();
     PhaseTimer timer_record("record + queue");
 
     // The ledger first (inside the caller's transaction), the files after its commit.
@@ -369,7 +330,7 @@ std::vector<Certificate> PkiDir::issue_batch(const std::vector<ServerRequest>& s
         return it->second;
     };
     std::set<std::string> parents;
-    std::vector<Certificate> out;
+    std::vector<IssuedLeaf> out;
     out.reserve(total);
     for (std::size_t i = 0; i < total; ++i) {
         MadeLeaf& m = made[i];
@@ -387,10 +348,10 @@ std::vector<Certificate> PkiDir::issue_batch(const std::vector<ServerRequest>& s
         const std::string trust = server ? root_pem + chain : root_pem;
         const char* cert_file = server ? "/server.crt" : "/postgresql.crt";
         const char* key_file = server ? "/server.key" : "/postgresql.key";
-        if (!m.key_pem.empty()) files_.write(folder + key_file, std::move(m.key_pem), kPrivateFile);
-        files_.write(folder + cert_file, std::move(m.cert_pem), kPublicFile);
+        if (!m.leaf.key_pem.empty()) files_.write(folder + key_file, std::move(m.leaf.key_pem), kPrivateFile);
+        files_.write(folder + cert_file, std::move(m.cert_file), kPublicFile);
         files_.write_if_changed(folder + "/root.crt", trust, kPublicFile);
-        out.push_back(std::move(*m.cert));
+        out.push_back({m.entry.serial, m.entry.not_after, std::move(m.leaf.cert_pem)});
     }
     return out;
 }
@@ -401,7 +362,12 @@ void PkiDir::commit_ledger() {
 }
 
 void PkiDir::flush_files() {
-    if (files_.empty()) return;
+    // A run that changes nothing (a no-op apply: every folder is only re-ensured) writes no
+    // marker and needs no syncfs.
+    if (!files_.has_changes()) {
+        files_.clear();
+        return;
+    }
     // A marker that outlives a kill -9 in the middle of the writes, so that the next run knows
     // to sweep temporary files (everything else it checks against the ledger anyway).
     std::string marker = layout_.dir() + "/.pgca-writing";
@@ -434,12 +400,17 @@ bool PkiDir::write_server_conf(const Profile& profile, const ServerSpec& server)
                                    pg::render_server_conf(profile, server, files), kPublicFile);
 }
 
-bool PkiDir::write_client_service(const Profile& profile, const ClientSpec& client) {
-    std::string base = layout_.client_dir(client.user);
-    pg::ClientFiles files{base + "/root.crt", base + "/postgresql.crt", base + "/postgresql.key"};
-    files_.make_dir(layout_.clients_dir(), kPublicDir);
-    files_.make_dir(base, kPrivateDir);
-    return files_.write_if_changed(base + "/pg_service.conf", pg::render_service(profile, client, files), kPublicFile);
+std::vector<bool> PkiDir::write_client_services(const Profile& profile, const std::vector<ClientSpec>& clients) {
+    std::vector<io::FileWrite> writes;
+    writes.reserve(clients.size());
+    if (!clients.empty()) files_.make_dir(layout_.clients_dir(), kPublicDir);
+    for (const auto& client : clients) {
+        std::string base = layout_.client_dir(client.user);
+        pg::ClientFiles files{base + "/root.crt", base + "/postgresql.crt", base + "/postgresql.key"};
+        files_.make_dir(base, kPrivateDir);
+        writes.push_back({base + "/pg_service.conf", pg::render_service(profile, client, files), kPublicFile});
+    }
+    return files_.write_if_changed(std::move(writes), jobs_);
 }
 
 bool PkiDir::revoke(const LedgerEntry& entry, RevocationReason reason) {

@@ -9,6 +9,7 @@
 #include <set>
 #include <sstream>
 
+#include "parallel.hpp"
 #include "pgca/error.hpp"
 #include "pgca/pg.hpp"
 
@@ -283,6 +284,9 @@ Profile parse_profile(std::string_view json_text, std::string_view source) {
 
         Profile p;
         p.source = std::string(source);
+        // Names seen so far, for the duplicate checks (a profile may list thousands of clients).
+        std::set<std::string> server_names;
+        std::set<std::string> client_names;
         root.require("name");
         p.name = root.at("name").string();
         root.at("name").check([&] { validate_simple_name(p.name, "profile name"); });
@@ -333,7 +337,7 @@ Profile parse_profile(std::string_view json_text, std::string_view source) {
                 n.require("name");
                 s.name = n.at("name").string();
                 n.at("name").check([&] { validate_simple_name(s.name, "server name"); });
-                if (p.find_server(s.name) != nullptr) n.at("name").fail("duplicate server name \"" + s.name + "\"");
+                if (!server_names.insert(s.name).second) n.at("name").fail("duplicate server name \"" + s.name + "\"");
                 n.require("hosts");
                 Node hosts = n.at("hosts");
                 s.hosts = hosts.string_list();
@@ -370,7 +374,7 @@ Profile parse_profile(std::string_view json_text, std::string_view source) {
                 n.require("user");
                 c.user = n.at("user").string();
                 n.at("user").check([&] { validate_role_name(c.user, "role name"); });
-                if (p.find_client(c.user) != nullptr) n.at("user").fail("duplicate user \"" + c.user + "\"");
+                if (!client_names.insert(c.user).second) n.at("user").fail("duplicate user \"" + c.user + "\"");
                 if (n.has("cn")) {
                     c.cn = n.at("cn").string();
                     n.at("cn").check([&] {
@@ -442,6 +446,7 @@ Profile parse_profile(std::string_view json_text, std::string_view source) {
 }
 
 Profile load_profile(const std::string& path) {
+    detail::PhaseTimer timer("load profile");
     std::ifstream in(path, std::ios::binary);
     if (!in) throw Error(ErrorKind::input, "cannot read profile \"" + path + "\": " + std::strerror(errno));
     std::ostringstream ss;

@@ -49,6 +49,19 @@ std::string der(const T* value) {
     return s;
 }
 
+// The TBSCertificate inside a Certificate's DER (the first element of the outer SEQUENCE),
+// as the bytes stand there.
+std::string tbs_of(const std::string& cert_der) {
+    const auto* start = reinterpret_cast<const unsigned char*>(cert_der.data());
+    const unsigned char* p = start;
+    long len = 0;
+    int tag = 0, cls = 0;
+    REQUIRE((ASN1_get_object(&p, &len, &tag, &cls, static_cast<long>(cert_der.size())) & 0x80) == 0);
+    const unsigned char* inner = p;
+    REQUIRE((ASN1_get_object(&p, &len, &tag, &cls, len) & 0x80) == 0);
+    return std::string(reinterpret_cast<const char*>(inner), static_cast<std::size_t>(p - inner + len));
+}
+
 std::string name_der(const X509_NAME* n) { return der<X509_NAME, i2d_X509_NAME>(n); }
 std::string spki_der(const X509_PUBKEY* k) { return der<X509_PUBKEY, i2d_X509_PUBKEY>(k); }
 
@@ -101,19 +114,40 @@ void check_equivalent(const CertificateAuthority& ca, const LeafFactory::Leaf& l
     // The key: parses, matches, and its PEM is byte-identical to PrivateKey::to_pem().
     PrivateKey key = PrivateKey::from_pem(leaf.key_pem, "fast key");
     CHECK(key.to_pem() == leaf.key_pem);
-    CHECK(leaf.cert.matches(key));
-    CHECK(leaf.cert.issued_by(ca.certificate()));
-    CHECK(leaf.cert_pem == leaf.cert.to_pem());
+    CHECK(leaf.certificate().matches(key));
+    CHECK(leaf.certificate().issued_by(ca.certificate()));
+    CHECK(leaf.cert_pem == leaf.certificate().to_pem());
 
-    // Re-parsed through OpenSSL's decoders: the same DER, still matching.
+    // Re-parsed through OpenSSL's decoders: the same DER (so it is canonical), still matching,
+    // and what the leaf reports about itself is what the certificate says.
     Certificate parsed = Certificate::from_pem(leaf.cert_pem, "fast cert");
-    CHECK(parsed.to_der() == leaf.cert.to_der());
+    CHECK(parsed.to_der() == leaf.cert_der);
     CHECK(parsed.matches(key));
+    CHECK(leaf.serial_hex == parsed.serial_hex());
+    CHECK(leaf.subject == parsed.subject_rfc2253());
+    CHECK(leaf.not_before == parsed.not_before());
+    CHECK(leaf.not_after == parsed.not_after());
+    CHECK(leaf.sha256_fingerprint == parsed.sha256_fingerprint());
 
     Certificate generic = hosts != nullptr ? ca.issue_server(key, subject, *hosts, days)
                                            : ca.issue_client(key, subject, days);
     X509* f = parsed.native();
     X509* g = generic.native();
+
+    // Byte for byte: the generic certificate given the fast one's serial and validity, encoded
+    // by OpenSSL (i2d_re_X509_tbs), is the fast TBSCertificate. This covers every field the
+    // fast path assembles by hand (version, algorithm, names, times, SPKI, extensions).
+    X509* same_fields = X509_dup(g);
+    REQUIRE(same_fields != nullptr);
+    REQUIRE(X509_set_serialNumber(same_fields, const_cast<ASN1_INTEGER*>(X509_get0_serialNumber(f))) == 1);
+    REQUIRE(X509_set1_notBefore(same_fields, X509_get0_notBefore(f)) == 1);
+    REQUIRE(X509_set1_notAfter(same_fields, X509_get0_notAfter(f)) == 1);
+    unsigned char* reencoded = nullptr;
+    int reencoded_len = i2d_re_X509_tbs(same_fields, &reencoded);
+    REQUIRE(reencoded_len > 0);
+    CHECK(bytes(reencoded, reencoded_len) == tbs_of(leaf.cert_der));
+    OPENSSL_free(reencoded);
+    X509_free(same_fields);
     CHECK(X509_get_version(f) == X509_VERSION_3);
     CHECK(name_der(X509_get_subject_name(f)) == name_der(X509_get_subject_name(g)));
     CHECK(name_der(X509_get_issuer_name(f)) == name_der(X509_get_issuer_name(g)));
@@ -144,7 +178,7 @@ void check_equivalent(const CertificateAuthority& ca, const LeafFactory::Leaf& l
     CHECK(octet_string_value(X509_get0_subject_key_id(f)) == octet_string_value(X509_get0_subject_key_id(g)));
 
     // What pgca reports about the two is the same but for serial, fingerprint and instants.
-    CertInfo fi = leaf.cert.info();
+    CertInfo fi = leaf.certificate().info();
     CertInfo gi = generic.info();
     CHECK(fi.subject == gi.subject);
     CHECK(fi.issuer == gi.issuer);
@@ -210,15 +244,15 @@ TEST_CASE("fast EC client and server leaves are equivalent to the generic path's
     const DistinguishedName alice = subject_of("alice");
     auto client = factory.issue_client(alice, 365);
     check_equivalent(ca, client, alice, nullptr, 365);
-    CHECK(client.cert.info().signature_algorithm == digest_of(ca_alg));
-    CHECK(client.cert.info().key_type == (leaf_alg == KeyAlg::ec_p256 ? "EC P-256" : "EC P-384"));
-    CHECK(client.cert.info().extended_key_usage == std::vector<std::string>{"clientAuth"});
+    CHECK(client.certificate().info().signature_algorithm == digest_of(ca_alg));
+    CHECK(client.certificate().info().key_type == (leaf_alg == KeyAlg::ec_p256 ? "EC P-256" : "EC P-384"));
+    CHECK(client.certificate().info().extended_key_usage == std::vector<std::string>{"clientAuth"});
 
     const std::vector<std::string> hosts{"db1.example.com", "*.db.example.com", "localhost", "10.0.0.7", "::1"};
     const DistinguishedName db = DistinguishedName::with_cn("db1.example.com");
     auto server = factory.issue_server(db, hosts, 397);
     check_equivalent(ca, server, db, &hosts, 397);
-    CertInfo si = server.cert.info();
+    CertInfo si = server.certificate().info();
     CHECK(si.dns_names == std::vector<std::string>{"db1.example.com", "*.db.example.com", "localhost"});
     CHECK(si.ip_addresses == std::vector<std::string>{"10.0.0.7", "::1"});
     CHECK(si.extended_key_usage == std::vector<std::string>{"serverAuth"});
@@ -255,7 +289,7 @@ TEST_CASE("fast keys are byte-identical to PrivateKey::to_pem(), short scalars i
             PrivateKey key = PrivateKey::from_pem(leaf.key_pem, "fast key");
             REQUIRE(key.alg() == alg);
             REQUIRE(key.to_pem() == leaf.key_pem);
-            REQUIRE(leaf.cert.matches(key));
+            REQUIRE(leaf.certificate().matches(key));
             BIGNUM* d = nullptr;
             REQUIRE(EVP_PKEY_get_bn_param(key.native(), OSSL_PKEY_PARAM_PRIV_KEY, &d) == 1);
             short_scalar_seen = BN_num_bytes(d) < order_bytes;
@@ -271,8 +305,8 @@ TEST_CASE("fast leaves follow the generic validity and input rules", "[fast]") {
     LeafFactory factory(ca, KeyAlg::ec_p256);
     // Clamped to the issuer: never outlives it, never starts before it.
     auto leaf = factory.issue_client(DistinguishedName::with_cn("alice"), 365);
-    CHECK(leaf.cert.not_after() == ca.certificate().not_after());
-    CHECK(leaf.cert.not_before() >= ca.certificate().not_before());
+    CHECK(leaf.certificate().not_after() == ca.certificate().not_after());
+    CHECK(leaf.certificate().not_before() >= ca.certificate().not_before());
 
     auto kind_of = [](auto&& fn) {
         try {
@@ -290,7 +324,7 @@ TEST_CASE("fast leaves follow the generic validity and input rules", "[fast]") {
     CHECK(kind_of([&] { (void)factory.issue_server(DistinguishedName::with_cn("db"), {"bad_host!"}, 30); }) ==
           ErrorKind::policy);
     // The factory is still usable after refusing a request.
-    CHECK(factory.issue_client(DistinguishedName::with_cn("bob"), 1).cert.issued_by(ca.certificate()));
+    CHECK(factory.issue_client(DistinguishedName::with_cn("bob"), 1).certificate().issued_by(ca.certificate()));
 }
 
 TEST_CASE("serials of fast leaves are random, positive and 16 octets", "[fast]") {
@@ -299,10 +333,11 @@ TEST_CASE("serials of fast leaves are random, positive and 16 octets", "[fast]")
     std::set<std::string> serials;
     for (int i = 0; i < 300; ++i) {
         auto leaf = factory.issue_client(DistinguishedName::with_cn("u" + std::to_string(i)), 30);
-        const ASN1_INTEGER* s = X509_get0_serialNumber(leaf.cert.native());
+        Certificate cert = leaf.certificate();
+        const ASN1_INTEGER* s = X509_get0_serialNumber(cert.native());
         REQUIRE(ASN1_STRING_length(s) == 16);
         REQUIRE((ASN1_STRING_get0_data(s)[0] & 0x80) == 0);
-        serials.insert(leaf.cert.serial_hex());
+        serials.insert(leaf.certificate().serial_hex());
     }
     CHECK(serials.size() == 300);
 }
@@ -314,7 +349,7 @@ TEST_CASE("an RSA CA signs fast EC leaves too", "[fast]") {
     const DistinguishedName bob = subject_of("bob");
     auto leaf = factory.issue_client(bob, 365);
     check_equivalent(ca, leaf, bob, nullptr, 365);
-    CHECK(leaf.cert.info().signature_algorithm == "sha256WithRSAEncryption");
+    CHECK(leaf.certificate().info().signature_algorithm == "sha256WithRSAEncryption");
 }
 
 TEST_CASE("RSA and Ed25519 leaves take the generic path and are still valid", "[fast]") {
@@ -329,16 +364,16 @@ TEST_CASE("RSA and Ed25519 leaves take the generic path and are still valid", "[
         PrivateKey key = PrivateKey::from_pem(client.key_pem, "generic key");
         CHECK(key.alg() == alg);
         CHECK(key.to_pem() == client.key_pem);
-        CHECK(client.cert.matches(key));
-        CHECK(client.cert.issued_by(ca.certificate()));
-        CHECK(client.cert_pem == client.cert.to_pem());
-        CertInfo ci = client.cert.info();
+        CHECK(client.certificate().matches(key));
+        CHECK(client.certificate().issued_by(ca.certificate()));
+        CHECK(client.cert_pem == client.certificate().to_pem());
+        CertInfo ci = client.certificate().info();
         CHECK(ci.extended_key_usage == std::vector<std::string>{"clientAuth"});
         CHECK(ci.key_usage == (alg == KeyAlg::rsa_2048
                                    ? std::vector<std::string>{"digitalSignature", "keyEncipherment"}
                                    : std::vector<std::string>{"digitalSignature"}));
         auto server = factory.issue_server(DistinguishedName::with_cn("db"), {"db.example.com"}, 397);
-        CHECK(server.cert.info().dns_names == std::vector<std::string>{"db.example.com"});
+        CHECK(server.certificate().info().dns_names == std::vector<std::string>{"db.example.com"});
         write(tmp.file("client.crt"), client.cert_pem);
         write(tmp.file("server.crt"), server.cert_pem);
         CHECK_THAT(openssl_verify(tmp.file("ca.crt"), tmp.file("client.crt"), "sslclient"), Catch::Contains(": OK"));
@@ -372,10 +407,10 @@ TEST_CASE("one factory per thread: concurrent fast issuance from one CA", "[fast
         CHECK(errors[t].empty());
         REQUIRE(made[t].size() == static_cast<std::size_t>(kEach));
         for (const auto& leaf : made[t]) {
-            CHECK(leaf.cert.issued_by(ca.certificate()));
-            serials.insert(leaf.cert.serial_hex());
+            CHECK(leaf.certificate().issued_by(ca.certificate()));
+            serials.insert(leaf.certificate().serial_hex());
         }
-        CHECK(made[t].front().cert.matches(PrivateKey::from_pem(made[t].front().key_pem, "key")));
+        CHECK(made[t].front().certificate().matches(PrivateKey::from_pem(made[t].front().key_pem, "key")));
     }
     CHECK(serials.size() == static_cast<std::size_t>(kThreads * kEach));
 }

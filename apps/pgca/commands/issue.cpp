@@ -123,12 +123,12 @@ int issue_client(int argc, char** argv) {
     auto certs = pki->transact([&] {
         auto issued = pki->issue_batch({}, reqs, progress_bar("issuing"));
         Profile profile = standalone_profile(*pki);
-        for (const auto& spec : specs) pki->write_client_service(profile, spec);
+        (void)pki->write_client_services(profile, specs);
         return issued;
     });
     if (certs.size() == 1) {
-        std::cout << "issued client \"" << specs[0].user << "\" serial " << certs[0].serial_hex() << ", valid until "
-                  << format_time(certs[0].not_after()) << "\n"
+        std::cout << "issued client \"" << specs[0].user << "\" serial " << certs[0].serial_hex << ", valid until "
+                  << format_time(certs[0].not_after) << "\n"
                   << "files: " << pki->layout().client_dir(specs[0].user)
                   << "/{postgresql.crt,postgresql.key,root.crt,pg_service.conf}\n";
     } else {

@@ -109,10 +109,10 @@ int run_rotate(int argc, char** argv) {
         auto certs = pki->issue_batch(reqs, {});
         for (std::size_t i = 0; i < certs.size(); ++i) {
             actions.push_back({"rotate", "server", reqs[i].name,
-                               "serial " + old_serials[i] + " -> " + certs[i].serial_hex() + ", valid until " +
-                                   format_time(certs[i].not_after()) +
+                               "serial " + old_serials[i] + " -> " + certs[i].serial_hex + ", valid until " +
+                                   format_time(certs[i].not_after) +
                                    (reqs[i].keep_key ? " (same key)" : " (new key)")});
-            expected.insert(certs[i].serial_hex());
+            expected.insert(certs[i].serial_hex);
             rotated_any = true;
         }
     });

@@ -23,6 +23,10 @@ void write_file_atomic(const std::string& path, std::string_view data, mode_t mo
 /// exactly `data` with exactly `mode`. Returns true when it wrote.
 bool write_if_changed(const std::string& path, std::string_view data, mode_t mode);
 
+/// True when `path` is a regular file holding exactly `data` with exactly `mode` (false when it
+/// is missing). Reads it without updating its access time where allowed. Throws Error(io).
+[[nodiscard]] bool holds(const std::string& path, std::string_view data, mode_t mode);
+
 /// The whole file, or std::nullopt if it does not exist. Throws Error(io) on other errors.
 [[nodiscard]] std::optional<std::string> try_read_file(const std::string& path);
 /// The whole file. Throws Error(input) naming `path` if it is missing or unreadable.
@@ -39,6 +43,13 @@ void remove_all(const std::string& path);
 /// `path` made absolute against the current directory, with no trailing slash.
 [[nodiscard]] std::string absolute(const std::string& path);
 
+/// One whole file to write: its path, contents and mode.
+struct FileWrite {
+    std::string path;
+    std::string data;
+    mode_t mode;
+};
+
 /// File changes queued while the ledger transaction that justifies them is open, and carried out
 /// after it committed: the ledger always knows every certificate that reaches the disk, and a
 /// crash between the two leaves files the next `apply` checks against the ledger and repairs.
@@ -50,12 +61,18 @@ public:
     /// Queues the write only when `path` does not already hold exactly `data` with `mode`.
     /// Returns whether it queued.
     bool write_if_changed(std::string path, std::string data, mode_t mode);
+    /// The same for many files, compared on up to `jobs` threads. Returns, per write, whether it
+    /// was queued.
+    std::vector<bool> write_if_changed(std::vector<FileWrite> writes, unsigned jobs);
     /// Queues a folder to create (before any file) with `mode`.
     void make_dir(std::string path, mode_t mode);
     /// Queues the removal of a file or folder tree (after the writes).
     void remove(std::string path);
 
     [[nodiscard]] bool empty() const noexcept { return writes_.empty() && dirs_.empty() && removals_.empty(); }
+    /// True when commit() would change something: a write or removal is queued, or a queued
+    /// folder is missing or has another mode (stat()s the folders when only they are queued).
+    [[nodiscard]] bool has_changes() const;
     [[nodiscard]] std::size_t size() const noexcept { return writes_.size(); }
     void clear() noexcept;
 
@@ -65,16 +82,11 @@ public:
     void commit(const std::string& anchor, unsigned jobs);
 
 private:
-    struct Write {
-        std::string path;
-        std::string data;
-        mode_t mode;
-    };
     struct Dir {
         std::string path;
         mode_t mode;
     };
-    std::vector<Write> writes_;
+    std::vector<FileWrite> writes_;
     std::vector<Dir> dirs_;
     std::map<std::string, std::size_t> dir_index_;  // each folder once
     std::vector<std::string> removals_;

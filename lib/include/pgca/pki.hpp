@@ -2,6 +2,7 @@
 // Everything the CLI does to a folder goes through here.
 #pragma once
 
+#include <ctime>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -45,6 +46,16 @@ struct ClientRequest {
     std::string cn;  ///< "" = the role name
     KeyAlg key = KeyAlg::ec_p256;
     int days = 365;
+};
+
+/// A certificate issue_batch made, as its callers report it (its files hold the certificate).
+struct IssuedLeaf {
+    std::string serial_hex;
+    std::time_t not_after = 0;
+    std::string cert_pem;  ///< the leaf alone
+
+    /// The certificate itself, parsed from cert_pem (a full OpenSSL decode).
+    [[nodiscard]] Certificate certificate() const;
 };
 
 /// An open PKI folder. Holds an exclusive lock on the folder while it lives.
@@ -91,9 +102,9 @@ public:
 
     /// Issues many leaves: keys and certificates are made in memory on up to jobs() threads, then
     /// recorded in the open transaction (each previous certificate of the same name superseded)
-    /// and their files queued. Returns the certificates in request order. `progress`, if set, is
+    /// and their files queued. Returns what was issued, in request order. `progress`, if set, is
     /// called on the calling thread with (done, total) as work completes.
-    std::vector<Certificate> issue_batch(const std::vector<ServerRequest>& servers,
+    std::vector<IssuedLeaf> issue_batch(const std::vector<ServerRequest>& servers,
                                          const std::vector<ClientRequest>& clients, const Progress& progress = {});
 
     /// Runs `fn` in one ledger transaction. After the commit, the files it queued are written and
@@ -131,8 +142,9 @@ public:
 
     /// Writes servers/NAME/postgresql.ssl.conf for `server` (paths under install_dir if set).
     bool write_server_conf(const Profile& profile, const ServerSpec& server);
-    /// Writes clients/ROLE/pg_service.conf.
-    bool write_client_service(const Profile& profile, const ClientSpec& client);
+    /// Queues clients/ROLE/pg_service.conf for each of `clients` whose file differs (compared on
+    /// jobs() threads). Returns, per client, whether it was queued.
+    std::vector<bool> write_client_services(const Profile& profile, const std::vector<ClientSpec>& clients);
 
     /// Marks `entry` revoked now for `reason`. Returns false (and changes nothing) when it
     /// already was revoked.

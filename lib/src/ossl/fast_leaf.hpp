@@ -10,6 +10,7 @@
 // fast_path_self_test() re-checks it once per process before a fast certificate is issued.
 #pragma once
 
+#include <ctime>
 #include <memory>
 #include <string>
 #include <vector>
@@ -34,10 +35,22 @@ public:
     LeafFactory(const LeafFactory&) = delete;
     LeafFactory& operator=(const LeafFactory&) = delete;
 
+    /// A leaf as bulk issuance needs it: the encodings that go to disk and what the ledger
+    /// records. No X509 object is built on the fast path (parsing one back costs more than
+    /// making it); certificate() makes one on demand.
     struct Leaf {
-        Certificate cert;      ///< fully usable: matches(), info(), issued_by() work
-        std::string cert_pem;  ///< the leaf alone ("BEGIN CERTIFICATE"), no chain
-        std::string key_pem;   ///< unencrypted PKCS#8 ("BEGIN PRIVATE KEY"), == PrivateKey::to_pem()
+        std::string cert_der;            ///< the leaf alone
+        std::string cert_pem;            ///< the leaf alone ("BEGIN CERTIFICATE"), == Certificate::to_pem()
+        std::string key_pem;             ///< unencrypted PKCS#8 ("BEGIN PRIVATE KEY"), == PrivateKey::to_pem()
+        std::string serial_hex;          ///< == Certificate::serial_hex()
+        std::string subject;             ///< RFC 2253, == Certificate::subject_rfc2253()
+        std::time_t not_before = 0;
+        std::time_t not_after = 0;
+        std::string sha256_fingerprint;  ///< == Certificate::sha256_fingerprint()
+
+        /// The certificate, parsed from cert_der (a full OpenSSL decode: for tests and single
+        /// certificates, not for bulk work). Throws Error(internal) if it does not parse.
+        [[nodiscard]] Certificate certificate() const;
     };
 
     /// Generates a key and issues a client certificate with the same extensions and validity
@@ -52,7 +65,8 @@ public:
     [[nodiscard]] Leaf issue_server(const DistinguishedName& subject, const std::vector<std::string>& hosts,
                                     int days);
 
-    /// Whether this factory uses the fast path (EC P-256/P-384) or the generic one (others).
+    /// Whether this factory uses the fast path (EC P-256/P-384 leaves from an issuer with a
+    /// subjectKeyIdentifier, as every pgca CA has) or the generic one (everything else).
     [[nodiscard]] bool fast() const noexcept;
 
 private:
@@ -63,6 +77,9 @@ private:
     struct Impl;
     std::unique_ptr<Impl> impl_;
 };
+
+/// The Leaf of a certificate made elsewhere (the generic path), with `key_pem` as its key.
+[[nodiscard]] LeafFactory::Leaf leaf_of(const Certificate& cert, std::string key_pem);
 
 /// Runs once per process (std::call_once; retried on the next call if it threw): issues a
 /// client certificate for a P-256 and a P-384 leaf with the fast path and checks each against
