@@ -189,11 +189,22 @@ public:
         return rows(s);
     }
 
-    std::vector<LedgerEntry> revoked_by(const std::string& issuer, std::time_t now) override {
-        Stmt s(db_, (std::string(kSelect) +
-                     " WHERE issuer = ?1 AND status = 'revoked' AND not_after > ?2 ORDER BY id").c_str());
+    std::vector<Revocation> revocations(const std::string& issuer, std::time_t now) override {
+        // Three columns, not whole rows: a CRL may list 100,000 certificates.
+        Stmt s(db_, "SELECT serial, revoked_at, revocation_reason FROM certificates "
+                    "WHERE issuer = ?1 AND status = 'revoked' AND not_after > ?2 ORDER BY id");
         s.bind(1, issuer).bind(2, static_cast<std::int64_t>(now));
-        return rows(s);
+        std::vector<Revocation> out;
+        while (s.step()) out.push_back({s.text(0), static_cast<std::time_t>(s.integer(1)), s.text(2)});
+        return out;
+    }
+
+    std::vector<std::string> valid_names(const std::string& kind) override {
+        Stmt s(db_, "SELECT DISTINCT name FROM certificates WHERE kind = ?1 AND status = 'valid' ORDER BY name");
+        s.bind(1, kind);
+        std::vector<std::string> out;
+        while (s.step()) out.push_back(s.text(0));
+        return out;
     }
 
     bool revoke(const std::string& issuer, const std::string& serial, std::time_t when,

@@ -442,60 +442,63 @@ std::vector<Action> PkiDir::refresh_crls(int crl_days, bool force) {
     std::vector<Ca> cas{{false, &*root_cert_, layout_.root_crl(), "root"}};
     if (intermediate_cert_) cas.push_back({true, &*intermediate_cert_, layout_.intermediate_crl(), "intermediate"});
 
-    std::vector<Crl> current;
-    std::vector<std::string> current_pem;  // encoded once each; a 100,000-entry CRL is costly to encode
+    std::vector<std::string> current_pem;  // each CA's CRL as it is (or will be) on disk
     for (const auto& c : cas) {
         std::string issuer = c.cert->subject_rfc2253();
-        std::vector<LedgerEntry> revoked = ledger_->revoked_by(issuer, now);
-        std::set<std::string> want;
-        for (const auto& e : revoked) want.insert(e.serial);
+        std::vector<Revocation> revoked = ledger_->revocations(issuer, now);
 
         std::string why = force ? "requested" : "";
-        std::optional<Crl> existing;
-        if (auto pem = io::try_read_file(c.path)) {
-            try {
-                existing = Crl::from_pem(*pem, c.path);
-            } catch (const Error&) {
-                if (why.empty()) why = "unreadable";
+        if (!force) {
+            // Reading a CRL of 100,000 entries back costs more than making one: only when the
+            // existing one might do.
+            std::optional<std::string> pem = io::try_read_file(c.path);
+            std::optional<Crl> existing;
+            if (pem) {
+                try {
+                    existing = Crl::from_pem(*pem, c.path);
+                } catch (const Error&) {
+                    why = "unreadable";
+                }
+            } else {
+                why = "missing";
             }
-        } else if (why.empty()) {
-            why = "missing";
-        }
-        if (existing && why.empty()) {
-            auto listed = existing->revoked_serials();
-            if (!existing->issued_by(*c.cert))
-                why = "not signed by the current CA";
-            else if (std::set<std::string>(listed.begin(), listed.end()) != want)
-                why = "revocations changed";
-            else if (existing->next_update() - now < refresh_margin)
-                why = "nextUpdate " + format_time(existing->next_update()) + " is near";
-        }
-        if (why.empty()) {
-            current.push_back(*existing);
-            current_pem.push_back(existing->to_pem());
-            continue;
+            if (existing) {
+                std::set<std::string> want;
+                for (const auto& e : revoked) want.insert(e.serial);
+                auto listed = existing->revoked_serials();
+                if (!existing->issued_by(*c.cert))
+                    why = "not signed by the current CA";
+                else if (std::set<std::string>(listed.begin(), listed.end()) != want)
+                    why = "revocations changed";
+                else if (existing->next_update() - now < refresh_margin)
+                    why = "nextUpdate " + format_time(existing->next_update()) + " is near";
+            }
+            if (why.empty()) {
+                // The file as it is, unless it holds more than that one CRL.
+                const bool just_one = pem->rfind("-----BEGIN ") == 0 && pem->find("-----BEGIN ", 1) == std::string::npos;
+                current_pem.push_back(just_one ? std::move(*pem) : existing->to_pem());
+                continue;
+            }
         }
         std::vector<RevokedEntry> entries;
         entries.reserve(revoked.size());
-        for (const auto& e : revoked)
-            entries.push_back({e.serial, e.revoked_at,
-                               parse_revocation_reason(e.revocation_reason).value_or(RevocationReason::unspecified)});
+        for (auto& e : revoked)
+            entries.push_back({std::move(e.serial), e.revoked_at,
+                               parse_revocation_reason(e.reason).value_or(RevocationReason::unspecified)});
         auto state = ledger_->crl_state(issuer);
         std::int64_t number = state ? state->number + 1 : 1;
         // lastUpdate a little in the past, like certificates, for servers whose clock lags.
         std::time_t this_update = now - 5 * 60;
         std::time_t next_update = now + static_cast<std::time_t>(crl_days) * kDaySeconds;
-        Crl crl = in_context("make " + c.label + " CRL", [&] {
-            return make_crl(authority(c.intermediate), entries, number, this_update, next_update);
+        EncodedCrl crl = in_context("make " + c.label + " CRL", [&] {
+            return encode_crl(authority(c.intermediate), entries, number, this_update, next_update);
         });
-        std::string pem = crl.to_pem();  // a fresh CRL re-encodes every entry on each to_pem()
-        files_.write(c.path, pem, kPublicFile);
+        files_.write(c.path, crl.pem, kPublicFile);
         ledger_->record_crl({issuer, number, this_update, next_update, static_cast<std::int64_t>(entries.size())});
         actions.push_back({"write", "crl", c.label,
                            "number " + std::to_string(number) + ", " + std::to_string(entries.size()) +
                                " revoked, next update " + format_time(next_update) + " (" + why + ")"});
-        current_pem.push_back(std::move(pem));
-        current.push_back(std::move(crl));
+        current_pem.push_back(std::move(crl.pem));
     }
 
     // Every server gets every CA's CRL: PostgreSQL sets X509_V_FLAG_CRL_CHECK_ALL, so a missing
@@ -504,17 +507,14 @@ std::vector<Action> PkiDir::refresh_crls(int crl_days, bool force) {
     for (const auto& pem : current_pem) bundle += pem;
     // The servers that have a valid certificate (this transaction's included): their folders
     // exist, or will once the queued files are written.
-    std::set<std::string> servers;
-    for (const auto& e : ledger_->valid_entries())
-        if (e.kind == "server") servers.insert(e.name);
-    for (const auto& name : servers) {
+    for (const auto& name : ledger_->valid_names("server")) {
         std::string folder = layout_.server_dir(name);
         files_.write_if_changed(folder + "/root.crl", bundle, kPublicFile);
         files_.make_dir(folder + "/crl", kPublicDir);
         std::set<std::string> names;
-        for (std::size_t k = 0; k < current.size(); ++k) {
+        for (std::size_t k = 0; k < cas.size(); ++k) {
             // `openssl rehash` naming: ssl_crl_dir finds a CA's CRL by its issuer-name hash.
-            std::string hashed = current[k].hashed_name();
+            std::string hashed = hashed_crl_name(*cas[k].cert);
             names.insert(hashed);
             files_.write_if_changed(folder + "/crl/" + hashed, current_pem[k], kPublicFile);
         }

@@ -19,6 +19,7 @@
 #include "../../lib/src/ossl/fast_leaf.hpp"
 #include "pgca/ca.hpp"
 #include "pgca/error.hpp"
+#include "der_parts.hpp"
 #include "process.hpp"
 #include "temp_dir.hpp"
 
@@ -49,18 +50,6 @@ std::string der(const T* value) {
     return s;
 }
 
-// The TBSCertificate inside a Certificate's DER (the first element of the outer SEQUENCE),
-// as the bytes stand there.
-std::string tbs_of(const std::string& cert_der) {
-    const auto* start = reinterpret_cast<const unsigned char*>(cert_der.data());
-    const unsigned char* p = start;
-    long len = 0;
-    int tag = 0, cls = 0;
-    REQUIRE((ASN1_get_object(&p, &len, &tag, &cls, static_cast<long>(cert_der.size())) & 0x80) == 0);
-    const unsigned char* inner = p;
-    REQUIRE((ASN1_get_object(&p, &len, &tag, &cls, len) & 0x80) == 0);
-    return std::string(reinterpret_cast<const char*>(inner), static_cast<std::size_t>(p - inner + len));
-}
 
 std::string name_der(const X509_NAME* n) { return der<X509_NAME, i2d_X509_NAME>(n); }
 std::string spki_der(const X509_PUBKEY* k) { return der<X509_PUBKEY, i2d_X509_PUBKEY>(k); }
@@ -145,7 +134,7 @@ void check_equivalent(const CertificateAuthority& ca, const LeafFactory::Leaf& l
     unsigned char* reencoded = nullptr;
     int reencoded_len = i2d_re_X509_tbs(same_fields, &reencoded);
     REQUIRE(reencoded_len > 0);
-    CHECK(bytes(reencoded, reencoded_len) == tbs_of(leaf.cert_der));
+    CHECK(bytes(reencoded, reencoded_len) == test::tbs_of(leaf.cert_der));
     OPENSSL_free(reencoded);
     X509_free(same_fields);
     CHECK(X509_get_version(f) == X509_VERSION_3);

@@ -54,6 +54,8 @@ public:
     [[nodiscard]] static Crl adopt(X509_CRL* crl);
     /// The first CRL in PEM text. Throws Error(input) naming `what`.
     [[nodiscard]] static Crl from_pem(std::string_view pem, std::string_view what);
+    /// A CRL in DER. Throws Error(input) naming `what`.
+    [[nodiscard]] static Crl from_der(std::string_view der, std::string_view what);
 
     [[nodiscard]] std::string to_pem() const;
     [[nodiscard]] std::string issuer_rfc2253() const;
@@ -75,6 +77,21 @@ private:
     explicit Crl(X509_CRL* crl) noexcept : crl_(crl) {}
     X509_CRL* crl_ = nullptr;
 };
+
+/// A CRL as make_crl makes it, before anything parses it back: its DER and PEM.
+struct EncodedCrl {
+    std::string der;
+    std::string pem;
+};
+
+/// What make_crl makes, as encodings only (what is written to disk): parsing a CRL of 100,000
+/// entries back costs more than making it. Throws Error(policy) when next_update is not after
+/// this_update, Error(ledger) for a serial that is not hex, Error(crypto) if signing fails.
+[[nodiscard]] EncodedCrl encode_crl(const CertificateAuthority& ca, const std::vector<RevokedEntry>& entries,
+                                    std::int64_t number, std::time_t this_update, std::time_t next_update);
+
+/// The file name ssl_crl_dir finds a CRL by `issuer` under (like Crl::hashed_name of it).
+[[nodiscard]] std::string hashed_crl_name(const Certificate& issuer);
 
 /// Makes and signs a v2 CRL for `ca`: the entries (with a reasonCode extension unless the reason
 /// is unspecified), cRLNumber `number`, the AKI of `ca`, lastUpdate `this_update` and nextUpdate

@@ -34,6 +34,13 @@ struct LedgerEntry {
     std::string key_file_sha256;
 };
 
+/// One revoked certificate, as a CRL lists it.
+struct Revocation {
+    std::string serial;            ///< upper-case hex
+    std::time_t revoked_at = 0;
+    std::string reason;            ///< RFC 5280 reason name
+};
+
 /// The newest CRL pgca made for one CA.
 struct CrlState {
     std::string issuer;         ///< CA subject DN (RFC 2253)
@@ -67,8 +74,11 @@ public:
     [[nodiscard]] virtual std::vector<LedgerEntry> by_name(const std::string& kind, const std::string& name) = 0;
     /// Every certificate whose serial is `serial` (one per issuer at most).
     [[nodiscard]] virtual std::vector<LedgerEntry> by_serial(const std::string& serial) = 0;
-    /// The revoked certificates `issuer` signed that have not expired at `now` (what its CRL lists).
-    [[nodiscard]] virtual std::vector<LedgerEntry> revoked_by(const std::string& issuer, std::time_t now) = 0;
+    /// The revoked certificates `issuer` signed that have not expired at `now` (what its CRL
+    /// lists), oldest first.
+    [[nodiscard]] virtual std::vector<Revocation> revocations(const std::string& issuer, std::time_t now) = 0;
+    /// The names of `kind` (server, client) that have a "valid" certificate, sorted.
+    [[nodiscard]] virtual std::vector<std::string> valid_names(const std::string& kind) = 0;
     /// Marks a certificate revoked at `when` for `reason`. Returns false if it already was.
     virtual bool revoke(const std::string& issuer, const std::string& serial, std::time_t when,
                         const std::string& reason) = 0;

@@ -44,6 +44,7 @@
 #include <utility>
 
 #include "internal.hpp"
+#include "ossl/der.hpp"
 
 namespace pgca::detail {
 namespace {
@@ -78,8 +79,6 @@ const char* digest_name_for(KeyAlg signer) {
     }
 }
 
-// --- DER --------------------------------------------------------------------------------------
-
 // A std::string whose bytes are wiped before it is freed (it holds private key material).
 struct SecretString {
     std::string s;
@@ -89,127 +88,13 @@ struct SecretString {
     ~SecretString() { OPENSSL_cleanse(s.data(), s.size()); }
 };
 
-void put_length(std::string& out, std::size_t n) {
-    if (n < 0x80) {
-        out += static_cast<char>(n);
-        return;
-    }
-    unsigned char buf[sizeof(std::size_t)];
-    int k = 0;
-    for (std::size_t v = n; v != 0; v >>= 8) buf[k++] = static_cast<unsigned char>(v & 0xff);
-    out += static_cast<char>(0x80 | k);
-    while (k > 0) out += static_cast<char>(buf[--k]);
-}
-
-// Appends one TLV: `tag`, the DER length of `content`, `content`.
-void put_tlv(std::string& out, unsigned char tag, std::string_view content) {
-    out += static_cast<char>(tag);
-    put_length(out, content.size());
-    out.append(content.data(), content.size());
-}
-
-std::string_view as_view(const unsigned char* p, std::size_t n) {
-    return {reinterpret_cast<const char*>(p), n};
-}
-
-template <class T, int (*I2d)(const T*, unsigned char**)>
-std::string der_of(const T* value, const char* what) {
-    unsigned char* der = nullptr;
-    int n = I2d(value, &der);
-    if (n <= 0) ossl::fail(std::string("encode ") + what);
-    std::string out(reinterpret_cast<char*>(der), static_cast<std::size_t>(n));
-    OPENSSL_free(der);
-    return out;
-}
-
-// The TLV that starts `der` (definite lengths only, as DER requires): its header and content
-// sizes. Throws Error(internal) if it is cut short.
-struct TlvSize {
-    std::size_t header;
-    std::size_t content;
-};
-TlvSize tlv_at(std::string_view der) {
-    if (der.size() < 2) throw Error(ErrorKind::internal, "truncated DER");
-    auto b = [&](std::size_t i) { return static_cast<unsigned char>(der[i]); };
-    std::size_t len = b(1), head = 2;
-    if ((len & 0x80) != 0) {
-        std::size_t k = len & 0x7f;
-        if (k == 0 || k > 4 || der.size() < 2 + k) throw Error(ErrorKind::internal, "unexpected DER length");
-        len = 0;
-        for (std::size_t i = 0; i < k; ++i) len = (len << 8) | b(2 + i);
-        head += k;
-    }
-    if (der.size() < head + len) throw Error(ErrorKind::internal, "truncated DER");
-    return {head, len};
-}
-// The first TLV of `der`, whole.
-std::string_view first_tlv(std::string_view der) {
-    TlvSize t = tlv_at(der);
-    return der.substr(0, t.header + t.content);
-}
-// The content of the first TLV of `der`.
-std::string_view tlv_content(std::string_view der) {
-    TlvSize t = tlv_at(der);
-    return der.substr(t.header, t.content);
-}
-
-// X.509 Time (RFC 5280 §4.1.2.5): UTCTime through 2049, GeneralizedTime from 2050, to the
-// second, 'Z' — what ASN1_TIME_adj (and so X509_time_adj_ex) writes.
-void put_time(std::string& out, std::time_t t) {
-    std::tm tm{};
-    if (gmtime_r(&t, &tm) == nullptr) throw Error(ErrorKind::policy, "time out of range");
-    const int year = tm.tm_year + 1900;
-    char buf[32];
-    int n;
-    if (year >= 1950 && year < 2050)
-        n = std::snprintf(buf, sizeof buf, "%02d%02d%02d%02d%02d%02dZ", year % 100, tm.tm_mon + 1, tm.tm_mday,
-                          tm.tm_hour, tm.tm_min, tm.tm_sec);
-    else
-        n = std::snprintf(buf, sizeof buf, "%04d%02d%02d%02d%02d%02dZ", year, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-                          tm.tm_min, tm.tm_sec);
-    if (n <= 0 || year > 9999) throw Error(ErrorKind::policy, "time out of range");
-    put_tlv(out, year >= 1950 && year < 2050 ? V_ASN1_UTCTIME : V_ASN1_GENERALIZEDTIME,
-            std::string_view(buf, static_cast<std::size_t>(n)));
-}
-
-// PEM as PEM_write_bio writes it: base64 in lines of 64 characters.
-void put_pem(std::string& out, std::string_view der, const char* label) {
-    constexpr std::size_t kLine = 48;  // input octets per 64-character line
-    out += "-----BEGIN ";
-    out += label;
-    out += "-----\n";
-    unsigned char line[65];
-    for (std::size_t off = 0; off < der.size(); off += kLine) {
-        std::size_t n = std::min(kLine, der.size() - off);
-        int k = EVP_EncodeBlock(line, reinterpret_cast<const unsigned char*>(der.data()) + off, static_cast<int>(n));
-        out.append(reinterpret_cast<const char*>(line), static_cast<std::size_t>(k));
-        out += '\n';
-    }
-    OPENSSL_cleanse(line, sizeof line);
-    out += "-----END ";
-    out += label;
-    out += "-----\n";
-}
-
-std::string hex(const unsigned char* p, std::size_t n, const char* sep) {
-    static const char digits[] = "0123456789ABCDEF";
-    std::string out;
-    out.reserve(n * (2 + std::strlen(sep)));
-    for (std::size_t i = 0; i < n; ++i) {
-        if (i != 0) out += sep;
-        out += digits[p[i] >> 4];
-        out += digits[p[i] & 15];
-    }
-    return out;
-}
-
 // --- extensions, encoded once by the same OpenSSL calls as ca.cpp ----------------------------
 
 ossl::X509ExtPtr make_ext(int nid, bool critical, void* value, const char* what) {
     return ossl::X509ExtPtr(ossl::check_ptr(X509V3_EXT_i2d(nid, critical ? 1 : 0, value), what));
 }
 
-std::string ext_der(const ossl::X509ExtPtr& ext) { return der_of<X509_EXTENSION, i2d_X509_EXTENSION>(ext.get(), "extension"); }
+std::string ext_der(const ossl::X509ExtPtr& ext) { return der::of<X509_EXTENSION, i2d_X509_EXTENSION>(ext.get(), "extension"); }
 
 std::string basic_constraints_leaf() {
     ossl::BasicConstraintsPtr bc(ossl::check_ptr(BASIC_CONSTRAINTS_new(), "basicConstraints"));
@@ -261,15 +146,15 @@ std::string subject_key_id_prefix() {
 void put_ec_private_key(std::string& out, std::string_view d, std::string_view point) {
     SecretString body, bits, bit_string;
     body.s = std::string("\x02\x01\x01", 3);
-    put_tlv(body.s, V_ASN1_OCTET_STRING, d);
+    der::put_tlv(body.s, V_ASN1_OCTET_STRING, d);
     bits.s += '\0';
     bits.s += point;
-    put_tlv(bit_string.s, V_ASN1_BIT_STRING, bits.s);
-    put_tlv(body.s, V_ASN1_CONTEXT_SPECIFIC | V_ASN1_CONSTRUCTED | 1, bit_string.s);
-    put_tlv(out, V_ASN1_SEQUENCE | V_ASN1_CONSTRUCTED, body.s);
+    der::put_tlv(bit_string.s, V_ASN1_BIT_STRING, bits.s);
+    der::put_tlv(body.s, V_ASN1_CONTEXT_SPECIFIC | V_ASN1_CONSTRUCTED | 1, bit_string.s);
+    der::put_tlv(out, V_ASN1_SEQUENCE | V_ASN1_CONSTRUCTED, body.s);
 }
 
-constexpr unsigned char kSequence = V_ASN1_SEQUENCE | V_ASN1_CONSTRUCTED;
+using der::kSequence;
 
 }  // namespace
 
@@ -313,23 +198,13 @@ struct LeafFactory::Impl {
                                            nullptr, signer.get(), nullptr),
                      "signing context");
         sign_ctx.reset(ossl::check_ptr(EVP_MD_CTX_new(), "signing context"));
-        // The signature AlgorithmIdentifier exactly as X509_sign would write it: from the
-        // signature provider (what ASN1_item_sign_ctx asks too).
-        {
-            unsigned char algid[128];
-            OSSL_PARAM p[] = {OSSL_PARAM_construct_octet_string(OSSL_SIGNATURE_PARAM_ALGORITHM_ID, algid, sizeof algid),
-                              OSSL_PARAM_construct_end()};
-            ossl::check1(EVP_PKEY_CTX_get_params(EVP_MD_CTX_get_pkey_ctx(sign_template.get()), p),
-                         "signature algorithm identifier");
-            if (!OSSL_PARAM_modified(p) || p[0].return_size == 0)
-                throw Error(ErrorKind::internal, "the signature provider gave no algorithm identifier");
-            sig_alg.assign(reinterpret_cast<const char*>(algid), p[0].return_size);
-        }
+        // The signature AlgorithmIdentifier exactly as X509_sign would write it.
+        sig_alg = der::signature_algorithm(sign_template.get());
         sha1.reset(ossl::check_ptr(EVP_MD_fetch(nullptr, "SHA1", nullptr), "fetch SHA-1"));
         sha256.reset(ossl::check_ptr(EVP_MD_fetch(nullptr, "SHA256", nullptr), "fetch SHA-256"));
 
         const Certificate& ca_cert = ca->certificate();
-        issuer_name = der_of<X509_NAME, i2d_X509_NAME>(X509_get_subject_name(ca_cert.native()), "issuer name");
+        issuer_name = der::of<X509_NAME, i2d_X509_NAME>(X509_get_subject_name(ca_cert.native()), "issuer name");
         issuer_not_before = ca_cert.not_before();
         issuer_not_after = ca_cert.not_after();
 
@@ -340,7 +215,7 @@ struct LeafFactory::Impl {
             ossl::check_pos(EVP_PKEY_keygen(keygen.get(), &raw), "generate EC key");
             ossl::PkeyPtr sample(raw);
             std::string point = encoded_point(sample.get());
-            std::string spki = der_of<EVP_PKEY, i2d_PUBKEY>(sample.get(), "SubjectPublicKeyInfo");
+            std::string spki = der::of<EVP_PKEY, i2d_PUBKEY>(sample.get(), "SubjectPublicKeyInfo");
             if (spki.size() <= point.size() || spki.compare(spki.size() - point.size(), point.size(), point) != 0)
                 throw Error(ErrorKind::internal, "unexpected SubjectPublicKeyInfo encoding");
             spki_prefix = spki.substr(0, spki.size() - point.size());
@@ -350,7 +225,7 @@ struct LeafFactory::Impl {
                 static_cast<unsigned char>(spki[1]) >= 0x80 || static_cast<unsigned char>(spki[2]) != kSequence)
                 throw Error(ErrorKind::internal, "unexpected SubjectPublicKeyInfo encoding");
             std::string_view algorithm = std::string_view(spki_prefix).substr(2);
-            key_alg = std::string(first_tlv(algorithm));
+            key_alg = std::string(der::first_tlv(algorithm));
         }
 
         bc = basic_constraints_leaf();
@@ -392,7 +267,7 @@ struct LeafFactory::Impl {
         random_serial_bytes(serial);
         Leaf leaf;
         leaf.cert_der = build_certificate(serial, v, name.get(), point, hosts);
-        leaf.serial_hex = hex(serial, sizeof serial, "");
+        leaf.serial_hex = der::hex(serial, sizeof serial, "");
         leaf.subject = rfc2253(name.get());
         leaf.not_before = v.not_before;
         leaf.not_after = v.not_after;
@@ -400,8 +275,8 @@ struct LeafFactory::Impl {
         unsigned int md_len = 0;
         ossl::check1(EVP_Digest(leaf.cert_der.data(), leaf.cert_der.size(), md, &md_len, sha256.get(), nullptr),
                      "certificate fingerprint");
-        leaf.sha256_fingerprint = hex(md, md_len, ":");
-        put_pem(leaf.cert_pem, leaf.cert_der, "CERTIFICATE");
+        leaf.sha256_fingerprint = der::hex(md, md_len, ":");
+        der::put_pem(leaf.cert_pem, leaf.cert_der, "CERTIFICATE");
         leaf.key_pem = key_pem(key.get(), point);
         return leaf;
     }
@@ -413,14 +288,14 @@ struct LeafFactory::Impl {
         std::string body;
         body.reserve(512);
         body.append("\xa0\x03\x02\x01\x02", 5);  // [0] EXPLICIT version v3 (2)
-        put_tlv(body, V_ASN1_INTEGER, as_view(serial, sizeof serial));  // positive, 16 octets
+        der::put_tlv(body, V_ASN1_INTEGER, der::view(serial, sizeof serial));  // positive, 16 octets
         body += sig_alg;
         body += issuer_name;
         std::string validity;
-        put_time(validity, v.not_before);
-        put_time(validity, v.not_after);
-        put_tlv(body, kSequence, validity);
-        body += der_of<X509_NAME, i2d_X509_NAME>(subject, "subject name");
+        der::put_time(validity, v.not_before);
+        der::put_time(validity, v.not_after);
+        der::put_tlv(body, kSequence, validity);
+        body += der::of<X509_NAME, i2d_X509_NAME>(subject, "subject name");
         body += spki_prefix;
         body += point;
 
@@ -438,27 +313,15 @@ struct LeafFactory::Impl {
         exts.append(reinterpret_cast<const char*>(ski), ski_len);
         exts += aki;
         std::string ext_list;
-        put_tlv(ext_list, kSequence, exts);
-        put_tlv(body, V_ASN1_CONTEXT_SPECIFIC | V_ASN1_CONSTRUCTED | 3, ext_list);
+        der::put_tlv(ext_list, kSequence, exts);
+        der::put_tlv(body, V_ASN1_CONTEXT_SPECIFIC | V_ASN1_CONSTRUCTED | 3, ext_list);
 
-        std::string cert;
-        put_tlv(cert, kSequence, body);  // the TBSCertificate, for now
+        std::string tbs;
+        der::put_tlv(tbs, kSequence, body);
         // A copy of the prepared context: re-fetching the signature implementation and
         // re-creating the key context for every certificate costs more.
         ossl::check1(EVP_MD_CTX_copy_ex(sign_ctx.get(), sign_template.get()), "signing context");
-        std::size_t sig_len = 0;
-        ossl::check1(EVP_DigestSign(sign_ctx.get(), nullptr, &sig_len, nullptr, 0), "sign certificate");
-        std::string sig(sig_len + 1, '\0');  // BIT STRING: 0 unused bits, then the signature
-        ossl::check1(EVP_DigestSign(sign_ctx.get(), reinterpret_cast<unsigned char*>(&sig[1]), &sig_len,
-                                    reinterpret_cast<const unsigned char*>(cert.data()), cert.size()),
-                     "sign certificate");
-        sig.resize(sig_len + 1);
-        cert += sig_alg;
-        put_tlv(cert, V_ASN1_BIT_STRING, sig);
-        std::string out;
-        out.reserve(cert.size() + 4);
-        put_tlv(out, kSequence, cert);
-        return out;
+        return der::signed_sequence(sign_ctx.get(), std::move(tbs), sig_alg, "sign certificate");
     }
 
     // PKCS#8 PEM of `key` without an OSSL_ENCODER, byte-identical to PrivateKey::to_pem():
@@ -470,16 +333,16 @@ struct LeafFactory::Impl {
         unsigned char scalar[kMaxScalar];
         if (BN_bn2binpad(d.get(), scalar, static_cast<int>(curve->scalar)) != static_cast<int>(curve->scalar))
             ossl::fail("encode private key");
-        SecretString ec, body, der;
-        put_ec_private_key(ec.s, as_view(scalar, curve->scalar), point);
+        SecretString ec, body, pkcs8;
+        put_ec_private_key(ec.s, der::view(scalar, curve->scalar), point);
         OPENSSL_cleanse(scalar, sizeof scalar);
         body.s = std::string("\x02\x01\x00", 3);
         body.s += key_alg;
-        put_tlv(body.s, V_ASN1_OCTET_STRING, ec.s);
-        put_tlv(der.s, kSequence, body.s);
+        der::put_tlv(body.s, V_ASN1_OCTET_STRING, ec.s);
+        der::put_tlv(pkcs8.s, kSequence, body.s);
         std::string pem;
-        pem.reserve(der.s.size() * 4 / 3 + 80);
-        put_pem(pem, der.s, "PRIVATE KEY");
+        pem.reserve(pkcs8.s.size() * 4 / 3 + 80);
+        der::put_pem(pem, pkcs8.s, "PRIVATE KEY");
         return pem;
     }
 
@@ -584,7 +447,7 @@ std::string compare_with_generic(const CertificateAuthority& ca, const LeafFacto
     if (tbs_len <= 0) ossl::fail("self-test: encode TBSCertificate");
     std::string reference(reinterpret_cast<char*>(tbs), static_cast<std::size_t>(tbs_len));
     OPENSSL_free(tbs);
-    if (reference != first_tlv(tlv_content(leaf.cert_der)))
+    if (reference != der::first_tlv(der::tlv_content(leaf.cert_der)))
         return "the TBSCertificate differs from OpenSSL's encoding of the same fields";
     const ASN1_INTEGER* serial = X509_get0_serialNumber(f);
     if (ASN1_STRING_length(serial) != 16 || (ASN1_STRING_get0_data(serial)[0] & 0x80) != 0)
