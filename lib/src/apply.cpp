@@ -14,7 +14,7 @@
 
 #include <ctime>
 #include <functional>
-#include <map>
+#include <optional>
 #include <set>
 #include <string_view>
 #include <unordered_set>
@@ -30,14 +30,18 @@ namespace {
 constexpr long kDaySeconds = 24 * 60 * 60;
 
 // Why an existing certificate must be issued again, or "" when it can stay.
-std::string reissue_reason(const LedgerEntry& current, const nlohmann::json& wanted, const std::string& folder,
+std::string reissue_reason(const LedgerEntry& current, const nlohmann::json& wanted, const io::Folder& folder,
                            const std::string& cert_file, const std::string& key_file, const std::string& issuer_dn,
                            const PkiDir& pki, int renew_before_days) {
-    nlohmann::json have = nlohmann::json::parse(current.detail, nullptr, false);
-    for (const auto& [k, v] : wanted.items())
-        if (!have.is_object() || (!have.contains(k) && v != "") || (have.contains(k) && have[k] != v))
-            return k + " changed (" + (have.is_object() && have.contains(k) ? have[k].dump() : "none") + " → " +
-                   v.dump() + ")";
+    // The ledger's detail is the dump of what was wanted at issue time: equal text means nothing
+    // changed, without parsing (this runs per client).
+    if (current.detail != wanted.dump()) {
+        nlohmann::json have = nlohmann::json::parse(current.detail, nullptr, false);
+        for (const auto& [k, v] : wanted.items())
+            if (!have.is_object() || (!have.contains(k) && v != "") || (have.contains(k) && have[k] != v))
+                return k + " changed (" + (have.is_object() && have.contains(k) ? have[k].dump() : "none") + " → " +
+                       v.dump() + ")";
+    }
     std::time_t now = std::time(nullptr);
     // Renewing only helps when the new certificate would end later: one already ending with its
     // issuer (leaves are clamped to the CA's notAfter) stays, or every apply would re-issue it.
@@ -46,8 +50,8 @@ std::string reissue_reason(const LedgerEntry& current, const nlohmann::json& wan
         return "expires " + format_time(current.not_after) + ", within renew_before_days (" +
                std::to_string(renew_before_days) + ")";
     if (current.issuer != issuer_dn) return "it was not issued by the current CA";
-    auto cert_pem = io::try_read_file(folder + "/" + cert_file);
-    auto key_pem = io::try_read_file(folder + "/" + key_file);
+    auto cert_pem = folder.try_read(cert_file);
+    auto key_pem = folder.try_read(key_file);
     if (!cert_pem || !key_pem) return "its files are missing";
     if (!current.cert_file_sha256.empty() && !current.key_file_sha256.empty()) {
         // The ledger knows the files as written: comparing digests is enough, and cheap.
@@ -137,12 +141,26 @@ ApplyResult apply(const Profile& profile, const std::string& dir, const ApplyOpt
 
         // What the ledger says is current, in one query rather than one per entry.
         detail::PhaseTimer timer_ledger("read ledger");
-        std::map<std::pair<std::string, std::string>, LedgerEntry> current;
-        for (auto& e : ledger.valid_entries()) current[{e.kind, e.name}] = std::move(e);
+        // (Hashed by kind and name: names never hold a newline.)
+        auto key_of = [](std::string_view kind, std::string_view name) {
+            std::string k;
+            k.reserve(kind.size() + 1 + name.size());
+            k.append(kind).append(1, '\n').append(name);
+            return k;
+        };
+        std::unordered_map<std::string, LedgerEntry> current;
+        {
+            auto valid = ledger.valid_entries();
+            current.reserve(valid.size());
+            for (auto& e : valid) {
+                std::string k = key_of(e.kind, e.name);
+                current[std::move(k)] = std::move(e);
+            }
+        }
         timer_ledger.stop();
         auto reason = [&](const std::string& kind, const std::string& name, const nlohmann::json& wanted,
-                          const std::string& folder, const char* cert_file, const char* key_file) {
-            auto it = current.find({kind, name});
+                          const io::Folder& folder, const char* cert_file, const char* key_file) {
+            auto it = current.find(key_of(kind, name));
             if (it == current.end()) return std::string("new");
             if (!ca_ready) return std::string("new CA");
             return reissue_reason(it->second, wanted, folder, cert_file, key_file, issuer_dn, *pki,
@@ -156,9 +174,9 @@ ApplyResult apply(const Profile& profile, const std::string& dir, const ApplyOpt
             nlohmann::json wanted = {{"hosts", s.hosts},
                                      {"key", std::string(to_string(profile.server_key(s)))},
                                      {"key_passphrase", s.key_passphrase.to_json()}};
-            std::string why = reason("server", s.name, wanted, pki->layout().server_dir(s.name), "server.crt",
-                                     "server.key");
-            auto it = current.find({"server", s.name});
+            std::string why = reason("server", s.name, wanted, io::Folder(pki->layout().server_dir(s.name)),
+                                     "server.crt", "server.key");
+            auto it = current.find(key_of("server", s.name));
             if (why.empty()) {
                 note({"keep", "server", s.name, "serial " + it->second.serial});
                 continue;
@@ -166,25 +184,35 @@ ApplyResult apply(const Profile& profile, const std::string& dir, const ApplyOpt
             planned.push_back({it != current.end() ? "reissue" : "issue", "server", s.name, why});
             server_reqs.push_back({s.name, s.hosts, profile.server_key(s), profile.server_days(s), false, s.key_passphrase});
         }
-        // Checking a client reads and hashes its certificate and key files: thousands of them go
-        // faster on several threads.
-        std::vector<std::string> client_why(profile.clients.size());
+        // Checking a client reads and hashes its certificate and key files and compares its
+        // pg_service.conf: with one folder lookup per client, and on several threads, because a
+        // profile may list thousands of them.
+        struct ClientCheck {
+            std::string why;                     // "" when its certificate stays
+            std::optional<io::FileWrite> service;  // pg_service.conf, when it differs
+            bool folder_ok = false;              // the folder exists with its mode
+        };
+        std::vector<ClientCheck> checks(profile.clients.size());
         detail::PhaseTimer timer_check("check clients");
         detail::parallel_for(
             profile.clients.size(), pki->jobs(),
             [&](std::size_t i, std::size_t) {
                 const ClientSpec& c = profile.clients[i];
+                io::Folder folder(pki->layout().client_dir(c.user));
                 nlohmann::json wanted = {{"cn", c.common_name()},
                                          {"key", std::string(to_string(profile.client_key(c)))}};
-                client_why[i] = reason("client", c.user, wanted, pki->layout().client_dir(c.user), "postgresql.crt",
-                                       "postgresql.key");
+                checks[i].why = reason("client", c.user, wanted, folder, "postgresql.crt", "postgresql.key");
+                if (options.dry_run) return;
+                io::FileWrite service = pki->client_service_file(profile, c);
+                if (!folder.holds("pg_service.conf", service.data, service.mode)) checks[i].service = std::move(service);
+                checks[i].folder_ok = folder.mode() == PkiDir::kFolderMode;
             },
             256);
         timer_check.stop();
         for (std::size_t i = 0; i < profile.clients.size(); ++i) {
             const ClientSpec& c = profile.clients[i];
-            std::string& why = client_why[i];
-            auto it = current.find({"client", c.user});
+            std::string& why = checks[i].why;
+            auto it = current.find(key_of("client", c.user));
             if (why.empty()) {
                 note({"keep", "client", c.user, "serial " + it->second.serial});
                 continue;
@@ -205,11 +233,17 @@ ApplyResult apply(const Profile& profile, const std::string& dir, const ApplyOpt
             for (const auto& s : profile.servers)
                 if (pki->write_server_conf(profile, s))
                     note({"write", "file", pki->layout().server_dir(s.name) + "/postgresql.ssl.conf", ""});
-            detail::PhaseTimer timer("service files");
-            std::vector<bool> written = pki->write_client_services(profile, profile.clients);
-            for (std::size_t i = 0; i < written.size(); ++i)
-                if (written[i])
-                    note({"write", "file", pki->layout().client_dir(profile.clients[i].user) + "/pg_service.conf", ""});
+            for (std::size_t i = 0; i < checks.size(); ++i) {
+                const std::string& user = profile.clients[i].user;
+                if (checks[i].service) {
+                    pki->queue_client_folder(user);
+                    note({"write", "file", checks[i].service->path, ""});
+                    pki->files().write(std::move(checks[i].service->path), std::move(checks[i].service->data),
+                                       checks[i].service->mode);
+                } else if (!checks[i].folder_ok) {
+                    pki->queue_client_folder(user);
+                }
+            }
         }
 
         // Entries that left the profile: their certificates are revoked and their files removed,
@@ -223,9 +257,8 @@ ApplyResult apply(const Profile& profile, const std::string& dir, const ApplyOpt
         };
         std::set<std::pair<std::string, std::string>> gone;
         for (const auto& [key, e] : current) {
-            const auto& [kind, name] = key;
-            if (kind != "server" && kind != "client") continue;
-            if (!listed(kind, name)) gone.insert(key);
+            if (e.kind != "server" && e.kind != "client") continue;
+            if (!listed(e.kind, e.name)) gone.insert({e.kind, e.name});
         }
         for (const auto& [kind, name] : gone) {
             if (options.dry_run) {

@@ -12,6 +12,7 @@
 #include <random>
 #include <map>
 #include <set>
+#include <utility>
 
 #include "parallel.hpp"
 #include "pgca/error.hpp"
@@ -139,12 +140,13 @@ bool write_if_changed(const std::string& path, std::string_view data, mode_t mod
 
 namespace {
 
-// Opens `path` for reading without updating its access time where the file system lets us
-// (O_NOATIME needs the file's owner or CAP_FOWNER): checking tens of thousands of files pgca
-// wrote would otherwise dirty every inode once. -1 with errno set on failure.
-int open_for_reading(const std::string& path) {
-    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOATIME);
-    if (fd < 0 && errno == EPERM) fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+// Opens `name` (relative to folder `dir`, or AT_FDCWD) for reading without updating its access
+// time where the file system lets us (O_NOATIME needs the file's owner or CAP_FOWNER): checking
+// tens of thousands of files pgca wrote would otherwise dirty every inode once. -1 with errno
+// set on failure.
+int open_for_reading(int dir, const std::string& name) {
+    int fd = ::openat(dir, name.c_str(), O_RDONLY | O_CLOEXEC | O_NOATIME);
+    if (fd < 0 && errno == EPERM) fd = ::openat(dir, name.c_str(), O_RDONLY | O_CLOEXEC);
     return fd;
 }
 
@@ -163,10 +165,9 @@ int read_all(int fd, std::string& out, std::size_t size_hint) {
     }
 }
 
-}  // namespace
-
-bool holds(const std::string& path, std::string_view data, mode_t mode) {
-    int fd = open_for_reading(path);
+// io::holds for `name` relative to `dir`; `path` names the file in errors.
+bool holds_at(int dir, const std::string& name, const std::string& path, std::string_view data, mode_t mode) {
+    int fd = open_for_reading(dir, name);
     if (fd < 0) {
         if (errno == ENOENT || errno == ENOTDIR) return false;
         io_fail("cannot read", path, errno);
@@ -181,8 +182,9 @@ bool holds(const std::string& path, std::string_view data, mode_t mode) {
     return same && current == data;
 }
 
-std::optional<std::string> try_read_file(const std::string& path) {
-    int fd = open_for_reading(path);
+// io::try_read_file for `name` relative to `dir`; `path` names the file in errors.
+std::optional<std::string> try_read_at(int dir, const std::string& name, const std::string& path) {
+    int fd = open_for_reading(dir, name);
     if (fd < 0) {
         if (errno == ENOENT) return std::nullopt;
         io_fail("cannot read", path, errno);
@@ -192,6 +194,50 @@ std::optional<std::string> try_read_file(const std::string& path) {
     ::close(fd);
     if (err != 0) io_fail("cannot read", path, err);
     return out;
+}
+
+}  // namespace
+
+bool holds(const std::string& path, std::string_view data, mode_t mode) {
+    return holds_at(AT_FDCWD, path, path, data, mode);
+}
+
+std::optional<std::string> try_read_file(const std::string& path) { return try_read_at(AT_FDCWD, path, path); }
+
+Folder::Folder(const std::string& path) : path_(path) {
+    fd_ = ::open(path.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (fd_ < 0 && errno != ENOENT && errno != ENOTDIR) io_fail("cannot open folder", path, errno);
+}
+
+Folder::~Folder() {
+    if (fd_ >= 0) ::close(fd_);
+}
+
+Folder::Folder(Folder&& other) noexcept : path_(std::move(other.path_)), fd_(std::exchange(other.fd_, -1)) {}
+
+Folder& Folder::operator=(Folder&& other) noexcept {
+    if (this != &other) {
+        if (fd_ >= 0) ::close(fd_);
+        path_ = std::move(other.path_);
+        fd_ = std::exchange(other.fd_, -1);
+    }
+    return *this;
+}
+
+std::optional<mode_t> Folder::mode() const {
+    if (fd_ < 0) return std::nullopt;
+    struct stat st {};
+    if (::fstat(fd_, &st) != 0) io_fail("cannot stat folder", path_, errno);
+    return st.st_mode & 07777;
+}
+
+std::optional<std::string> Folder::try_read(const std::string& name) const {
+    if (fd_ < 0) return std::nullopt;
+    return try_read_at(fd_, name, path_ + "/" + name);
+}
+
+bool Folder::holds(const std::string& name, std::string_view data, mode_t mode) const {
+    return fd_ >= 0 && holds_at(fd_, name, path_ + "/" + name, data, mode);
 }
 
 std::string read_file(const std::string& path) {

@@ -24,7 +24,7 @@ using detail::PhaseTimer;
 
 constexpr mode_t kPrivateFile = 0600;
 constexpr mode_t kPublicFile = 0644;
-constexpr mode_t kPrivateDir = 0700;
+constexpr mode_t kPrivateDir = PkiDir::kFolderMode;
 constexpr mode_t kPublicDir = 0755;
 constexpr long kDaySeconds = 24 * 60 * 60;
 
@@ -400,15 +400,23 @@ bool PkiDir::write_server_conf(const Profile& profile, const ServerSpec& server)
                                    pg::render_server_conf(profile, server, files), kPublicFile);
 }
 
+io::FileWrite PkiDir::client_service_file(const Profile& profile, const ClientSpec& client) const {
+    std::string base = layout_.client_dir(client.user);
+    pg::ClientFiles files{base + "/root.crt", base + "/postgresql.crt", base + "/postgresql.key"};
+    return {base + "/pg_service.conf", pg::render_service(profile, client, files), kPublicFile};
+}
+
+void PkiDir::queue_client_folder(const std::string& user) {
+    files_.make_dir(layout_.clients_dir(), kPublicDir);
+    files_.make_dir(layout_.client_dir(user), kPrivateDir);
+}
+
 std::vector<bool> PkiDir::write_client_services(const Profile& profile, const std::vector<ClientSpec>& clients) {
     std::vector<io::FileWrite> writes;
     writes.reserve(clients.size());
-    if (!clients.empty()) files_.make_dir(layout_.clients_dir(), kPublicDir);
     for (const auto& client : clients) {
-        std::string base = layout_.client_dir(client.user);
-        pg::ClientFiles files{base + "/root.crt", base + "/postgresql.crt", base + "/postgresql.key"};
-        files_.make_dir(base, kPrivateDir);
-        writes.push_back({base + "/pg_service.conf", pg::render_service(profile, client, files), kPublicFile});
+        queue_client_folder(client.user);
+        writes.push_back(client_service_file(profile, client));
     }
     return files_.write_if_changed(std::move(writes), jobs_);
 }

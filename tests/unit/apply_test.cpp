@@ -175,3 +175,34 @@ TEST_CASE("a dry run on an existing folder shows renewals and revocations but ch
     // Every server folder carries both CAs' CRLs.
     CHECK(test::split_pem_blocks(io::read_file(dir + "/servers/db/root.crl")).size() == 2);
 }
+
+TEST_CASE("apply over many clients repairs exactly the folders that differ", "[apply]") {
+    // 300 clients: the checks run on several threads (from 256 clients on).
+    test::TempDir tmp;
+    std::string dir = tmp.path() + "/pki";
+    json doc = base_profile();
+    for (int i = 0; i < 298; ++i) doc["clients"].push_back({{"user", "u" + std::to_string(i)}});
+    Profile p = parse_profile(doc.dump(), "t.json");
+    (void)apply(p, dir, {});
+    const std::string u7 = dir + "/clients/u7", u150 = dir + "/clients/u150", u297 = dir + "/clients/u297";
+    const std::string u7_service = io::read_file(u7 + "/pg_service.conf");
+    test::write_file(u7 + "/pg_service.conf", "[edited by hand]\n");
+    REQUIRE(::chmod(u297.c_str(), 0755) == 0);
+    REQUIRE(::unlink((u150 + "/postgresql.key").c_str()) == 0);
+
+    auto r = apply(p, dir, {});
+    CHECK(count(r, "keep") == 300);  // 1 server + 300 clients, less u150
+    CHECK(count(r, "reissue") == 1);
+    CHECK(count(r, "write") == 1);
+    for (const auto& a : r.actions) {
+        if (a.verb == "reissue") CHECK(a.name == "u150");
+        if (a.verb == "write") CHECK(a.name == u7 + "/pg_service.conf");
+    }
+    CHECK(io::read_file(u7 + "/pg_service.conf") == u7_service);
+    CHECK(mode_of(u297) == 0700);
+    CHECK(io::exists(u150 + "/postgresql.key"));
+    // And now nothing differs.
+    auto again = apply(p, dir, {});
+    CHECK(count(again, "keep") == 301);
+    CHECK(again.actions.size() == 301);
+}

@@ -43,6 +43,32 @@ void remove_all(const std::string& path);
 /// `path` made absolute against the current directory, with no trailing slash.
 [[nodiscard]] std::string absolute(const std::string& path);
 
+/// An open folder (O_PATH), for checking several of its files with one path lookup: what a
+/// no-op `apply` does for each of thousands of client folders. A missing folder is not an
+/// error: it holds no files. Move-only.
+class Folder final {
+public:
+    /// Opens `path`; exists() says whether there was a folder. Throws Error(io) for other errors.
+    explicit Folder(const std::string& path);
+    ~Folder();
+    Folder(Folder&& other) noexcept;
+    Folder& operator=(Folder&& other) noexcept;
+    Folder(const Folder&) = delete;
+    Folder& operator=(const Folder&) = delete;
+
+    [[nodiscard]] bool exists() const noexcept { return fd_ >= 0; }
+    /// The folder's permission bits, or std::nullopt when it does not exist.
+    [[nodiscard]] std::optional<mode_t> mode() const;
+    /// Like io::try_read_file for the file `name` in this folder.
+    [[nodiscard]] std::optional<std::string> try_read(const std::string& name) const;
+    /// Like io::holds for the file `name` in this folder.
+    [[nodiscard]] bool holds(const std::string& name, std::string_view data, mode_t mode) const;
+
+private:
+    std::string path_;
+    int fd_ = -1;
+};
+
 /// One whole file to write: its path, contents and mode.
 struct FileWrite {
     std::string path;

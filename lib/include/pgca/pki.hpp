@@ -145,6 +145,12 @@ public:
     /// Queues clients/ROLE/pg_service.conf for each of `clients` whose file differs (compared on
     /// jobs() threads). Returns, per client, whether it was queued.
     std::vector<bool> write_client_services(const Profile& profile, const std::vector<ClientSpec>& clients);
+    /// What clients/ROLE/pg_service.conf must hold for `client` (path, text, mode).
+    [[nodiscard]] io::FileWrite client_service_file(const Profile& profile, const ClientSpec& client) const;
+    /// Queues clients/ and clients/ROLE (mode 0700) to be created, or their modes restored.
+    void queue_client_folder(const std::string& user);
+    /// The mode pgca gives a client or server folder.
+    static constexpr mode_t kFolderMode = 0700;
 
     /// Marks `entry` revoked now for `reason`. Returns false (and changes nothing) when it
     /// already was revoked.
