@@ -206,3 +206,31 @@ TEST_CASE("apply over many clients repairs exactly the folders that differ", "[a
     CHECK(count(again, "keep") == 301);
     CHECK(again.actions.size() == 301);
 }
+
+TEST_CASE("a bulk issue that fails part-way records nothing and writes nothing", "[apply]") {
+    // The leaves are made on other threads while this one records them: a failure in the middle
+    // (here: a validity of 0 days for the 150th client) must still leave the ledger and the
+    // folder as they were.
+    test::TempDir tmp;
+    std::string dir = tmp.path() + "/pki";
+    (void)apply(parse_profile(base_profile().dump(), "t.json"), dir, {});
+    const std::size_t rows = open_sqlite_ledger(dir + "/pgca.db")->list().size();
+    std::vector<ClientRequest> reqs;
+    for (int i = 0; i < 300; ++i) reqs.push_back({"bulk" + std::to_string(i), "", KeyAlg::ec_p256, i == 150 ? 0 : 30});
+    auto pki = PkiDir::open(dir, false);
+    try {
+        pki->transact([&] { (void)pki->issue_batch({}, reqs); });
+        FAIL("no error");
+    } catch (const Error& e) {
+        CHECK(e.kind() == ErrorKind::policy);
+        CHECK_THAT(e.what(), Catch::Contains("bulk150"));
+    }
+    CHECK(pki->ledger().list().size() == rows);
+    CHECK_FALSE(io::exists(dir + "/clients/bulk0"));
+    CHECK_FALSE(io::exists(dir + "/clients/bulk299"));
+    // The folder is still usable.
+    reqs[150].days = 30;
+    auto issued = pki->transact([&] { return pki->issue_batch({}, reqs); });
+    CHECK(issued.size() == 300);
+    CHECK(io::exists(dir + "/clients/bulk150/postgresql.key"));
+}
