@@ -7,7 +7,7 @@
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 seconds=${1:-60}
-targets=${FUZZ_TARGETS:-"fuzz_profile fuzz_pem fuzz_hba_quote"}
+targets=${FUZZ_TARGETS:-"fuzz_profile fuzz_pem fuzz_hba_quote fuzz_crl_encode"}
 
 # The newest clang with libFuzzer. The library needs clang >= 16 while lib/src/profile.cpp
 # captures structured bindings in lambdas (a C++20 feature clang 14 rejects in C++17 mode).

@@ -148,6 +148,7 @@ TEST_CASE("pgca's CRL encoding is byte for byte what OpenSSL's X509_CRL makes of
         {"01", now - 120, RevocationReason::unspecified},
         {"80", now - 120, RevocationReason::ca_compromise},
         {"00FF", now - 3600, RevocationReason::affiliation_changed},
+        {"00000042", now - 3600, RevocationReason::unspecified},
         {"ABC", now - 7200, RevocationReason::superseded},
         {"7FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF", now - 1, RevocationReason::cessation_of_operation},
         {"0123456789ABCDEF", 2600000000, RevocationReason::certificate_hold},
