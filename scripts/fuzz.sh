@@ -44,6 +44,13 @@ for t in $targets; do
   mkdir -p "$corpus"
   rm -f "$artifacts/$t-"*  # only this run's findings are reported
   cp -R "$root/fuzz/corpus/$t/." "$corpus/"
+  if [ "$t" = fuzz_pem ]; then
+    # Private keys are never committed: the key seeds are made for each run.
+    openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$corpus/key_ec_p256.pem" 2>/dev/null
+    openssl pkey -in "$corpus/key_ec_p256.pem" -outform DER -out "$corpus/key_ec_p256.der"
+    openssl genpkey -algorithm ED25519 -out "$corpus/key_ed25519.pem"
+    openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$corpus/key_rsa_2048.pem" 2>/dev/null
+  fi
   seeds=$(find "$corpus" -type f | wc -l)
   args=(-max_total_time="$seconds" -timeout=25 -rss_limit_mb=2048 -print_final_stats=1
         -artifact_prefix="$artifacts/$t-")

@@ -17,6 +17,7 @@
 #include <optional>
 #include <set>
 #include <string_view>
+#include <unordered_map>
 #include <unordered_set>
 
 #include "parallel.hpp"
@@ -188,9 +189,9 @@ ApplyResult apply(const Profile& profile, const std::string& dir, const ApplyOpt
         // pg_service.conf: with one folder lookup per client, and on several threads, because a
         // profile may list thousands of them.
         struct ClientCheck {
-            std::string why;                     // "" when its certificate stays
+            std::string why;                       // "" when its certificate stays
             std::optional<io::FileWrite> service;  // pg_service.conf, when it differs
-            bool folder_ok = false;              // the folder exists with its mode
+            bool folder_ok = false;                // the folder exists with its mode
         };
         std::vector<ClientCheck> checks(profile.clients.size());
         detail::PhaseTimer timer_check("check clients");

@@ -143,12 +143,33 @@ void make_base_folder(const std::string& dir) {
     REQUIRE(r.exit_code == 0);
 }
 
+// The inputs that hold a private key are made here, by the openssl CLI, rather than committed
+// (pgca never commits a private key): a file with only a key, where a certificate is expected
+// (invalid_private_key.pem), and a certificate followed by its key (mayfail_cert_then_key.pem).
+struct KeyInputs {
+    test::TempDir tmp{"pgca-corpus-keys-"};
+    std::string key_only = tmp.file("invalid_private_key.pem");
+    std::string cert_then_key = tmp.file("mayfail_cert_then_key.pem");
+
+    KeyInputs() {
+        std::vector<std::string> req{"openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                                     "ec_paramgen_curve:P-256", "-nodes", "-subj", "/CN=corpus throwaway",
+                                     "-days", "1", "-keyout", tmp.file("k.pem"), "-out", tmp.file("c.pem")};
+        auto r = test::run(req);
+        INFO(test::describe(req, r));
+        REQUIRE(r.exit_code == 0);
+        test::write_file(key_only, test::read_file(tmp.file("k.pem")));
+        test::write_file(cert_then_key, test::read_file(tmp.file("c.pem")) + test::read_file(tmp.file("k.pem")));
+    }
+};
+
 }  // namespace
 
 TEST_CASE("corpus: the corpus is complete and every invalid profile has its .expect", "[corpus]") {
     CHECK(corpus("valid_", ".json").size() >= 5);
     CHECK(corpus("invalid_", ".json").size() >= 25);
     CHECK(corpus("invalid_", ".pem").size() >= 6);
+    CHECK(test::run({"sh", "-c", "grep -l 'PRIVATE KEY-----' '" + kDataDir + "'/*.pem"}).out.empty());
     for (const auto& json : corpus("invalid_", ".json")) {
         INFO(json);
         std::string expect = expected_fragment(json);
@@ -220,7 +241,10 @@ TEST_CASE("corpus: every invalid profile exits 2 with its error and leaves the f
 }
 
 TEST_CASE("corpus: every invalid PEM file is refused by inspect naming the file", "[corpus]") {
-    for (const auto& pem : corpus("invalid_", ".pem")) {
+    KeyInputs keys;
+    auto pems = corpus("invalid_", ".pem");
+    pems.push_back(keys.key_only);
+    for (const auto& pem : pems) {
         for (bool json : {false, true}) {
             std::vector<std::string> args{"inspect", pem};
             if (json) args.emplace_back("--json");
@@ -252,7 +276,10 @@ TEST_CASE("corpus: a certificate file holding anything but certificates is refus
     // certificate.hpp, Certificate::chain_from_pem: "Throws Error(input) if there is none, or if
     // the text holds anything but certificates". PEM_read_bio_X509 skips PEM blocks of other
     // types, so a certificate followed by a private key or a CRL is read as a one-certificate chain.
-    for (const auto& pem : corpus("mayfail_cert_", ".pem")) {
+    KeyInputs keys;
+    auto pems = corpus("mayfail_cert_", ".pem");
+    pems.push_back(keys.cert_then_key);
+    for (const auto& pem : pems) {
         auto r = pgca_run({"inspect", pem});
         INFO(test::describe({"pgca", "inspect", pem}, r));
         CHECK(r.exit_code == 2);
