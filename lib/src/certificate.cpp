@@ -8,21 +8,11 @@
 #include <utility>
 
 #include "internal.hpp"
+#include "ossl/der.hpp"
 #include "pgca/key.hpp"
 
 namespace pgca {
 namespace {
-
-std::string hex(const unsigned char* p, std::size_t n, const char* sep) {
-    static const char digits[] = "0123456789ABCDEF";
-    std::string out;
-    for (std::size_t i = 0; i < n; ++i) {
-        if (i != 0) out += sep;
-        out += digits[p[i] >> 4];
-        out += digits[p[i] & 15];
-    }
-    return out;
-}
 
 std::string asn1_string_text(const ASN1_STRING* s) {
     return std::string(reinterpret_cast<const char*>(ASN1_STRING_get0_data(s)),
@@ -131,7 +121,7 @@ std::string Certificate::sha256_fingerprint() const {
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int n = 0;
     ossl::check1(X509_digest(x509_, EVP_sha256(), md, &n), "compute SHA-256 fingerprint");
-    return hex(md, n, ":");
+    return der::hex(md, n, ":");
 }
 
 bool Certificate::matches(const PrivateKey& key) const {
@@ -211,9 +201,9 @@ CertInfo Certificate::info() const {
     long pathlen = X509_get_pathlen(x509_);
     ci.path_len = pathlen >= 0 ? static_cast<int>(pathlen) : -1;
     if (const ASN1_OCTET_STRING* ski = X509_get0_subject_key_id(x509_))
-        ci.subject_key_id = hex(ASN1_STRING_get0_data(ski), static_cast<std::size_t>(ASN1_STRING_length(ski)), "");
+        ci.subject_key_id = der::hex(ASN1_STRING_get0_data(ski), static_cast<std::size_t>(ASN1_STRING_length(ski)), "");
     if (const ASN1_OCTET_STRING* aki = X509_get0_authority_key_id(x509_))
-        ci.authority_key_id = hex(ASN1_STRING_get0_data(aki), static_cast<std::size_t>(ASN1_STRING_length(aki)), "");
+        ci.authority_key_id = der::hex(ASN1_STRING_get0_data(aki), static_cast<std::size_t>(ASN1_STRING_length(aki)), "");
     ossl::drain_errors();
     return ci;
 }

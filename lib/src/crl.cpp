@@ -164,11 +164,6 @@ std::string serial_magnitude(const std::string& hex) {
     return first == std::string::npos ? std::string(1, '\0') : out.substr(first);
 }
 
-std::string extension_der(int nid, void* value, const char* what) {
-    ossl::X509ExtPtr ext(ossl::check_ptr(X509V3_EXT_i2d(nid, 0, value), what));
-    return der::of<X509_EXTENSION, i2d_X509_EXTENSION>(ext.get(), what);
-}
-
 }  // namespace
 
 // The CRL's DER is assembled directly rather than through X509_CRL_add0_revoked and
@@ -222,7 +217,7 @@ EncodedCrl encode_crl(const CertificateAuthority& ca, const std::vector<RevokedE
                 ossl::Handle<ASN1_ENUMERATED, ASN1_ENUMERATED_free> code(
                     ossl::check_ptr(ASN1_ENUMERATED_new(), "CRL reason"));
                 ossl::check1(ASN1_ENUMERATED_set(code.get(), static_cast<long>(it.entry->reason)), "CRL reason");
-                der::put_tlv(ext, der::kSequence, extension_der(NID_crl_reason, code.get(), "CRL reason"));
+                der::put_tlv(ext, der::kSequence, der::extension(NID_crl_reason, false, code.get(), "CRL reason"));
             }
             entry += ext;
         }
@@ -239,12 +234,12 @@ EncodedCrl encode_crl(const CertificateAuthority& ca, const std::vector<RevokedE
 
     ossl::Asn1IntPtr crl_number(ossl::check_ptr(ASN1_INTEGER_new(), "cRLNumber"));
     ossl::check1(ASN1_INTEGER_set_int64(crl_number.get(), number), "cRLNumber");
-    std::string exts = extension_der(NID_crl_number, crl_number.get(), "cRLNumber");
+    std::string exts = der::extension(NID_crl_number, false, crl_number.get(), "cRLNumber");
     // RFC 5280 §5.2.1: conforming CRL issuers MUST include the AKI.
     if (const ASN1_OCTET_STRING* ski = X509_get0_subject_key_id(ca_cert)) {
         ossl::AkidPtr akid(ossl::check_ptr(AUTHORITY_KEYID_new(), "authorityKeyIdentifier"));
         akid->keyid = ossl::check_ptr(ASN1_OCTET_STRING_dup(ski), "authorityKeyIdentifier");
-        exts += extension_der(NID_authority_key_identifier, akid.get(), "CRL authorityKeyIdentifier");
+        exts += der::extension(NID_authority_key_identifier, false, akid.get(), "CRL authorityKeyIdentifier");
     }
     ossl::drain_errors();  // X509_get0_subject_key_id caches extensions and may queue errors
     std::string ext_list;

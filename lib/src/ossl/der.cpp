@@ -102,6 +102,11 @@ std::string hex(const unsigned char* p, std::size_t n, const char* sep) {
     return out;
 }
 
+std::string extension(int nid, bool critical, void* value, const char* what) {
+    ossl::X509ExtPtr ext(ossl::check_ptr(X509V3_EXT_i2d(nid, critical ? 1 : 0, value), what));
+    return of<X509_EXTENSION, i2d_X509_EXTENSION>(ext.get(), what);
+}
+
 std::string signature_algorithm(EVP_MD_CTX* prepared) {
     unsigned char algid[128];
     OSSL_PARAM p[] = {OSSL_PARAM_construct_octet_string(OSSL_SIGNATURE_PARAM_ALGORITHM_ID, algid, sizeof algid),

@@ -61,6 +61,10 @@ std::string of(const T* value, const char* what) {
     return s;
 }
 
+/// One X.509 Extension as OpenSSL encodes it: X509V3_EXT_i2d of `value` (the extension's
+/// OpenSSL structure for `nid`), then i2d. Throws Error(crypto) naming `what`.
+[[nodiscard]] std::string extension(int nid, bool critical, void* value, const char* what);
+
 /// The AlgorithmIdentifier a signature made with `prepared` (an EVP_DigestSignInit'ed context)
 /// carries, from the signature provider: what X509_sign and X509_CRL_sign write.
 [[nodiscard]] std::string signature_algorithm(EVP_MD_CTX* prepared);

@@ -45,6 +45,7 @@
 
 #include "internal.hpp"
 #include "ossl/der.hpp"
+#include "pgca/secret.hpp"
 
 namespace pgca::detail {
 namespace {
@@ -85,45 +86,40 @@ struct SecretString {
     SecretString() = default;
     SecretString(const SecretString&) = delete;
     SecretString& operator=(const SecretString&) = delete;
-    ~SecretString() { OPENSSL_cleanse(s.data(), s.size()); }
+    ~SecretString() { wipe(s); }
 };
 
 // --- extensions, encoded once by the same OpenSSL calls as ca.cpp ----------------------------
 
-ossl::X509ExtPtr make_ext(int nid, bool critical, void* value, const char* what) {
-    return ossl::X509ExtPtr(ossl::check_ptr(X509V3_EXT_i2d(nid, critical ? 1 : 0, value), what));
-}
-
-std::string ext_der(const ossl::X509ExtPtr& ext) { return der::of<X509_EXTENSION, i2d_X509_EXTENSION>(ext.get(), "extension"); }
 
 std::string basic_constraints_leaf() {
     ossl::BasicConstraintsPtr bc(ossl::check_ptr(BASIC_CONSTRAINTS_new(), "basicConstraints"));
     bc->ca = 0;
-    return ext_der(make_ext(NID_basic_constraints, true, bc.get(), "basicConstraints"));
+    return der::extension(NID_basic_constraints, true, bc.get(), "basicConstraints");
 }
 
 std::string key_usage_digital_signature() {
     ossl::Handle<ASN1_BIT_STRING, ASN1_BIT_STRING_free> ku(ossl::check_ptr(ASN1_BIT_STRING_new(), "keyUsage"));
     ossl::check1(ASN1_BIT_STRING_set_bit(ku.get(), 0, 1), "keyUsage");  // digitalSignature
-    return ext_der(make_ext(NID_key_usage, true, ku.get(), "keyUsage"));
+    return der::extension(NID_key_usage, true, ku.get(), "keyUsage");
 }
 
 std::string eku(int purpose_nid) {
     ossl::EkuPtr list(ossl::check_ptr(sk_ASN1_OBJECT_new_null(), "extendedKeyUsage"));
     ASN1_OBJECT* obj = ossl::check_ptr(OBJ_nid2obj(purpose_nid), "extendedKeyUsage");
     if (sk_ASN1_OBJECT_push(list.get(), obj) <= 0) ossl::fail("extendedKeyUsage");
-    return ext_der(make_ext(NID_ext_key_usage, false, list.get(), "extendedKeyUsage"));
+    return der::extension(NID_ext_key_usage, false, list.get(), "extendedKeyUsage");
 }
 
 std::string authority_key_id(const ASN1_OCTET_STRING* keyid) {
     ossl::AkidPtr akid(ossl::check_ptr(AUTHORITY_KEYID_new(), "authorityKeyIdentifier"));
     akid->keyid = ossl::check_ptr(ASN1_OCTET_STRING_dup(keyid), "authorityKeyIdentifier");
-    return ext_der(make_ext(NID_authority_key_identifier, false, akid.get(), "authorityKeyIdentifier"));
+    return der::extension(NID_authority_key_identifier, false, akid.get(), "authorityKeyIdentifier");
 }
 
 std::string subject_alt_names(const std::vector<std::string>& hosts) {
     auto names = general_names(hosts);
-    return ext_der(make_ext(NID_subject_alt_name, false, names.get(), "subjectAltName"));
+    return der::extension(NID_subject_alt_name, false, names.get(), "subjectAltName");
 }
 
 // The subjectKeyIdentifier extension's DER up to its 20-octet value (which differs per leaf).
@@ -131,12 +127,12 @@ std::string subject_key_id_prefix() {
     ossl::Asn1OctetPtr zero(ossl::check_ptr(ASN1_OCTET_STRING_new(), "subjectKeyIdentifier"));
     unsigned char none[SHA_DIGEST_LENGTH] = {0};
     ossl::check1(ASN1_OCTET_STRING_set(zero.get(), none, sizeof none), "subjectKeyIdentifier");
-    std::string der = ext_der(make_ext(NID_subject_key_identifier, false, zero.get(), "subjectKeyIdentifier"));
-    if (der.size() <= SHA_DIGEST_LENGTH || der.compare(der.size() - SHA_DIGEST_LENGTH, SHA_DIGEST_LENGTH,
+    std::string ext = der::extension(NID_subject_key_identifier, false, zero.get(), "subjectKeyIdentifier");
+    if (ext.size() <= SHA_DIGEST_LENGTH || ext.compare(ext.size() - SHA_DIGEST_LENGTH, SHA_DIGEST_LENGTH,
                                                         std::string(SHA_DIGEST_LENGTH, '\0')) != 0)
         throw Error(ErrorKind::internal, "unexpected subjectKeyIdentifier encoding");
-    der.resize(der.size() - SHA_DIGEST_LENGTH);
-    return der;
+    ext.resize(ext.size() - SHA_DIGEST_LENGTH);
+    return ext;
 }
 
 // RFC 5915 ECPrivateKey, as OpenSSL writes it inside PKCS#8 (the curve is in the PKCS#8
