@@ -522,8 +522,8 @@ std::vector<Action> PkiDir::refresh_crls(int crl_days, bool force) {
                     why = "nextUpdate " + format_time(existing->next_update()) + " is near";
             }
             if (why.empty()) {
-                // The file as it is, unless it holds more than that one CRL.
-                const bool just_one = pem->rfind("-----BEGIN ") == 0 && pem->find("-----BEGIN ", 1) == std::string::npos;
+                // The file as it is when it is that one CRL alone: one PEM block, at the start.
+                const bool just_one = pem->rfind("-----BEGIN ") == 0;  // the last BEGIN is the first byte
                 current_pem.push_back(just_one ? std::move(*pem) : existing->to_pem());
                 continue;
             }

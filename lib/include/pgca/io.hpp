@@ -48,7 +48,8 @@ void remove_all(const std::string& path);
 /// error: it holds no files. Move-only.
 class Folder final {
 public:
-    /// Opens `path`; exists() says whether there was a folder. Throws Error(io) for other errors.
+    /// Opens `path`; a missing folder holds no files and has no mode. Throws Error(io) for other
+    /// errors.
     explicit Folder(const std::string& path);
     ~Folder();
     Folder(Folder&& other) noexcept;
@@ -56,7 +57,6 @@ public:
     Folder(const Folder&) = delete;
     Folder& operator=(const Folder&) = delete;
 
-    [[nodiscard]] bool exists() const noexcept { return fd_ >= 0; }
     /// The folder's permission bits, or std::nullopt when it does not exist.
     [[nodiscard]] std::optional<mode_t> mode() const;
     /// Like io::try_read_file for the file `name` in this folder.

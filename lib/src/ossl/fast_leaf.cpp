@@ -34,11 +34,7 @@
 
 #include <openssl/core_names.h>
 #include <openssl/obj_mac.h>
-#include <openssl/pem.h>
 
-#include <algorithm>
-#include <cstdlib>
-#include <cstring>
 #include <ctime>
 #include <mutex>
 #include <utility>
