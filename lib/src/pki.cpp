@@ -63,7 +63,8 @@ DistinguishedName server_subject(const std::vector<std::string>& hosts) {
 
 PkiDir::PkiDir(const std::string& dir) : layout_(dir) {}
 
-std::unique_ptr<PkiDir> PkiDir::open(const std::string& dir, bool create) {
+std::unique_ptr<PkiDir> PkiDir::open(const std::string& dir, const OpenOptions& options) {
+    const bool create = options.create;
     std::unique_ptr<PkiDir> pki(new PkiDir(dir));
     const io::Layout& l = pki->layout_;
     if (!io::exists(l.ledger()) && !io::exists(l.root_cert())) {

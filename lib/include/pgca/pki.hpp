@@ -58,12 +58,25 @@ struct IssuedLeaf {
     [[nodiscard]] Certificate certificate() const;
 };
 
+/// How a command opens a PKI folder.
+struct OpenOptions {
+    bool create = false;            ///< create DIR and its ledger when absent (apply, init)
+    bool read_only = false;         ///< list and the like: change nothing, never wait for a writer
+    int lock_timeout_seconds = 30;  ///< a writer waits at most this long for another pgca's lock
+};
+
 /// An open PKI folder. Holds an exclusive lock on the folder while it lives.
 class PkiDir final {
 public:
-    /// Opens `dir`, creating it and its ledger when `create` is set. Throws Error(input) when the
-    /// folder has no PKI and `create` is false.
-    [[nodiscard]] static std::unique_ptr<PkiDir> open(const std::string& dir, bool create);
+    /// Opens `dir` as `options` say. Throws Error(input) when the folder has no PKI and
+    /// `options.create` is false.
+    [[nodiscard]] static std::unique_ptr<PkiDir> open(const std::string& dir, const OpenOptions& options);
+    /// Opens `dir` for writing, creating it and its ledger when `create` is set.
+    [[nodiscard]] static std::unique_ptr<PkiDir> open(const std::string& dir, bool create) {
+        OpenOptions options;
+        options.create = create;
+        return open(dir, options);
+    }
 
     [[nodiscard]] const io::Layout& layout() const noexcept { return layout_; }
     [[nodiscard]] Ledger& ledger() noexcept { return *ledger_; }
