@@ -95,7 +95,21 @@ ApplyResult apply(const Profile& profile, const std::string& dir, const ApplyOpt
         return result;
     }
 
-    auto pki = PkiDir::open(dir, true);
+    // Every passphrase source the profile names is read now, before the folder is opened or
+    // created: a missing file or a failing command stops the run with nothing on disk.
+    PassphraseCache passphrases;
+    if (!profile.ca.passphrase.empty())
+        (void)in_context("ca.passphrase", [&]() -> const std::string& { return passphrases.get(profile.ca.passphrase); });
+    for (const auto& s : profile.servers)
+        if (!s.key_passphrase.empty())
+            (void)in_context("server \"" + s.name + "\" key_passphrase",
+                             [&]() -> const std::string& { return passphrases.get(s.key_passphrase); });
+
+    OpenOptions open_options;
+    open_options.create = !options.dry_run;
+    open_options.read_only = options.dry_run;
+    auto pki = PkiDir::open(dir, open_options);
+    pki->adopt_passphrases(std::move(passphrases));
     if (options.jobs != 0) pki->set_jobs(options.jobs);
     pki->set_ca_passphrase(profile.ca.passphrase);
     // A wrong or missing passphrase stops here, before anything changes; keys still stored in

@@ -95,8 +95,7 @@ void PkiDir::load_ca() {
 }
 
 const std::string& PkiDir::ca_passphrase() {
-    if (ca_passphrase_.empty()) ca_passphrase_ = in_context("CA key", [&] { return read_passphrase(ca_source_); });
-    return ca_passphrase_;
+    return in_context("CA key", [&]() -> const std::string& { return passphrases_.get(ca_source_); });
 }
 
 const CertificateAuthority& PkiDir::authority(bool intermediate) {
@@ -121,7 +120,6 @@ std::string PkiDir::ca_key_pem(const PrivateKey& key) {
 void PkiDir::set_ca_passphrase(const PassphraseSource& source) {
     if (source.kind == ca_source_.kind && source.value == ca_source_.value) return;
     ca_source_ = source;
-    wipe(ca_passphrase_);
     root_.reset();
     intermediate_.reset();
 }
@@ -141,15 +139,17 @@ std::vector<Action> PkiDir::protect_ca_keys() {
     return done;
 }
 
-PkiDir::~PkiDir() { wipe(ca_passphrase_); }
+PkiDir::~PkiDir() = default;
 
 std::vector<Action> PkiDir::create_ca(const CaSpec& spec) {
     if (root_cert_) throw Error(ErrorKind::policy, "\"" + layout_.dir() + "\" already has a root CA");
-    io::ensure_dir(layout_.ca_dir(), kPrivateDir);
     auto root = in_context("create root CA", [&] { return CertificateAuthority::create_root(spec.subject, spec.key, spec.days); });
-    // Key first: a certificate on disk without its key would look like a usable CA.
-    io::write_file_atomic(layout_.root_key(), ca_key_pem(root.key()), kPrivateFile);
-    io::write_file_atomic(layout_.root_cert(), root.certificate().to_pem(), kPublicFile);
+    // Through the transaction's file batch like every leaf: written only after the ledger
+    // recorded the CA, and never when a later step of the same command fails. Key first: a
+    // certificate on disk without its key would look like a usable CA.
+    files_.make_dir(layout_.ca_dir(), kPrivateDir);
+    files_.write(layout_.root_key(), ca_key_pem(root.key()), kPrivateFile);
+    files_.write(layout_.root_cert(), root.certificate().to_pem(), kPublicFile);
     nlohmann::json detail = {{"key", std::string(to_string(spec.key))}};
     ledger_->record(entry_for(root.certificate(), "root", "root", detail.dump()));
     std::vector<Action> actions{{"create", "root", "root", "serial " + root.certificate().serial_hex()}};
@@ -165,8 +165,9 @@ Action PkiDir::create_intermediate(const IntermediateSpec& spec) {
     const CertificateAuthority& root = authority(false);
     auto inter = in_context("create intermediate CA",
                             [&] { return root.create_intermediate(spec.subject, spec.key, spec.days); });
-    io::write_file_atomic(layout_.intermediate_key(), ca_key_pem(inter.key()), kPrivateFile);
-    io::write_file_atomic(layout_.intermediate_cert(), inter.certificate().to_pem(), kPublicFile);
+    files_.make_dir(layout_.ca_dir(), kPrivateDir);
+    files_.write(layout_.intermediate_key(), ca_key_pem(inter.key()), kPrivateFile);
+    files_.write(layout_.intermediate_cert(), inter.certificate().to_pem(), kPublicFile);
     nlohmann::json detail = {{"key", std::string(to_string(spec.key))}};
     ledger_->record(entry_for(inter.certificate(), "intermediate", "intermediate", detail.dump()));
     Action a{"create", "intermediate", "intermediate", "serial " + inter.certificate().serial_hex()};
@@ -247,7 +248,7 @@ std::vector<IssuedLeaf> PkiDir::issue_batch(const std::vector<ServerRequest>& se
         validate_simple_name(sv.name, "server name");
         for (const auto& h : sv.hosts) in_context("server \"" + sv.name + "\"", [&] { validate_host(h, "host"); });
         if (!sv.key_passphrase.empty())
-            server_pass[i] = in_context("server \"" + sv.name + "\" key", [&] { return read_passphrase(sv.key_passphrase); });
+            server_pass[i] = in_context("server \"" + sv.name + "\" key", [&] { return passphrases_.get(sv.key_passphrase); });
         if (sv.keep_key) {
             std::string path = layout_.server_dir(sv.name) + "/server.key";
             kept[i] = in_context("server \"" + sv.name + "\": --keep-key", [&] {

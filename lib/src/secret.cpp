@@ -151,4 +151,30 @@ std::string passphrase_command(const PassphraseSource& source) {
     return {};
 }
 
+PassphraseCache::PassphraseCache(PassphraseCache&& other) noexcept : entries_(std::move(other.entries_)) {
+    other.entries_.clear();
+}
+
+PassphraseCache& PassphraseCache::operator=(PassphraseCache&& other) noexcept {
+    if (this != &other) {
+        clear();
+        entries_ = std::move(other.entries_);
+        other.entries_.clear();
+    }
+    return *this;
+}
+
+const std::string& PassphraseCache::get(const PassphraseSource& source) {
+    for (const auto& e : entries_)
+        if (e.source.kind == source.kind && e.source.value == source.value) return e.passphrase;
+    std::string pass = read_passphrase(source);
+    entries_.push_back({source, std::move(pass)});
+    return entries_.back().passphrase;
+}
+
+void PassphraseCache::clear() noexcept {
+    for (auto& e : entries_) wipe(e.passphrase);
+    entries_.clear();
+}
+
 }  // namespace pgca

@@ -52,15 +52,15 @@ int run_init(int argc, char** argv) {
         spec.passphrase = {PassphraseSource::Kind::file, io::absolute(r["passphrase-file"].as<std::string>())};
     if (r.count("passphrase-command") != 0)
         spec.passphrase = {PassphraseSource::Kind::command, r["passphrase-command"].as<std::string>()};
-    if (!spec.passphrase.empty()) (void)read_passphrase(spec.passphrase);  // fail before creating anything
+    PassphraseCache passphrases;
+    if (!spec.passphrase.empty()) (void)passphrases.get(spec.passphrase);  // fail before creating anything
 
     auto pki = PkiDir::open(r["dir"].as<std::string>(), true);
     if (pki->has_ca()) throw Error(ErrorKind::policy, "\"" + pki->layout().dir() + "\" already has a root CA");
-    if (!spec.passphrase.empty()) {
-        pki->set_ca_passphrase(spec.passphrase);
-        pki->ledger().set_meta("ca_passphrase", spec.passphrase.to_json());
-    }
+    pki->adopt_passphrases(std::move(passphrases));
+    if (!spec.passphrase.empty()) pki->set_ca_passphrase(spec.passphrase);
     auto actions = pki->transact([&] {
+        if (!spec.passphrase.empty()) pki->ledger().set_meta("ca_passphrase", spec.passphrase.to_json());
         auto done = pki->create_ca(spec);
         // Servers include ssl_crl_file from the start, so the CRLs must exist from the start.
         for (auto& a : pki->refresh_crls(pki->setting("crl_days", kDefaultCrlDays), false)) done.push_back(std::move(a));

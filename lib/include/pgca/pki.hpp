@@ -87,6 +87,10 @@ public:
     /// With a source, new CA keys are written encrypted and encrypted ones are decrypted with it.
     void set_ca_passphrase(const PassphraseSource& source);
     [[nodiscard]] const PassphraseSource& ca_passphrase_source() const noexcept { return ca_source_; }
+    /// The passphrases this command has read (the CA's, servers' key_passphrase), each source
+    /// read once. A command may fill it before it opens the folder (see apply), so that a wrong
+    /// source fails before anything is written.
+    void adopt_passphrases(PassphraseCache&& read) noexcept { passphrases_ = std::move(read); }
     /// With a passphrase source: decrypts both CA keys (a wrong passphrase throws Error(input)
     /// here, before anything changes) and encrypts any that are still stored in the clear.
     std::vector<Action> protect_ca_keys();
@@ -210,7 +214,7 @@ private:
     std::optional<Certificate> root_cert_;
     std::optional<Certificate> intermediate_cert_;
     PassphraseSource ca_source_;
-    std::string ca_passphrase_;
+    PassphraseCache passphrases_;
     io::FileBatch files_;
     unsigned jobs_ = 1;
     bool recovered_ = false;

@@ -4,6 +4,7 @@
 
 #include <string>
 #include <string_view>
+#include <list>
 
 namespace pgca {
 
@@ -34,5 +35,30 @@ struct PassphraseSource {
 
 /// Overwrites a string holding a secret before it is freed.
 void wipe(std::string& secret) noexcept;
+
+/// Passphrases read once per command: each source is read (its command run) at most once, and
+/// every passphrase is wiped when the cache goes. Commands read every source they will need
+/// before they write anything, so a wrong source fails before the first byte on disk.
+class PassphraseCache final {
+public:
+    PassphraseCache() = default;
+    ~PassphraseCache() { clear(); }
+    PassphraseCache(const PassphraseCache&) = delete;
+    PassphraseCache& operator=(const PassphraseCache&) = delete;
+    PassphraseCache(PassphraseCache&& other) noexcept;
+    PassphraseCache& operator=(PassphraseCache&& other) noexcept;
+
+    /// The passphrase `source` gives, read on first use (read_passphrase's errors).
+    [[nodiscard]] const std::string& get(const PassphraseSource& source);
+    /// Wipes and forgets every passphrase.
+    void clear() noexcept;
+
+private:
+    struct Entry {
+        PassphraseSource source;
+        std::string passphrase;
+    };
+    std::list<Entry> entries_;  // a list: get() hands out references that must stay valid
+};
 
 }  // namespace pgca

@@ -1,0 +1,113 @@
+// Everything is checked before anything is written.
+#include <catch2/catch.hpp>
+
+#include <sys/stat.h>
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+
+#include <nlohmann/json.hpp>
+
+#include "pgca/error.hpp"
+#include "pgca/io.hpp"
+#include "pgca/pki.hpp"
+#include "temp_dir.hpp"
+
+using namespace pgca;
+using nlohmann::json;
+namespace fs = std::filesystem;
+
+namespace {
+
+json small_profile() {
+    return json::parse(R"({
+      "pgca_profile": 1, "name": "checks",
+      "ca": { "subject": { "CN": "Checks Root" }, "intermediate": { "subject": { "CN": "Checks Issuing" } } },
+      "servers": [ { "name": "db", "hosts": ["localhost", "127.0.0.1"] } ],
+      "clients": [ { "user": "alice" }, { "user": "bob" } ],
+      "hba": [ { "type": "hostssl", "database": "all", "user": "all", "address": "127.0.0.1/32", "method": "cert" } ]
+    })");
+}
+
+Profile profile_of(const json& j) { return parse_profile(j.dump(), "checks.json"); }
+
+// Every entry under `dir` (without following links): its type and mode, and its contents for a
+// file or its target for a link. Two equal snapshots mean nothing was created, removed or changed.
+std::map<std::string, std::string> snapshot(const std::string& dir) {
+    std::map<std::string, std::string> out;
+    if (!fs::exists(fs::symlink_status(dir))) return out;
+    for (const auto& e : fs::recursive_directory_iterator(dir)) {
+        struct stat st {};
+        REQUIRE(::lstat(e.path().c_str(), &st) == 0);
+        std::string what = std::to_string(st.st_mode) + " " + std::to_string(st.st_uid) + " ";
+        if (S_ISREG(st.st_mode)) {
+            std::ifstream in(e.path(), std::ios::binary);
+            what += std::string(std::istreambuf_iterator<char>(in), {});
+        } else if (S_ISLNK(st.st_mode)) {
+            what += fs::read_symlink(e.path()).string();
+        }
+        out[fs::relative(e.path(), dir).string()] = what;
+    }
+    return out;
+}
+
+}  // namespace
+
+TEST_CASE("apply reads every passphrase source before it creates the folder", "[apply][checks]") {
+    test::TempDir tmp;
+    const std::string dir = tmp.path() + "/pki";
+    json j = small_profile();
+
+    SECTION("a server key_passphrase file that does not exist") {
+        j["servers"][0]["key_passphrase"] = {{"file", tmp.path() + "/no-such-passphrase"}};
+    }
+    SECTION("a CA passphrase variable that is not set") {
+        ::unsetenv("PGCA_TEST_NO_SUCH_VARIABLE");
+        j["ca"]["passphrase"] = {{"env", "PGCA_TEST_NO_SUCH_VARIABLE"}};
+    }
+    SECTION("a passphrase command that fails") {
+        j["servers"][0]["key_passphrase"] = {{"command", "exit 3"}};
+    }
+    try {
+        (void)apply(profile_of(j), dir, {});
+        FAIL("apply accepted an unreadable passphrase source");
+    } catch (const Error& e) {
+        CHECK(e.kind() == ErrorKind::input);
+        CHECK_THAT(e.what(), Catch::Contains("passphrase"));
+    }
+    // Not the folder, not a ledger, not a CA key without a ledger row.
+    CHECK_FALSE(fs::exists(fs::symlink_status(dir)));
+}
+
+TEST_CASE("a failing source leaves an existing folder exactly as it was", "[apply][checks]") {
+    test::TempDir tmp;
+    const std::string dir = tmp.path() + "/pki";
+    json j = small_profile();
+    (void)apply(profile_of(j), dir, {});
+    const auto before = snapshot(dir);
+
+    j["servers"].push_back({{"name", "db2"}, {"hosts", {"db2.example.com"}},
+                            {"key_passphrase", {{"file", tmp.path() + "/missing"}}}});
+    j["clients"].push_back({{"user", "carol"}});
+    CHECK_THROWS_AS(apply(profile_of(j), dir, {}), Error);
+    CHECK(snapshot(dir) == before);
+}
+
+TEST_CASE("the CA is written through the same transaction as the leaves", "[apply][checks]") {
+    // A CA created by a run that then fails must not stay on disk without its ledger row: the
+    // files of the CA go through the file batch that is written only after the commit.
+    test::TempDir tmp;
+    const std::string dir = tmp.path() + "/pki";
+    auto pki = PkiDir::open(dir, true);
+    CaSpec spec = profile_of(small_profile()).ca;
+    CHECK_THROWS_AS(pki->transact([&] {
+                        (void)pki->create_ca(spec);
+                        throw Error(ErrorKind::input, "a later step failed");
+                    }),
+                    Error);
+    CHECK_FALSE(io::exists(dir + "/ca/root.key"));
+    CHECK_FALSE(io::exists(dir + "/ca/root.crt"));
+    CHECK_FALSE(io::exists(dir + "/ca/intermediate.key"));
+    CHECK(pki->ledger().list().empty());
+}
