@@ -184,8 +184,11 @@ public:
     }
 
     std::vector<LedgerEntry> by_serial(const std::string& serial) override {
-        Stmt s(db_, (std::string(kSelect) + " WHERE serial = ?1 ORDER BY id").c_str());
-        s.bind(1, serial);
+        // Serials are stored as whole bytes of hex ("0F3A…", and "00…" from the fast path when
+        // the first byte is zero); an operator may type them with or without the leading zeros.
+        std::string bare = serial.substr(std::min(serial.find_first_not_of('0'), serial.size()));
+        Stmt s(db_, (std::string(kSelect) + " WHERE serial IN (?1, '0' || ?1, '00' || ?1, '000' || ?1) ORDER BY id").c_str());
+        s.bind(1, bare);
         return rows(s);
     }
 

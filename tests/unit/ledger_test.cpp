@@ -69,3 +69,25 @@ TEST_CASE("a rolled-back transaction leaves nothing", "[ledger]") {
     }));
     CHECK(l->list().empty());
 }
+
+TEST_CASE("a serial is found with or without its leading zeros", "[ledger]") {
+    // One serial in eight starts with a byte below 0x10 ("0F…"): `revoke --serial` strips leading
+    // zeros from what the operator typed, and used to miss those certificates.
+    test::TempDir tmp;
+    auto l = open_sqlite_ledger(tmp.path() + "/pgca.db");
+    in_transaction(*l, [](Ledger& t) {
+        t.record(entry("0F12AB", "alice"));
+        t.record(entry("000E34", "bob"));
+    });
+    for (const char* typed : {"0F12AB", "F12AB", "000F12AB"}) {
+        auto found = l->by_serial(typed);
+        REQUIRE(found.size() == 1);
+        CHECK(found[0].name == "alice");
+    }
+    for (const char* typed : {"E34", "0E34", "000E34"}) {
+        auto found = l->by_serial(typed);
+        REQUIRE(found.size() == 1);
+        CHECK(found[0].name == "bob");
+    }
+    CHECK(l->by_serial("F12A").empty());
+}
