@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <array>
 #include <cctype>
+#include <cstdio>
 #include <cstdlib>
 #include <set>
 
@@ -54,6 +55,17 @@ bool needs_quotes(std::string_view t) {
     throw Error(ErrorKind::profile, "hba[" + std::to_string(i) + "]: " + why);
 }
 
+// hba.c MAX_TOKEN: the size of next_token()'s buffer, its '\0' included.
+constexpr std::size_t kMaxHbaToken = 10240;
+
+// fe-connect.c parseServiceFile: fgets() into char buf[1024]; a line of 1022 bytes or more with
+// its newline is "too long".
+constexpr std::size_t kMaxServiceLine = 1021;
+
+constexpr const char* kConfControlReason =
+    " (PostgreSQL's configuration parser ends a setting at a newline and pgca writes no other control "
+    "characters into postgresql.conf or pg_service.conf)";
+
 bool parse_cidr(std::string_view address) {
     auto slash = address.find('/');
     if (slash == std::string_view::npos) return false;
@@ -84,11 +96,32 @@ std::string auth_method_names() {
     return out;
 }
 
-void validate_hba_token(std::string_view token, std::string_view field, bool literal) {
+namespace {
+
+std::size_t max_hba_token(std::string_view token, std::string_view field, bool literal, bool before_comma) {
+    // hba.c next_token() reads into a MAX_TOKEN (10240) buffer that keeps room for its '\0' and
+    // checks for room before each character it reads, a closing quote and a list's comma
+    // included. Measured on PostgreSQL 15.18 (tests/integration/pg_limits_test.cpp).
+    if (token.empty()) return kMaxHbaToken - 2;
+    const bool quoted = hba_token(token, field == "database", literal).front() == '"';
+    return quoted || before_comma ? kMaxHbaToken - 2 : kMaxHbaToken - 1;
+}
+
+}  // namespace
+
+void validate_hba_token(std::string_view token, std::string_view field, bool literal, bool before_comma) {
     std::string what = std::string(field) + " \"" + std::string(token) + "\"";
     if (token.empty()) throw Error(ErrorKind::policy, std::string(field) + ": a name must not be empty");
     require_printable_utf8(token, std::string(field));
-    if (token.size() > 10240) throw Error(ErrorKind::policy, what + ": longer than pg_hba.conf's 10240-byte token limit");
+    if (const std::size_t max = max_hba_token(token, field, literal, before_comma); token.size() > max)
+        throw Error(ErrorKind::policy,
+                    std::string(field) + " \"" + std::string(token.substr(0, 24)) + "…\": " +
+                        std::to_string(token.size()) + " bytes; PostgreSQL 15 reads at most " + std::to_string(max) +
+                        " bytes in a pg_hba.conf token " +
+                        (max == kMaxHbaToken - 1 ? std::string("written bare")
+                         : before_comma && !needs_quotes(token) ? std::string("followed by a list's comma")
+                                                                : std::string("written in quotes")) +
+                        " and refuses longer ones (\"authentication file token too long\")");
     if (token.front() == '/')
         throw Error(ErrorKind::policy, what + ": names starting with '/' are regular expressions in PostgreSQL 16+ "
                                               "pg_hba.conf, even when quoted");
@@ -121,7 +154,11 @@ void validate_hba_address(std::string_view address) {
 
 void validate_conf_path(std::string_view path, std::string_view what) {
     if (path.empty()) throw Error(ErrorKind::policy, std::string(what) + ": must not be empty");
-    require_printable_utf8(path, what);
+    try {
+        require_printable_utf8(path, what);
+    } catch (const Error& e) {
+        throw Error(ErrorKind::policy, e.what() + std::string(kConfControlReason));
+    }
 }
 
 void validate_server_setting(std::string_view name, std::string_view value) {
@@ -169,6 +206,13 @@ void validate_client_setting(std::string_view name, std::string_view value) {
     };
     if (n == "sslrootcert" || n == "sslcert" || n == "sslkey")
         bad(n + " is written by pgca itself and cannot be set in the profile");
+    // libpq's parseServiceFile drops blanks at the end of a line and refuses a line that does not
+    // fit its 1024-byte buffer with the newline and a '\0' ("line N too long in service file").
+    if (!v.empty() && v.back() == ' ')
+        bad(n + " \"" + v + "\" ends with a blank, which libpq's pg_service.conf reader removes");
+    if (n.size() + 1 + v.size() > kMaxServiceLine)
+        bad(n + "=… would be a line of " + std::to_string(n.size() + 1 + v.size()) +
+            " bytes in pg_service.conf; libpq 15 reads at most " + std::to_string(kMaxServiceLine));
     if (n == "sslmode") {
         one_of({"disable", "allow", "prefer", "require", "verify-ca", "verify-full"});
         if (v == "disable" || v == "allow" || v == "prefer")
@@ -218,9 +262,18 @@ std::string hba_token(std::string_view token, bool database_field, bool literal)
 }
 
 std::string conf_string(std::string_view value) {
+    // guc-file.l reads '…' with '' or \' as a quote and backslash escapes (\t is a TAB, \\ a
+    // backslash, \101 an 'A'); a newline ends the line, so no string can hold one.
     std::string out = "'";
     for (char c : value) {
-        if (c == '\'') out += '\'';
+        const auto u = static_cast<unsigned char>(c);
+        if (u < 0x20 || u == 0x7f) {
+            char hex[8];
+            std::snprintf(hex, sizeof hex, "0x%02x", u);
+            throw Error(ErrorKind::policy, std::string("a postgresql.conf string cannot hold a control character (byte ") +
+                                               hex + ")" + kConfControlReason);
+        }
+        if (c == '\'' || c == '\\') out += c;
         out += c;
     }
     out += '\'';
@@ -457,9 +510,10 @@ std::string render_ident(const Profile& profile, const AccessPlan& plan) {
 
 std::string render_server_conf(const Profile& profile, const ServerSpec& server, const ServerFiles& files) {
     std::string out = "# ssl settings for server \"" + server.name + "\", written by pgca from profile \"" +
-                      profile.name + "\".\n# Use it from postgresql.conf with:  include '" +
-                      (server.install_dir.empty() ? std::string("…") : server.install_dir) +
-                      "/postgresql.ssl.conf'\n# then `SELECT pg_reload_conf();` (no restart is needed).\n";
+                      profile.name + "\".\n# Use it from postgresql.conf with:  include " +
+                      conf_string((server.install_dir.empty() ? std::string("…") : server.install_dir) +
+                                  "/postgresql.ssl.conf") +
+                      "\n# then `SELECT pg_reload_conf();` (no restart is needed).\n";
     out += "ssl = on\n";
     out += "ssl_cert_file = " + conf_string(files.cert) + "\n";
     out += "ssl_key_file = " + conf_string(files.key) + "\n";
@@ -484,7 +538,8 @@ std::string render_server_conf(const Profile& profile, const ServerSpec& server,
 
 std::string render_service(const Profile& profile, const ClientSpec& client, const ClientFiles& files) {
     // libpq's parseServiceFile takes everything after the first '=' up to the end of the line,
-    // with no quoting, so values are written as they are (validated to hold no control characters).
+    // with no quoting, and drops the blanks at its end, so values are written as they are
+    // (validated to hold no control characters and to end with no blank).
     auto section = [&](const std::string& name, const ServerSpec* server) {
         std::string out = "[" + name + "]\n";
         if (server != nullptr) out += "host=" + server->hosts.front() + "\n";

@@ -171,7 +171,8 @@ void parse_hba(const Node& n, Profile& p) {
         } else {
             items.push_back(f);
         }
-        for (const Node& item : items) {
+        for (std::size_t k = 0; k < items.size(); ++k) {
+            const Node& item = items[k];
             std::string text;
             bool is_literal = false;
             if (item.raw().is_object()) {
@@ -184,7 +185,7 @@ void parse_hba(const Node& n, Profile& p) {
             } else {
                 item.fail("expected a name, a keyword or {\"name\": …}, got " + item.type_name());
             }
-            item.check([&] { pg::validate_hba_token(text, key, is_literal); });
+            item.check([&] { pg::validate_hba_token(text, key, is_literal, k + 1 < items.size()); });
             out.push_back(std::move(text));
             literal.push_back(is_literal);
         }
@@ -222,6 +223,16 @@ void validate_role_name(std::string_view role, std::string_view what) {
     if (role.size() > 63)
         throw Error(ErrorKind::policy, w + ": \"" + std::string(role) +
                                            "\" is longer than PostgreSQL's 63-byte identifier limit");
+    // libpq's parseServiceFile drops blanks at the end of a line (isspace; the other blanks are
+    // control characters, refused above): `user=bob ` logs in as "bob". Leading blanks survive.
+    if (role.back() == ' ') {
+        std::string_view kept = role.substr(0, role.find_last_not_of(' ') + 1);
+        throw Error(ErrorKind::policy, w + ": \"" + std::string(role) +
+                                           "\" ends with a blank, which libpq's pg_service.conf reader removes "
+                                           "(clients/ROLE/pg_service.conf would log in as " +
+                                           (kept.empty() ? std::string("the OS user") : "\"" + std::string(kept) + "\"") +
+                                           ")");
+    }
     if (role.find('/') != std::string_view::npos || role == "." || role == "..")
         throw Error(ErrorKind::policy, w + ": \"" + std::string(role) +
                                            "\" cannot be a folder name under clients/ (no '/', '.' or '..')");

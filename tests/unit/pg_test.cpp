@@ -155,3 +155,89 @@ TEST_CASE("server include and service file", "[pg]") {
     CHECK_THAT(svc, Catch::Contains("\nsslmode=verify-full\n"));
     CHECK_THAT(svc, Catch::Contains("\nsslrootcert=/c/root.crt\nsslcert=/c/postgresql.crt\nsslkey=/c/postgresql.key\n"));
 }
+
+TEST_CASE("hba tokens may be as long as PostgreSQL 15 reads them, and no longer", "[pg][limits]") {
+    // Bare: 10239 bytes (hba.c's MAX_TOKEN buffer of 10240 keeps a byte for its '\0').
+    CHECK_NOTHROW(pg::validate_hba_token(std::string(10239, 'a'), "user"));
+    CHECK_THROWS_WITH(pg::validate_hba_token(std::string(10240, 'a'), "user"),
+                      Catch::Contains("10240 bytes; PostgreSQL 15 reads at most 10239 bytes in a pg_hba.conf token "
+                                      "written bare") &&
+                          Catch::Contains("authentication file token too long"));
+    // Quoted (the closing quote needs room too), doubled quotes counted once, as read.
+    CHECK_NOTHROW(pg::validate_hba_token("a b" + std::string(10235, 'a'), "user"));
+    CHECK_THROWS_WITH(pg::validate_hba_token("a b" + std::string(10236, 'a'), "user"),
+                      Catch::Contains("at most 10238 bytes in a pg_hba.conf token written in quotes"));
+    CHECK_NOTHROW(pg::validate_hba_token("\"" + std::string(10237, 'a'), "user"));
+    CHECK_THROWS(pg::validate_hba_token("\"" + std::string(10238, 'a'), "user"));
+    // A keyword or +group written as a literal name is quoted; a bare +group is not.
+    CHECK_NOTHROW(pg::validate_hba_token("+" + std::string(10238, 'g'), "user"));
+    CHECK_THROWS(pg::validate_hba_token("+" + std::string(10238, 'g'), "user", true));
+    CHECK_THROWS(pg::validate_hba_token("+" + std::string(10238, 'g'), "database"));  // quoted there
+    // Bare before a list's comma: the comma is checked for room like a character.
+    CHECK_NOTHROW(pg::validate_hba_token(std::string(10238, 'a'), "database", false, true));
+    CHECK_THROWS_WITH(pg::validate_hba_token(std::string(10239, 'a'), "database", false, true),
+                      Catch::Contains("at most 10238 bytes in a pg_hba.conf token followed by a list's comma"));
+    CHECK_NOTHROW(pg::validate_hba_token("a b" + std::string(10235, 'a'), "database", false, true));
+
+    // In a profile, the list position decides and the error names the entry.
+    json users = json::array({{{"user", "u"}}});
+    json long_list = rule("hostssl", "u", "cert");
+    long_list["database"] = json::array({std::string(10239, 'd'), "x"});
+    CHECK_THROWS_WITH(profile_with(users, json::array({long_list})),
+                      Catch::StartsWith("t.json: hba[0].database[0]: database \"dddddddddddddddddddddddd…\": 10239 bytes"));
+    long_list["database"] = json::array({"x", std::string(10239, 'd')});
+    CHECK_NOTHROW(profile_with(users, json::array({long_list})));
+}
+
+TEST_CASE("postgresql.conf strings are escaped as PostgreSQL's configuration parser reads them", "[pg][limits]") {
+    // guc-file.l: \t is a TAB, \\ a backslash, '' or \' a quote.
+    CHECK(pg::conf_string("/srv/in st\\tall'dir") == "'/srv/in st\\\\tall''dir'");
+    CHECK(pg::conf_string("\\") == "'\\\\'");
+    CHECK(pg::conf_string("") == "''");
+    CHECK_THROWS_WITH(pg::conf_string("/a\nb"), Catch::Contains("control character (byte 0x0a)") &&
+                                                     Catch::Contains("ends a setting at a newline"));
+    CHECK_THROWS_WITH(pg::conf_string(std::string("/a\0b", 4)), Catch::Contains("byte 0x00"));
+    CHECK_THROWS_WITH(pg::conf_string("/a\tb"), Catch::Contains("byte 0x09"));
+
+    Profile p = profile_with(json::array({{{"user", "u"}}}), json::array({rule("hostssl", "u", "cert")}));
+    p.servers[0].install_dir = "/srv/in st\\tall'dir";
+    p.server_settings["ssl_ciphers"] = "HIGH:\\!aNULL";
+    std::string conf = pg::render_server_conf(p, p.servers[0], {"/srv/in st\\tall'dir/server.crt", "/k", "/c", "/l", "/d"});
+    CHECK_THAT(conf, Catch::Contains("\nssl_cert_file = '/srv/in st\\\\tall''dir/server.crt'\n"));
+    CHECK_THAT(conf, Catch::Contains("include '/srv/in st\\\\tall''dir/postgresql.ssl.conf'\n"));
+    CHECK_THAT(conf, Catch::Contains("\nssl_ciphers = 'HIGH:\\\\!aNULL'\n"));
+
+    // What no postgresql.conf string can hold is refused in the profile, with the JSON path.
+    json server = {{"name", "db"}, {"hosts", {"localhost"}}, {"install_dir", "/srv/a\nb"}};
+    json d = {{"pgca_profile", 1}, {"name", "t"}, {"ca", {{"subject", {{"CN", "T Root"}}}}},
+              {"servers", json::array({server})}, {"clients", json::array()}, {"hba", json::array()}};
+    CHECK_THROWS_WITH(parse_profile(d.dump(), "t.json"),
+                      Catch::StartsWith("t.json: servers[0].install_dir: install_dir: contains a control character") &&
+                          Catch::Contains("ends a setting at a newline"));
+}
+
+TEST_CASE("values libpq's service-file reader would change are refused, the others written as they are",
+          "[pg][limits]") {
+    json hba = json::array({rule("hostssl", "all", "cert")});
+    CHECK_THROWS_WITH(profile_with(json::array({{{"user", "bob "}}}), hba),
+                      Catch::Equals("t.json: clients[0].user: role name: \"bob \" ends with a blank, which libpq's "
+                                    "pg_service.conf reader removes (clients/ROLE/pg_service.conf would log in as "
+                                    "\"bob\")"));
+    CHECK_THROWS_WITH(profile_with(json::array({{{"user", "   "}}}), hba), Catch::Contains("log in as the OS user"));
+    CHECK_THROWS_WITH(profile_with(json::array({{{"user", "bob\t"}}}), hba), Catch::Contains("control character"));
+    CHECK_THROWS_WITH(validate_role_name("bob ", "--user"), Catch::StartsWith("--user: \"bob \" ends with a blank"));
+
+    // A leading blank, '=', '#', quotes, '[' and '\' survive the reader (tested on libpq 15).
+    Profile p = profile_with(json::array({{{"user", " lead"}}, {{"user", "a=b#'\"[\\"}}}), hba);
+    std::string svc = pg::render_service(p, p.clients[0], {"/c/root.crt", "/c/postgresql.crt", "/c/postgresql.key"});
+    CHECK_THAT(svc, Catch::Contains("\nuser= lead\n"));
+    svc = pg::render_service(p, p.clients[1], {"/c/root.crt", "/c/postgresql.crt", "/c/postgresql.key"});
+    CHECK_THAT(svc, Catch::Contains("\nuser=a=b#'\"[\\\n"));
+
+    // Client settings: a blank at the end, and a line longer than libpq's 1024-byte buffer allows.
+    CHECK_THROWS_WITH(pg::validate_client_setting("dbname", "db "), Catch::Contains("ends with a blank"));
+    CHECK_NOTHROW(pg::validate_client_setting("application_name", " app"));
+    CHECK_NOTHROW(pg::validate_client_setting("sslcrl", "/" + std::string(1021 - 8, 'c')));
+    CHECK_THROWS_WITH(pg::validate_client_setting("sslcrl", "/" + std::string(1022 - 8, 'c')),
+                      Catch::Contains("a line of 1022 bytes in pg_service.conf; libpq 15 reads at most 1021"));
+}

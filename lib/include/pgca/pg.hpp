@@ -21,17 +21,21 @@ namespace pgca::pg {
 [[nodiscard]] std::string auth_method_names();
 
 /// Throws Error(policy) unless `token` can be written as one pg_hba.conf database or user token:
-/// printable UTF-8, at most 10240 bytes (hba.c MAX_TOKEN), not a `/regex` (PostgreSQL 16 reads
-/// those as regular expressions even when quoted), and not a `+group` or `@file` whose name
-/// would need quoting (quoting removes their meaning).
-void validate_hba_token(std::string_view token, std::string_view field, bool literal = false);
+/// printable UTF-8, no longer than PostgreSQL 15 reads a token (10239 bytes written bare, 10238
+/// written in quotes or bare before a list's comma: hba.c's MAX_TOKEN buffer holds 10240 with
+/// its '\0'), not a `/regex` (PostgreSQL 16 reads those as regular expressions even when
+/// quoted), and not a `+group` or `@file` whose name would need quoting (quoting removes their
+/// meaning). `field` is "database" or "user"; `before_comma` when another token follows it in
+/// the same list.
+void validate_hba_token(std::string_view token, std::string_view field, bool literal = false,
+                        bool before_comma = false);
 
 /// Throws Error(policy) unless `address` is a CIDR (a.b.c.d/n, x::y/n), `all`, `samehost`,
 /// `samenet`, a host name or a `.domain` suffix. A bare IP is refused: PostgreSQL needs the mask.
 void validate_hba_address(std::string_view address);
 
 /// Throws Error(policy) unless `path` can be written into postgresql.conf / pg_service.conf:
-/// printable UTF-8 with no control characters.
+/// printable UTF-8 with no control characters (a newline would end the setting).
 void validate_conf_path(std::string_view path, std::string_view what);
 
 /// Throws Error(policy) unless `name = value` is an ssl setting pgca may write into the server
@@ -54,7 +58,9 @@ void validate_client_setting(std::string_view name, std::string_view value);
 /// token is always the literal name (keywords quoted, a leading + or @ quoted).
 [[nodiscard]] std::string hba_token(std::string_view token, bool database_field, bool literal = false);
 
-/// A postgresql.conf string literal: '…' with ' doubled.
+/// A postgresql.conf string literal that PostgreSQL's configuration parser reads back as
+/// `value`: '…' with ' and \ doubled (the parser reads \t as a TAB and \\ as a backslash).
+/// Throws Error(policy) for a control character, which no such string can hold.
 [[nodiscard]] std::string conf_string(std::string_view value);
 
 /// One line of pg_ident.conf.

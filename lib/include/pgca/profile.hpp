@@ -111,8 +111,8 @@ struct Profile {
 
 /// Throws Error(policy) naming `what` unless `role` can be a client certificate's role: a
 /// PostgreSQL identifier of 1–63 bytes (longer ones are truncated by the server, so a
-/// certificate could never match), printable UTF-8, and usable as a folder name (no '/', not
-/// "." or "..").
+/// certificate could never match), printable UTF-8, not ending with a blank (libpq's service
+/// file reader strips it), and usable as a folder name (no '/', not "." or "..").
 void validate_role_name(std::string_view role, std::string_view what);
 
 /// Throws Error(policy) unless `name` is a safe folder or service name: [A-Za-z0-9_.-], not
