@@ -95,6 +95,9 @@ ApplyResult apply(const Profile& profile, const std::string& dir, const ApplyOpt
         return result;
     }
 
+    // The folder's own path goes into postgresql.ssl.conf and every pg_service.conf.
+    pg::validate_conf_path(layout.dir(), "the PKI folder");
+
     // Every passphrase source the profile names is read now, before the folder is opened or
     // created: a missing file or a failing command stops the run with nothing on disk.
     PassphraseCache passphrases;

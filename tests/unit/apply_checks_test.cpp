@@ -111,3 +111,18 @@ TEST_CASE("the CA is written through the same transaction as the leaves", "[appl
     CHECK_FALSE(io::exists(dir + "/ca/intermediate.key"));
     CHECK(pki->ledger().list().empty());
 }
+
+TEST_CASE("a folder path the emitted files cannot hold is refused before anything is made", "[apply][checks]") {
+    // DIR's path is written into postgresql.ssl.conf and each pg_service.conf: a control character
+    // there would end the setting early.
+    test::TempDir tmp;
+    const std::string dir = tmp.path() + "/pki\tx";
+    try {
+        (void)apply(profile_of(small_profile()), dir, {});
+        FAIL("apply accepted a folder path with a TAB");
+    } catch (const Error& e) {
+        CHECK(e.kind() == ErrorKind::policy);
+        CHECK_THAT(e.what(), Catch::Contains("the PKI folder"));
+    }
+    CHECK_FALSE(fs::exists(fs::symlink_status(dir)));
+}
