@@ -11,7 +11,7 @@ namespace {
 
 using pgca::cli::Command;
 
-constexpr std::array<Command, 9> kCommands{{
+constexpr std::array<Command, 10> kCommands{{
     {"apply", "make a PKI folder match a profile (CA, certificates, pg_hba, pg_ident, ssl include, clients)",
      pgca::cli::run_apply},
     {"init", "create a root CA (and optionally an intermediate) in a folder", pgca::cli::run_init},
@@ -21,6 +21,8 @@ constexpr std::array<Command, 9> kCommands{{
     {"rotate", "renew server certificates, reload, and verify what the live server serves", pgca::cli::run_rotate},
     {"list", "list the certificates a folder has issued", pgca::cli::run_list},
     {"inspect", "show what a PEM certificate says, the way PostgreSQL reads it", pgca::cli::run_inspect},
+    {"ledger", "rebuild a lost ledger from the folder's certificates and CRLs (`ledger rebuild`)",
+     pgca::cli::run_ledger},
     {"probe", "connect to a PostgreSQL server and report (and check) the certificate it serves", pgca::cli::run_probe},
 }};
 

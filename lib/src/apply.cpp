@@ -71,6 +71,81 @@ std::string reissue_reason(const LedgerEntry& current, const nlohmann::json& wan
     return {};
 }
 
+// The servers and clients a profile lists, looked up in sets: Profile::find_client is a linear
+// scan, and these run per ledger entry.
+class Listed {
+public:
+    explicit Listed(const Profile& profile) {
+        for (const auto& s : profile.servers) servers_.insert(s.name);
+        for (const auto& c : profile.clients) clients_.insert(c.user);
+    }
+    bool operator()(std::string_view kind, std::string_view name) const {
+        return kind == "server" ? servers_.count(name) != 0 : clients_.count(name) != 0;
+    }
+
+private:
+    std::unordered_set<std::string_view> servers_, clients_;
+};
+
+// The servers and clients with a valid certificate that left the profile: apply retires them.
+std::set<std::pair<std::string, std::string>> leaving(const std::vector<LedgerEntry>& valid, const Listed& listed) {
+    std::set<std::pair<std::string, std::string>> gone;
+    for (const auto& e : valid)
+        if ((e.kind == "server" || e.kind == "client") && !listed(e.kind, e.name)) gone.insert({e.kind, e.name});
+    return gone;
+}
+
+// Destructive changes are deliberate: a profile of another name than the folder's, or one that
+// would retire most of the folder at once, is almost always the wrong file. Both stop the apply
+// (dry run included) before anything changes, unless the options say it is meant.
+void refuse_surprises(const Profile& profile, Ledger& ledger, const std::vector<LedgerEntry>& valid,
+                      const ApplyOptions& options) {
+    auto have = ledger.get_meta("profile_name");
+    if (have && *have != profile.name && !options.rename)
+        throw Error(ErrorKind::policy, "profile \"" + profile.name + "\": the folder belongs to profile \"" + *have +
+                                           "\"; applying another profile would revoke every certificate it does not "
+                                           "list; pass --rename if \"" + profile.name + "\" replaces \"" + *have + "\"");
+    if (options.allow_mass_revocation) return;
+    constexpr std::size_t kMassRevocation = 5;
+    std::set<std::pair<std::string, std::string>> leaves;
+    for (const auto& e : valid)
+        if (e.kind == "server" || e.kind == "client") leaves.insert({e.kind, e.name});
+    auto gone = leaving(valid, Listed(profile));
+    if (gone.size() < kMassRevocation || gone.size() * 2 <= leaves.size()) return;
+    std::string list;
+    for (const auto& [kind, name] : gone) list += (list.empty() ? "" : ", ") + kind + " " + name;
+    throw Error(ErrorKind::policy, "profile \"" + profile.name + "\" would revoke " + std::to_string(gone.size()) +
+                                       " of the folder's " + std::to_string(leaves.size()) +
+                                       " servers and clients (no longer in the profile: " + list +
+                                       "); nothing was changed; pass --allow-mass-revocation if that is intended");
+}
+
+// What a dry run reports for an entry that left the profile: each certificate retire() would
+// revoke, and the folder it would remove.
+void plan_retire(Ledger& ledger, const io::Layout& layout, const std::string& kind, const std::string& name,
+                 const std::function<void(Action)>& note) {
+    const std::time_t now = std::time(nullptr);
+    std::string serials;
+    for (const auto& e : ledger.by_name(kind, name))
+        if (e.status != "revoked" && e.not_after > now) serials += (serials.empty() ? "" : ", ") + e.serial;
+    note({"revoke", kind, name, "no longer in the profile; would revoke " + (serials.empty() ? "nothing" : serials)});
+    std::string folder = kind == "client" ? layout.client_dir(name) : layout.server_dir(name);
+    if (io::exists(folder)) note({"remove", "file", folder, kind + " no longer in the profile"});
+}
+
+// What a dry run reports for the CRL folders of the servers that stay: the files refresh_crls
+// removes because they are not a current CA's hashed CRL name.
+void plan_stale_crl_files(PkiDir& pki, const Profile& profile, const std::function<void(Action)>& note) {
+    if (!pki.has_ca()) return;
+    std::set<std::string> names{hashed_crl_name(pki.root())};
+    if (pki.has_intermediate()) names.insert(hashed_crl_name(pki.issuer_certificate()));
+    for (const auto& s : profile.servers) {
+        std::string dir = pki.layout().server_dir(s.name) + "/crl";
+        for (const auto& f : io::list_dir(dir))
+            if (names.count(f) == 0) note({"remove", "file", dir + "/" + f, "not a current CA's CRL"});
+    }
+}
+
 }  // namespace
 
 ApplyResult apply(const Profile& profile, const std::string& dir, const ApplyOptions& options) {
@@ -85,16 +160,6 @@ ApplyResult apply(const Profile& profile, const std::string& dir, const ApplyOpt
     auto note = [&](Action a) { result.actions.push_back(std::move(a)); };
 
     io::Layout layout(dir);
-    if (options.dry_run && !io::exists(layout.ledger())) {
-        note({"create", "root", "root", "new root CA \"" + profile.ca.subject.get("CN") + "\""});
-        if (profile.ca.intermediate) note({"create", "intermediate", "intermediate", ""});
-        for (const auto& s : profile.servers) note({"issue", "server", s.name, "new"});
-        for (const auto& c : profile.clients) note({"issue", "client", c.user, "new"});
-        note({"write", "file", layout.hba(), ""});
-        note({"write", "file", layout.ident(), ""});
-        return result;
-    }
-
     // The folder's own path goes into postgresql.ssl.conf and every pg_service.conf.
     pg::validate_conf_path(layout.dir(), "the PKI folder");
 
@@ -108,11 +173,28 @@ ApplyResult apply(const Profile& profile, const std::string& dir, const ApplyOpt
             (void)in_context("server \"" + s.name + "\" key_passphrase",
                              [&]() -> const std::string& { return passphrases.get(s.key_passphrase); });
 
+    if (options.dry_run && !io::exists(layout.ledger())) {
+        refuse_unowned_folder(dir, true);  // what the real run would refuse
+        note({"create", "root", "root", "new root CA \"" + profile.ca.subject.get("CN") + "\""});
+        if (profile.ca.intermediate) note({"create", "intermediate", "intermediate", ""});
+        for (const auto& s : profile.servers) note({"issue", "server", s.name, "new"});
+        for (const auto& c : profile.clients) note({"issue", "client", c.user, "new"});
+        note({"write", "file", layout.hba(), ""});
+        note({"write", "file", layout.ident(), ""});
+        return result;
+    }
+
     OpenOptions open_options;
     open_options.create = !options.dry_run;
     open_options.read_only = options.dry_run;
     auto pki = PkiDir::open(dir, open_options);
     pki->adopt_passphrases(std::move(passphrases));
+    // What the ledger says is current, in one query rather than one per entry (under the
+    // folder lock, so it stays true for the transaction below).
+    detail::PhaseTimer timer_ledger("read ledger");
+    std::vector<LedgerEntry> valid = pki->ledger().valid_entries();
+    timer_ledger.stop();
+    refuse_surprises(profile, pki->ledger(), valid, options);
     if (options.jobs != 0) pki->set_jobs(options.jobs);
     pki->set_ca_passphrase(profile.ca.passphrase);
     // A wrong or missing passphrase stops here, before anything changes; keys still stored in
@@ -157,8 +239,6 @@ ApplyResult apply(const Profile& profile, const std::string& dir, const ApplyOpt
                                       "renewed; plan a new CA");
         const std::string issuer_dn = ca_ready ? pki->issuer().certificate().subject_rfc2253() : std::string();
 
-        // What the ledger says is current, in one query rather than one per entry.
-        detail::PhaseTimer timer_ledger("read ledger");
         // (Hashed by kind and name: names never hold a newline.)
         auto key_of = [](std::string_view kind, std::string_view name) {
             std::string k;
@@ -167,15 +247,13 @@ ApplyResult apply(const Profile& profile, const std::string& dir, const ApplyOpt
             return k;
         };
         std::unordered_map<std::string, LedgerEntry> current;
-        {
-            auto valid = ledger.valid_entries();
-            current.reserve(valid.size());
-            for (auto& e : valid) {
-                std::string k = key_of(e.kind, e.name);
-                current[std::move(k)] = std::move(e);
-            }
+        const Listed listed(profile);
+        const auto gone = leaving(valid, listed);
+        current.reserve(valid.size());
+        for (auto& e : valid) {
+            std::string k = key_of(e.kind, e.name);
+            current[std::move(k)] = std::move(e);
         }
-        timer_ledger.stop();
         auto reason = [&](const std::string& kind, const std::string& name, const nlohmann::json& wanted,
                           const io::Folder& folder, const char* cert_file, const char* key_file) {
             auto it = current.find(key_of(kind, name));
@@ -266,21 +344,9 @@ ApplyResult apply(const Profile& profile, const std::string& dir, const ApplyOpt
 
         // Entries that left the profile: their certificates are revoked and their files removed,
         // so a departed user's copy of the key stops working once the servers load the new CRL.
-        // (Looked up in sets: Profile::find_client is a linear scan, and this runs per entry.)
-        std::unordered_set<std::string_view> server_names, client_names;
-        for (const auto& s : profile.servers) server_names.insert(s.name);
-        for (const auto& c : profile.clients) client_names.insert(c.user);
-        auto listed = [&](std::string_view kind, std::string_view name) {
-            return kind == "server" ? server_names.count(name) != 0 : client_names.count(name) != 0;
-        };
-        std::set<std::pair<std::string, std::string>> gone;
-        for (const auto& [key, e] : current) {
-            if (e.kind != "server" && e.kind != "client") continue;
-            if (!listed(e.kind, e.name)) gone.insert({e.kind, e.name});
-        }
         for (const auto& [kind, name] : gone) {
             if (options.dry_run) {
-                note({"revoke", kind, name, "no longer in the profile"});
+                plan_retire(ledger, pki->layout(), kind, name, note);
                 continue;
             }
             auto serials = pki->retire(kind, name, RevocationReason::cessation_of_operation);
@@ -303,7 +369,10 @@ ApplyResult apply(const Profile& profile, const std::string& dir, const ApplyOpt
             }
         }
 
-        if (options.dry_run) return;
+        if (options.dry_run) {
+            plan_stale_crl_files(*pki, profile, note);
+            return;
+        }
         detail::PhaseTimer timer_crls("crls + conf files");
         for (auto& a : pki->refresh_crls(profile.defaults.crl_days, false)) note(std::move(a));
         if (pki->files().write_if_changed(pki->layout().hba(), hba_text, 0644))

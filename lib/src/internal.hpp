@@ -7,6 +7,8 @@
 #include <vector>
 
 #include "ossl/ossl.hpp"
+#include "pgca/certificate.hpp"
+#include "pgca/ledger.hpp"
 #include "pgca/name.hpp"
 
 namespace pgca::detail {
@@ -31,5 +33,9 @@ Validity validity(int days, const std::optional<Validity>& issuer);
 
 /// The subjectAltName entries for `hosts`: IP literals as iPAddress, the rest as dNSName.
 ossl::GeneralNamesPtr general_names(const std::vector<std::string>& hosts);
+
+/// The ledger row of `cert` (issued now; status left to Ledger::record).
+LedgerEntry entry_for(const Certificate& cert, const std::string& kind, const std::string& name,
+                      const std::string& detail);
 
 }  // namespace pgca::detail

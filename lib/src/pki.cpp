@@ -13,6 +13,7 @@
 #include <set>
 #include <thread>
 
+#include "internal.hpp"
 #include "ossl/fast_leaf.hpp"
 #include "parallel.hpp"
 #include "pgca/error.hpp"
@@ -21,6 +22,7 @@
 namespace pgca {
 namespace {
 
+using detail::entry_for;
 using detail::parallel_for;
 using detail::PhaseTimer;
 
@@ -30,8 +32,10 @@ constexpr mode_t kPrivateDir = PkiDir::kFolderMode;
 constexpr mode_t kPublicDir = 0755;
 constexpr long kDaySeconds = 24 * 60 * 60;
 
-LedgerEntry entry_for(const Certificate& cert, const std::string& kind, const std::string& name,
-                      const std::string& detail) {
+}  // namespace
+
+LedgerEntry detail::entry_for(const Certificate& cert, const std::string& kind, const std::string& name,
+                              const std::string& detail) {
     CertInfo ci = cert.info();
     LedgerEntry e;
     e.serial = ci.serial_hex;
@@ -47,8 +51,6 @@ LedgerEntry entry_for(const Certificate& cert, const std::string& kind, const st
     return e;
 }
 
-}  // namespace
-
 DistinguishedName server_subject(const std::vector<std::string>& hosts) {
     DistinguishedName dn;
     std::string cn = hosts.empty() ? std::string("server") : hosts.front();
@@ -63,10 +65,64 @@ DistinguishedName server_subject(const std::vector<std::string>& hosts) {
 
 PkiDir::PkiDir(const std::string& dir) : layout_(dir) {}
 
+namespace {
+
+// What pgca leaves in a folder that holds nothing else yet: the lock file of a run that stopped
+// before it made the ledger.
+bool ignorable_when_empty(const std::string& name) { return name == ".lock"; }
+
+// "a, b, c (and 4 more: 7 entries)"
+std::string name_sample(const std::vector<std::string>& names) {
+    constexpr std::size_t kShown = 5;
+    std::string out;
+    for (std::size_t i = 0; i < names.size() && i < kShown; ++i) out += (i == 0 ? "" : ", ") + names[i];
+    if (names.size() > kShown)
+        out += " (and " + std::to_string(names.size() - kShown) + " more: " + std::to_string(names.size()) + " entries)";
+    return out;
+}
+
+// The certificates pgca writes, found under `l` (relative names).
+std::vector<std::string> pgca_certificates(const io::Layout& l) {
+    std::vector<std::string> found;
+    for (const auto& path : {l.root_cert(), l.intermediate_cert()})
+        if (io::exists(path)) found.push_back(path.substr(l.dir().size() + 1));
+    for (const auto& [parent, file] : {std::pair{std::string("servers"), "server.crt"},
+                                       std::pair{std::string("clients"), "postgresql.crt"}})
+        for (const auto& name : io::list_dir(l.dir() + "/" + parent)) {
+            std::string rel = parent + "/" + name + "/" + file;
+            if (io::exists(l.dir() + "/" + rel)) found.push_back(rel);
+        }
+    return found;
+}
+
+}  // namespace
+
+void refuse_unowned_folder(const std::string& dir, bool create) {
+    io::Layout l(dir);
+    if (io::exists(l.ledger())) return;
+    auto certs = pgca_certificates(l);
+    if (!certs.empty())
+        throw Error(ErrorKind::policy,
+                    "\"" + l.dir() + "\" has certificates (" + name_sample(certs) + ") but no ledger (pgca.db): pgca "
+                    "would issue them all again and could never revoke the old ones; run `pgca ledger rebuild --dir " +
+                        dir + "` to rebuild the ledger from them");
+    if (!create) return;
+    std::vector<std::string> found;
+    for (auto& name : io::list_dir(l.dir()))
+        if (!ignorable_when_empty(name)) found.push_back(std::move(name));
+    if (!found.empty())
+        throw Error(ErrorKind::policy, "\"" + l.dir() + "\" is not empty and has no pgca ledger (pgca.db): found " +
+                                           name_sample(found) + "; pgca only works in a folder it made (it would "
+                                           "replace or remove what is there): use a new or empty folder");
+}
+
 std::unique_ptr<PkiDir> PkiDir::open(const std::string& dir, const OpenOptions& options) {
     const bool create = options.create;
     std::unique_ptr<PkiDir> pki(new PkiDir(dir));
     const io::Layout& l = pki->layout_;
+    // Ownership: a folder is pgca's only when pgca made it (see refuse_unowned_folder).
+    if (!io::exists(l.ledger())) refuse_unowned_folder(l.dir(), create);
+    // End of ownership checks.
     if (!io::exists(l.ledger()) && !io::exists(l.root_cert())) {
         if (!create)
             throw Error(ErrorKind::input, "\"" + l.dir() + "\" holds no pgca PKI (no pgca.db); create one with "

@@ -1,4 +1,4 @@
-// pgca apply PROFILE [--dir DIR] [--dry-run] [--json]
+// pgca apply PROFILE [--dir DIR] [--dry-run] [--json] [--rename] [--allow-mass-revocation]
 #include <algorithm>
 #include <iostream>
 
@@ -14,6 +14,8 @@ int run_apply(int argc, char** argv) {
         ("profile", "the JSON profile", cxxopts::value<std::string>())
         ("dir", "PKI folder", cxxopts::value<std::string>()->default_value("./pki"))
         ("dry-run", "print what would change, change nothing")
+        ("rename", "accept a profile whose name differs from the one the folder was made with")
+        ("allow-mass-revocation", "accept revoking more than half of the folder's servers and clients")
         ("j,jobs", "threads for issuing certificates (default: the number of cores)", cxxopts::value<int>())
         ("json", "print the result as JSON");
     options.parse_positional({"profile"});
@@ -23,6 +25,8 @@ int run_apply(int argc, char** argv) {
     Profile profile = load_profile(r["profile"].as<std::string>());
     ApplyOptions opts;
     opts.dry_run = r.count("dry-run") != 0;
+    opts.rename = r.count("rename") != 0;
+    opts.allow_mass_revocation = r.count("allow-mass-revocation") != 0;
     opts.jobs = jobs_option(r);
     opts.progress = progress_bar("issuing");
     ApplyResult result = apply(profile, r["dir"].as<std::string>(), opts);

@@ -34,7 +34,9 @@ int run_revoke(int argc, char** argv) {
     if (r.count("serial") != 0) {
         std::string serial = r["serial"].as<std::string>();
         for (auto& c : serial) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+        // The ledger spells serials as OpenSSL does: whole bytes, so "0A12", never "A12".
         serial.erase(0, std::min(serial.find_first_not_of('0'), serial.size() - 1));
+        if (serial.size() % 2 != 0 && serial != "0") serial.insert(0, "0");
         what = "serial " + serial;
         for (auto& e : pki->ledger().by_serial(serial))
             if (e.kind == "server" || e.kind == "client") targets.push_back(std::move(e));

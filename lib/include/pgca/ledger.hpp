@@ -16,7 +16,8 @@ struct LedgerEntry {
     std::int64_t id = 0;
     std::string serial;        ///< upper-case hex
     std::string issuer;        ///< issuer DN (RFC 2253); serials are unique per issuer
-    std::string kind;          ///< root, intermediate, server, client
+    std::string kind;          ///< root, intermediate, server, client; unknown: a revoked serial
+                               ///< `pgca ledger rebuild` found only in a CRL
     std::string name;          ///< server name, role name, or "root" / "intermediate"
     std::string subject;       ///< RFC 2253
     std::time_t not_before = 0;

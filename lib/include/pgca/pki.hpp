@@ -225,6 +225,8 @@ inline constexpr int kDefaultCrlDays = 90;
 
 struct ApplyOptions {
     bool dry_run = false;
+    bool rename = false;                 ///< accept a profile whose name differs from the folder's
+    bool allow_mass_revocation = false;  ///< accept retiring more than half of the valid leaves (and at least 5)
     unsigned jobs = 0;   ///< threads; 0 = the number of cores
     Progress progress;   ///< called while certificates are issued
 };
@@ -240,6 +242,29 @@ struct ApplyResult {
 /// with the same profile issues nothing and rewrites nothing. Every profile error is raised
 /// before anything is written.
 [[nodiscard]] ApplyResult apply(const Profile& profile, const std::string& dir, const ApplyOptions& options);
+
+/// A folder is pgca's only when pgca made it. When `dir` has no ledger: throws Error(policy)
+/// if it holds a CA or certificates (the ledger was lost; the message names `pgca ledger
+/// rebuild`), or, when `create` is set, if it holds anything at all (listing what). A missing
+/// or empty folder passes, as does any folder with a ledger.
+void refuse_unowned_folder(const std::string& dir, bool create);
+
+/// What `pgca ledger rebuild` did.
+struct RebuildResult {
+    std::vector<LedgerEntry> recorded;  ///< each certificate recorded (status as recorded), CAs first
+    std::vector<CrlState> crls;         ///< per CA, the newest CRL found (the next one gets a higher number)
+    std::vector<std::string> skipped;   ///< files not used, each with the reason
+    std::vector<std::string> warnings;  ///< what the next apply will do differently, and why
+};
+
+/// Rebuilds a lost ledger of `dir` from the files on disk: the CA certificates, every
+/// servers/NAME/server.crt and clients/ROLE/postgresql.crt the folder's CA issued (status from
+/// validity, file digests and detail as apply records them, so the next apply with the same
+/// profile keeps them), the revocations of every CRL found (a serial without a certificate on
+/// disk is recorded as kind "unknown"), and each CA's CRL number. Nothing replaces pgca.db
+/// until the whole ledger is made. Throws Error(policy) when `dir` has a ledger, Error(input)
+/// when it has no root CA.
+[[nodiscard]] RebuildResult rebuild_ledger(const std::string& dir);
 
 /// The server subject pgca uses: CN = the first DNS host (else the first host).
 [[nodiscard]] DistinguishedName server_subject(const std::vector<std::string>& hosts);

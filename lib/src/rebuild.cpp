@@ -1,0 +1,338 @@
+// `pgca ledger rebuild`: a lost ledger made again from what the folder holds, so that every
+// certificate on disk stays revocable and the next apply with the same profile issues nothing.
+#include <nlohmann/json.hpp>
+
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <ctime>
+#include <map>
+#include <set>
+
+#include "internal.hpp"
+#include "ossl/ossl.hpp"
+#include "pgca/error.hpp"
+#include "pgca/pki.hpp"
+
+namespace pgca {
+namespace {
+
+constexpr long kDaySeconds = 24 * 60 * 60;
+
+// The profile spelling of a certificate's key type ("ec-p256", …), or "" when pgca makes none such.
+std::string key_alg_of(const Certificate& cert) {
+    EVP_PKEY* pub = X509_get0_pubkey(cert.native());
+    std::string out;
+    if (pub != nullptr) {
+        const int bits = EVP_PKEY_get_bits(pub);
+        switch (EVP_PKEY_get_base_id(pub)) {
+            case EVP_PKEY_RSA: out = "rsa-" + std::to_string(bits); break;
+            case EVP_PKEY_ED25519: out = "ed25519"; break;
+            case EVP_PKEY_EC: out = bits == 256 ? "ec-p256" : bits == 384 ? "ec-p384" : ""; break;
+            default: break;
+        }
+    }
+    ossl::drain_errors();
+    return parse_key_alg(out) ? out : std::string();
+}
+
+// The subjectAltNames in certificate order, as a profile lists hosts.
+std::vector<std::string> san_hosts(const Certificate& cert) {
+    std::vector<std::string> hosts;
+    ossl::GeneralNamesPtr sans(
+        static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(cert.native(), NID_subject_alt_name, nullptr, nullptr)));
+    for (int i = 0; sans && i < sk_GENERAL_NAME_num(sans.get()); ++i) {
+        const GENERAL_NAME* gn = sk_GENERAL_NAME_value(sans.get(), i);
+        if (gn->type == GEN_DNS) {
+            const ASN1_STRING* s = gn->d.dNSName;
+            hosts.emplace_back(reinterpret_cast<const char*>(ASN1_STRING_get0_data(s)),
+                               static_cast<std::size_t>(ASN1_STRING_length(s)));
+        } else if (gn->type == GEN_IPADD) {
+            const int n = ASN1_STRING_length(gn->d.iPAddress);
+            char buf[INET6_ADDRSTRLEN] = {0};
+            if ((n == 4 || n == 16) &&
+                inet_ntop(n == 4 ? AF_INET : AF_INET6, ASN1_STRING_get0_data(gn->d.iPAddress), buf, sizeof buf) != nullptr)
+                hosts.emplace_back(buf);
+        }
+    }
+    ossl::drain_errors();
+    return hosts;
+}
+
+// Every CRL in a PEM file (servers/NAME/root.crl holds one per CA).
+std::vector<Crl> crls_in(const std::string& pem, const std::string& path) {
+    static const std::string kBegin = "-----BEGIN X509 CRL-----";
+    std::vector<Crl> out;
+    for (auto pos = pem.find(kBegin); pos != std::string::npos; pos = pem.find(kBegin, pos + 1))
+        out.push_back(Crl::from_pem(std::string_view(pem).substr(pos), path));
+    return out;
+}
+
+// The revocation time and reason of each entry of a CRL.
+std::vector<RevokedEntry> crl_entries(const Crl& crl) {
+    std::vector<RevokedEntry> out;
+    STACK_OF(X509_REVOKED)* revoked = X509_CRL_get_REVOKED(crl.native());
+    const auto serials = crl.revoked_serials();
+    for (int i = 0; i < sk_X509_REVOKED_num(revoked); ++i) {
+        const X509_REVOKED* r = sk_X509_REVOKED_value(revoked, i);
+        RevokedEntry e;
+        e.serial_hex = serials[static_cast<std::size_t>(i)];
+        e.revoked_at = to_time_t(X509_REVOKED_get0_revocationDate(r));
+        int crit = 0;
+        auto* code = static_cast<ASN1_ENUMERATED*>(X509_REVOKED_get_ext_d2i(r, NID_crl_reason, &crit, nullptr));
+        if (code != nullptr) {
+            e.reason = static_cast<RevocationReason>(ASN1_ENUMERATED_get(code));
+            ASN1_ENUMERATED_free(code);
+        }
+        out.push_back(std::move(e));
+    }
+    ossl::drain_errors();
+    return out;
+}
+
+// One CA of the folder, with what the CRLs found say about what it signed.
+struct CaState {
+    Certificate cert;
+    std::string subject;
+    std::map<std::string, RevokedEntry> revoked;  // by serial; the earliest revocation found
+    std::optional<CrlState> newest;
+};
+
+class Rebuilder {
+public:
+    explicit Rebuilder(const io::Layout& layout) : l_(layout) {}
+
+    // Reads the folder: what record() will write.
+    void scan() {
+        load_cas();
+        for (const auto& name : io::list_dir(l_.servers_dir())) leaf("server", name, l_.server_dir(name), "server.crt", "server.key");
+        for (const auto& name : io::list_dir(l_.clients_dir()))
+            leaf("client", name, l_.client_dir(name), "postgresql.crt", "postgresql.key");
+        read_crls();
+    }
+
+    RebuildResult take() { return std::move(result_); }
+
+    // Writes everything into `ledger` (inside one transaction of the caller).
+    void record(Ledger& ledger) {
+        const std::time_t now = std::time(nullptr);
+        std::set<std::pair<std::string, std::string>> known;
+        for (auto& e : result_.recorded) {
+            ledger.record(e);
+            known.insert({e.issuer, e.serial});
+            auto& ca = cas_.at(e.issuer);
+            auto it = ca.revoked.find(e.serial);
+            if (it != ca.revoked.end()) {
+                ledger.revoke(e.issuer, e.serial, it->second.revoked_at, std::string(to_string(it->second.reason)));
+                e.status = "revoked";
+                e.revoked_at = it->second.revoked_at;
+                e.revocation_reason = std::string(to_string(it->second.reason));
+            } else if (e.not_after <= now) {
+                ledger.set_status(e.issuer, e.serial, "expired");
+                e.status = "expired";
+            }
+        }
+        // A revoked serial whose certificate is gone: the CRL must keep listing it, and a leaf
+        // never outlives its CA, so the CA's notAfter bounds how long.
+        for (auto& [issuer, ca] : cas_) {
+            for (const auto& [serial, r] : ca.revoked) {
+                if (known.count({issuer, serial}) != 0) continue;
+                LedgerEntry e;
+                e.serial = serial;
+                e.issuer = issuer;
+                e.kind = "unknown";
+                e.name = "(no certificate on disk)";
+                e.not_after = ca.cert.not_after();
+                e.issued_at = r.revoked_at;
+                ledger.record(e);
+                ledger.revoke(issuer, serial, r.revoked_at, std::string(to_string(r.reason)));
+                e.status = "revoked";
+                e.revoked_at = r.revoked_at;
+                e.revocation_reason = std::string(to_string(r.reason));
+                result_.recorded.push_back(std::move(e));
+            }
+            if (ca.newest) {
+                ledger.record_crl(*ca.newest);
+                result_.crls.push_back(*ca.newest);
+            }
+        }
+        if (crl_days_ > 0) ledger.set_meta("crl_days", std::to_string(crl_days_));
+    }
+
+private:
+    void load_cas() {
+        Certificate root = Certificate::from_pem(io::read_file(l_.root_cert()), l_.root_cert());
+        if (!root.issued_by(root))
+            throw Error(ErrorKind::policy, "\"" + l_.root_cert() + "\" is not a self-signed root certificate");
+        add_ca(root, "root", l_.root_key());
+        if (auto pem = io::try_read_file(l_.intermediate_cert())) {
+            Certificate inter = Certificate::from_pem(*pem, l_.intermediate_cert());
+            if (!inter.issued_by(root))
+                throw Error(ErrorKind::policy, "\"" + l_.intermediate_cert() + "\" was not issued by \"" +
+                                                   l_.root_cert() + "\"");
+            add_ca(inter, "intermediate", l_.intermediate_key());
+            issuers_.insert(issuers_.begin(), inter);  // leaves come from the intermediate first
+        }
+    }
+
+    void add_ca(const Certificate& cert, const std::string& kind, const std::string& key_path) {
+        nlohmann::json detail = {{"key", key_alg_of(cert)}};
+        LedgerEntry e = entry(cert, kind, kind, detail.dump());
+        result_.recorded.push_back(e);
+        cas_.emplace(e.subject, CaState{cert, e.subject, {}, std::nullopt});
+        issuers_.push_back(cert);
+        auto key = io::try_read_file(key_path);
+        if (key && PrivateKey::pem_is_encrypted(*key))
+            result_.warnings.push_back("\"" + key_path + "\" is encrypted and the ledger no longer knows the "
+                                       "passphrase source: run `pgca apply PROFILE` (which names it) first");
+        if (key) wipe(*key);
+    }
+
+    // The ledger row of `cert`, issued (as far as anyone can tell now) when it became valid.
+    static LedgerEntry entry(const Certificate& cert, const std::string& kind, const std::string& name,
+                             const std::string& wanted) {
+        LedgerEntry e = detail::entry_for(cert, kind, name, wanted);
+        e.status = "valid";
+        e.issued_at = e.not_before;
+        return e;
+    }
+
+    void leaf(const std::string& kind, const std::string& name, const std::string& folder, const char* cert_name,
+              const char* key_name) {
+        const std::string cert_path = folder + "/" + cert_name;
+        auto cert_pem = io::try_read_file(cert_path);
+        if (!cert_pem) return;
+        try {
+            Certificate cert = Certificate::from_pem(*cert_pem, cert_path);
+            const Certificate* issuer = nullptr;
+            for (const auto& ca : issuers_)
+                if (issuer == nullptr && cert.issued_by(ca)) issuer = &ca;
+            if (issuer == nullptr) return skip(cert_path, "not issued by the folder's CA");
+            const std::string alg = key_alg_of(cert);
+            auto key_pem = io::try_read_file(folder + "/" + key_name);
+            nlohmann::json detail;
+            if (kind == "server") {
+                const bool encrypted = key_pem && PrivateKey::pem_is_encrypted(*key_pem);
+                if (encrypted)
+                    result_.warnings.push_back("\"" + folder + "/" + key_name + "\" is encrypted: the next apply "
+                                               "issues server \"" + name + "\" again (its passphrase source is not "
+                                               "on disk)");
+                detail = {{"hosts", san_hosts(cert)}, {"key", alg},
+                          {"days", (cert.not_after() - cert.not_before() + kDaySeconds / 2) / kDaySeconds}};
+                if (!encrypted) detail["key_passphrase"] = "";
+            } else {
+                detail = {{"cn", cert.info().common_name}, {"key", alg}};
+            }
+            LedgerEntry e = entry(cert, kind, name, detail.dump());
+            if (!seen_.insert({e.issuer, e.serial}).second) return skip(cert_path, "serial " + e.serial + " seen twice");
+            e.cert_file_sha256 = sha256_hex(*cert_pem);
+            if (key_pem) {
+                e.key_file_sha256 = sha256_hex(*key_pem);
+                wipe(*key_pem);
+            }
+            result_.recorded.push_back(std::move(e));
+        } catch (const Error& err) {
+            skip(cert_path, err.what());
+        }
+    }
+
+    void read_crls() {
+        std::vector<std::string> paths{l_.root_crl(), l_.intermediate_crl()};
+        for (const auto& name : io::list_dir(l_.servers_dir())) {
+            paths.push_back(l_.server_dir(name) + "/root.crl");
+            for (const auto& f : io::list_dir(l_.server_dir(name) + "/crl")) paths.push_back(l_.server_dir(name) + "/crl/" + f);
+        }
+        for (const auto& path : paths) {
+            auto pem = io::try_read_file(path);
+            if (!pem) continue;
+            try {
+                for (const auto& crl : crls_in(*pem, path)) use_crl(crl, path);
+            } catch (const Error& err) {
+                skip(path, err.what());
+            }
+        }
+    }
+
+    void use_crl(const Crl& crl, const std::string& path) {
+        auto it = cas_.find(crl.issuer_rfc2253());
+        if (it == cas_.end() || !crl.issued_by(it->second.cert)) return skip(path, "a CRL not signed by the folder's CA");
+        CaState& ca = it->second;
+        for (auto& e : crl_entries(crl)) {
+            auto [slot, fresh] = ca.revoked.emplace(e.serial_hex, e);
+            if (!fresh && e.revoked_at < slot->second.revoked_at) slot->second = e;
+        }
+        const std::int64_t number = crl.number();
+        if (!ca.newest || number > ca.newest->number) {
+            ca.newest = CrlState{ca.subject, number, crl.this_update(), crl.next_update(),
+                                 static_cast<std::int64_t>(crl.revoked_serials().size())};
+            // pgca backdates thisUpdate by five minutes: the lifetime it was asked for, in days.
+            crl_days_ = static_cast<int>((crl.next_update() - crl.this_update() + kDaySeconds / 2) / kDaySeconds);
+        }
+    }
+
+    void skip(const std::string& path, const std::string& why) { result_.skipped.push_back(path + ": " + why); }
+
+    const io::Layout& l_;
+    RebuildResult result_;
+    std::map<std::string, CaState> cas_;  // by subject
+    std::vector<Certificate> issuers_;    // the CAs that may sign leaves, the likeliest first
+    std::set<std::pair<std::string, std::string>> seen_;
+    int crl_days_ = 0;
+};
+
+void remove_if_present(const std::string& path) {
+    if (::unlink(path.c_str()) != 0 && errno != ENOENT)
+        throw Error(ErrorKind::io, "cannot remove \"" + path + "\": " + std::strerror(errno));
+}
+
+// Removes a SQLite database with its journal files.
+void remove_database(const std::string& path) {
+    for (const char* suffix : {"", "-wal", "-shm", "-journal"}) remove_if_present(path + suffix);
+}
+
+}  // namespace
+
+RebuildResult rebuild_ledger(const std::string& dir) {
+    io::Layout l(dir);
+    auto refuse_existing = [&] {
+        if (io::exists(l.ledger()))
+            throw Error(ErrorKind::policy, "\"" + l.ledger() + "\" exists: `pgca ledger rebuild` only replaces a "
+                                           "lost ledger (move it away first if it is the wrong one)");
+    };
+    refuse_existing();
+    if (!io::exists(l.root_cert()))
+        throw Error(ErrorKind::input, "\"" + l.dir() + "\" has no root CA (" + l.root_cert() + "): nothing to rebuild from");
+    io::DirLock lock(l.dir());
+    refuse_existing();
+
+    Rebuilder rebuilder(l);
+    rebuilder.scan();
+    // Made aside and renamed into place whole: an interrupted rebuild leaves no ledger that
+    // looks complete.
+    const std::string temp = l.dir() + "/pgca.db.rebuild";
+    remove_database(temp);
+    {
+        auto ledger = open_sqlite_ledger(temp);
+        in_transaction(*ledger, [&](Ledger& led) { rebuilder.record(led); });
+    }
+    RebuildResult result = rebuilder.take();
+    // A journal left by the lost ledger would be replayed into the new one.
+    for (const char* suffix : {"-wal", "-shm", "-journal"}) remove_if_present(l.ledger() + suffix);
+    if (::rename(temp.c_str(), l.ledger().c_str()) != 0)
+        throw Error(ErrorKind::io, "cannot rename \"" + temp + "\" to \"" + l.ledger() + "\": " + std::strerror(errno));
+    int fd = ::open(l.dir().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd >= 0) {
+        (void)::fsync(fd);
+        ::close(fd);
+    }
+    return result;
+}
+
+}  // namespace pgca
