@@ -95,7 +95,10 @@ ApplyResult apply(const Profile& profile, const std::string& dir, const ApplyOpt
         return result;
     }
 
-    auto pki = PkiDir::open(dir, true);
+    OpenOptions open_options;
+    open_options.create = true;
+    open_options.lock_timeout_seconds = options.lock_timeout_seconds;
+    auto pki = PkiDir::open(dir, open_options);
     if (options.jobs != 0) pki->set_jobs(options.jobs);
     pki->set_ca_passphrase(profile.ca.passphrase);
     // A wrong or missing passphrase stops here, before anything changes; keys still stored in

@@ -53,6 +53,8 @@ CREATE INDEX certificates_by_status ON certificates (status);
 )sql",
 };
 
+constexpr std::size_t kMigrationCount = sizeof kMigrations / sizeof kMigrations[0];
+
 class Stmt final {
 public:
     Stmt(sqlite3* db, const char* sql) : db_(db) {
@@ -101,17 +103,17 @@ private:
 
 class SqliteLedger final : public Ledger {
 public:
-    explicit SqliteLedger(const std::string& path) : path_(path) {
+    SqliteLedger(const std::string& path, bool read_only) : path_(path) {
+        if (read_only) {
+            open_read_only();
+            return;
+        }
         // The ledger holds no secrets but lists every identity; keep it private like the keys.
         mode_t old = ::umask(077);
         int rc = sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
                                  nullptr);
         ::umask(old);
-        if (rc != SQLITE_OK) {
-            std::string msg = db_ != nullptr ? sqlite3_errmsg(db_) : "out of memory";
-            sqlite3_close(db_);
-            throw Error(ErrorKind::ledger, "open ledger \"" + path + "\": " + msg);
-        }
+        check_open(rc);
         sqlite3_busy_timeout(db_, 30000);
         exec("PRAGMA journal_mode = WAL");
         exec("PRAGMA synchronous = FULL");
@@ -295,15 +297,56 @@ private:
         }
     }
 
-    void migrate() {
+    void check_open(int rc) {
+        if (rc == SQLITE_OK) return;
+        std::string msg = db_ != nullptr ? sqlite3_errmsg(db_) : "out of memory";
+        sqlite3_close(db_);
+        db_ = nullptr;
+        throw Error(ErrorKind::ledger, "open ledger \"" + path_ + "\": " + msg);
+    }
+
+    // For commands that only read: never created, never migrated, no write statement allowed
+    // (query_only), so no write lock is ever taken and a WAL reader never waits for a writer; the
+    // busy timeout only covers the moment a writer's checkpoint or WAL recovery holds the index.
+    // Not SQLITE_OPEN_READONLY: such a connection creates pgca.db-wal and -shm when they are
+    // missing and cannot remove them when it closes, so a `list` would leave files behind. A
+    // file the user may not write is still opened, read-only.
+    void open_read_only() {
+        check_open(sqlite3_open_v2(path_.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, nullptr));
+        try {
+            sqlite3_busy_timeout(db_, 5000);
+            exec("PRAGMA query_only = ON");
+            const std::size_t version = schema_version();
+            if (version < kMigrationCount)
+                throw Error(ErrorKind::ledger, "ledger \"" + path_ + "\" has schema version " + std::to_string(version) +
+                                                   " and needs migrating to " + std::to_string(kMigrationCount) +
+                                                   ", which a read-only command does not do; run a command that "
+                                                   "writes (e.g. `pgca crl`) first");
+            check_not_newer(version);
+        } catch (...) {
+            sqlite3_close(db_);
+            db_ = nullptr;
+            throw;
+        }
+    }
+
+    std::size_t schema_version() {
         Stmt v(db_, "PRAGMA user_version");
         v.step();
-        auto version = static_cast<std::size_t>(v.integer(0));
-        constexpr std::size_t count = sizeof kMigrations / sizeof kMigrations[0];
-        if (version > count)
+        return static_cast<std::size_t>(v.integer(0));
+    }
+
+    void check_not_newer(std::size_t version) const {
+        if (version > kMigrationCount)
             throw Error(ErrorKind::ledger, "ledger \"" + path_ + "\" has schema version " + std::to_string(version) +
-                                               ", newer than this pgca understands (" + std::to_string(count) + ")");
-        for (std::size_t i = version; i < count; ++i) {
+                                               ", newer than this pgca understands (" +
+                                               std::to_string(kMigrationCount) + ")");
+    }
+
+    void migrate() {
+        const std::size_t version = schema_version();
+        check_not_newer(version);
+        for (std::size_t i = version; i < kMigrationCount; ++i) {
             exec("BEGIN IMMEDIATE");
             try {
                 exec(kMigrations[i]);
@@ -324,6 +367,8 @@ private:
 
 }  // namespace
 
-std::unique_ptr<Ledger> open_sqlite_ledger(const std::string& path) { return std::make_unique<SqliteLedger>(path); }
+std::unique_ptr<Ledger> open_sqlite_ledger(const std::string& path, bool read_only) {
+    return std::make_unique<SqliteLedger>(path, read_only);
+}
 
 }  // namespace pgca

@@ -16,6 +16,7 @@ int run_apply(int argc, char** argv) {
         ("dry-run", "print what would change, change nothing")
         ("j,jobs", "threads for issuing certificates (default: the number of cores)", cxxopts::value<int>())
         ("json", "print the result as JSON");
+    add_lock_timeout_option(options);
     options.parse_positional({"profile"});
     auto r = parse(options, argc, argv);
     if (r.count("profile") == 0) throw Error(ErrorKind::usage, "apply: PROFILE is required (see `pgca apply --help`)");
@@ -24,6 +25,7 @@ int run_apply(int argc, char** argv) {
     ApplyOptions opts;
     opts.dry_run = r.count("dry-run") != 0;
     opts.jobs = jobs_option(r);
+    opts.lock_timeout_seconds = writer_open_options(r).lock_timeout_seconds;
     opts.progress = progress_bar("issuing");
     ApplyResult result = apply(profile, r["dir"].as<std::string>(), opts);
 

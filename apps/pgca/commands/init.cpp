@@ -22,7 +22,9 @@ int run_init(int argc, char** argv) {
          cxxopts::value<std::string>())
         ("passphrase-command", "encrypt the CA keys with the passphrase this shell command prints",
          cxxopts::value<std::string>());
+    add_lock_timeout_option(options);
     auto r = parse(options, argc, argv);
+    const OpenOptions open_options = writer_open_options(r, true);
 
     CaSpec spec;
     if (r.count("profile") != 0) {
@@ -54,7 +56,7 @@ int run_init(int argc, char** argv) {
         spec.passphrase = {PassphraseSource::Kind::command, r["passphrase-command"].as<std::string>()};
     if (!spec.passphrase.empty()) (void)read_passphrase(spec.passphrase);  // fail before creating anything
 
-    auto pki = PkiDir::open(r["dir"].as<std::string>(), true);
+    auto pki = PkiDir::open(r["dir"].as<std::string>(), open_options);
     if (pki->has_ca()) throw Error(ErrorKind::policy, "\"" + pki->layout().dir() + "\" already has a root CA");
     if (!spec.passphrase.empty()) {
         pki->set_ca_passphrase(spec.passphrase);
