@@ -187,6 +187,7 @@ ApplyResult apply(const Profile& profile, const std::string& dir, const ApplyOpt
     OpenOptions open_options;
     open_options.create = !options.dry_run;
     open_options.read_only = options.dry_run;
+    open_options.lock_timeout_seconds = options.lock_timeout_seconds;
     auto pki = PkiDir::open(dir, open_options);
     pki->adopt_passphrases(std::move(passphrases));
     // What the ledger says is current, in one query rather than one per entry (under the

@@ -8,7 +8,11 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
+#include <cstdio>
 #include <cstring>
+#include <ctime>
+#include <thread>
 #include <random>
 #include <map>
 #include <set>
@@ -469,20 +473,102 @@ void remove_temp_files(const std::string& dir) {
         if (name.rfind(".pgca-tmp-", 0) == 0) remove_all(dir + "/" + name);
 }
 
-DirLock::DirLock(const std::string& dir) {
-    std::string path = dir + "/.lock";
-    fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    if (fd_ < 0) io_fail("cannot open lock file", path, errno);
-    while (::flock(fd_, LOCK_EX) != 0) {
-        if (errno == EINTR) continue;
-        int err = errno;
-        ::close(fd_);
-        io_fail("cannot lock", path, err);
+namespace {
+
+// What the holder of DIR/.lock writes into it: "pid N", "since EPOCH", "command pgca VERB".
+std::string lock_holder_record() {
+    std::string command;
+    int fd = ::open("/proc/self/cmdline", O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+        char buf[512];
+        ssize_t n = ::read(fd, buf, sizeof buf - 1);
+        ::close(fd);
+        if (n > 0) {
+            // argv[0]'s base name and the command verb: "pgca apply".
+            std::string args(buf, static_cast<std::size_t>(n));
+            std::string argv0 = args.substr(0, args.find('\0'));
+            command = argv0.substr(argv0.rfind('/') + 1);
+            std::size_t next = args.find('\0');
+            if (next != std::string::npos && next + 1 < args.size())
+                command += " " + std::string(args.c_str() + next + 1);
+        }
     }
+    return "pid " + std::to_string(::getpid()) + "\nsince " + std::to_string(std::time(nullptr)) + "\ncommand " +
+           command + "\n";
+}
+
+// "pid N (pgca apply, since 2026-01-01T00:00:00Z)" from what the holder wrote into `fd`, or
+// "another process" when it wrote nothing (yet).
+std::string describe_lock_holder(int fd) {
+    char buf[1024];
+    ssize_t n = ::pread(fd, buf, sizeof buf - 1, 0);
+    std::string text = n > 0 ? std::string(buf, static_cast<std::size_t>(n)) : std::string();
+    auto field = [&](const std::string& key) {
+        std::size_t at = text.rfind(key + " ", 0) == 0 ? 0 : text.find("\n" + key + " ");
+        if (at == std::string::npos) return std::string();
+        at = text.find(' ', at) + 1;
+        return text.substr(at, text.find('\n', at) - at);
+    };
+    std::string pid = field("pid");
+    if (pid.empty() || pid.find_first_not_of("0123456789") != std::string::npos) return "another process";
+    std::string since = field("since");
+    std::string when;
+    if (!since.empty() && since.size() < 19 && since.find_first_not_of("0123456789") == std::string::npos) {
+        std::time_t t = static_cast<std::time_t>(std::stoll(since));
+        struct tm tm {};
+        char stamp[32];
+        if (gmtime_r(&t, &tm) != nullptr && std::strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%SZ", &tm) != 0)
+            when = stamp;
+    }
+    std::string command = field("command");
+    std::string about = command.empty() ? "" : command;
+    if (!when.empty()) about += (about.empty() ? "since " : ", since ") + when;
+    return "pid " + pid + (about.empty() ? "" : " (" + about + ")");
+}
+
+}  // namespace
+
+DirLock::DirLock(const std::string& dir, int timeout_seconds) {
+    std::string path = dir + "/.lock";
+    // O_NOFOLLOW: the holder writes into this file, so it must be the folder's own, never a
+    // planted link; O_NONBLOCK: a planted FIFO cannot block the open.
+    fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0600);
+    if (fd_ < 0) io_fail("cannot open lock file", path, errno);
+    auto fail = [&](const std::string& message) {
+        ::close(fd_);
+        fd_ = -1;
+        throw Error(ErrorKind::io, message);
+    };
+    struct stat st {};
+    if (::fstat(fd_, &st) != 0 || !S_ISREG(st.st_mode))
+        fail("lock file \"" + path + "\" is not a regular file; remove it");
+    using Clock = std::chrono::steady_clock;
+    const auto start = Clock::now();
+    bool told = false;
+    while (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
+        int err = errno;
+        if (err == EINTR) continue;
+        if (err != EWOULDBLOCK) fail("cannot lock \"" + path + "\": " + std::strerror(err));
+        auto waited = Clock::now() - start;
+        if (timeout_seconds >= 0 && waited >= std::chrono::seconds(timeout_seconds))
+            fail("\"" + dir + "\" is locked by " + describe_lock_holder(fd_) + "; gave up after " +
+                 std::to_string(timeout_seconds) + " s (--lock-timeout)");
+        if (!told && waited >= std::chrono::seconds(1)) {
+            std::fprintf(stderr, "pgca: waiting for the lock held by %s on \"%s\"\n", describe_lock_holder(fd_).c_str(),
+                         dir.c_str());
+            told = true;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    // Best effort: the lock itself is what excludes other writers; the record only names us.
+    std::string record = lock_holder_record();
+    if (::ftruncate(fd_, 0) == 0) (void)!::pwrite(fd_, record.data(), record.size(), 0);
 }
 
 DirLock::~DirLock() {
-    if (fd_ >= 0) ::close(fd_);
+    if (fd_ < 0) return;
+    (void)!::ftruncate(fd_, 0);  // still held: nobody reads a stale record of ours
+    ::close(fd_);
 }
 
 }  // namespace pgca::io

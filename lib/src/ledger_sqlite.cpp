@@ -1,8 +1,12 @@
 // The SQLite ledger backend: the only file that talks to SQLite.
 #include <sqlite3.h>
 
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
 #include <memory>
 #include <string>
 
@@ -86,6 +90,8 @@ CREATE INDEX certificates_by_status ON certificates (status);
 )sql",
 };
 
+constexpr std::size_t kMigrationCount = sizeof kMigrations / sizeof kMigrations[0];
+
 class Stmt final {
 public:
     Stmt(sqlite3* db, const char* sql) : db_(db) {
@@ -134,17 +140,22 @@ private:
 
 class SqliteLedger final : public Ledger {
 public:
-    explicit SqliteLedger(const std::string& path) : path_(path) {
-        // The ledger holds no secrets but lists every identity; keep it private like the keys.
-        mode_t old = ::umask(077);
-        int rc = sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-                                 nullptr);
-        ::umask(old);
-        if (rc != SQLITE_OK) {
-            std::string msg = db_ != nullptr ? sqlite3_errmsg(db_) : "out of memory";
-            sqlite3_close(db_);
-            throw Error(ErrorKind::ledger, "open ledger \"" + path + "\": " + msg);
+    SqliteLedger(const std::string& path, bool read_only) : path_(path), read_only_(read_only) {
+        if (read_only) {
+            open_read_only();
+            return;
         }
+        // The ledger holds no secrets but lists every identity; keep it private like the keys.
+        // Created here with its mode (an empty file is an empty database), not by narrowing the
+        // process umask, which other threads share.
+        int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (fd >= 0) {
+            ::close(fd);
+        } else if (errno != EEXIST) {
+            throw Error(ErrorKind::ledger, "create ledger \"" + path + "\": " + std::strerror(errno));
+        }
+        int rc = sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, nullptr);
+        check_open(rc);
         sqlite3_busy_timeout(db_, 30000);
         exec("PRAGMA journal_mode = WAL");
         exec("PRAGMA synchronous = FULL");
@@ -157,7 +168,8 @@ public:
         sqlite3_close(db_);
     }
 
-    void begin() override { exec("BEGIN IMMEDIATE"); }
+    // A reader's transaction is a snapshot; a writer's takes the write lock at once.
+    void begin() override { exec(read_only_ ? "BEGIN" : "BEGIN IMMEDIATE"); }
     void commit() override { exec("COMMIT"); }
     void rollback() noexcept override { sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr); }
 
@@ -331,19 +343,56 @@ private:
         }
     }
 
-    void migrate() {
-        std::size_t version = 0;
-        {
-            // Finalized before the migrations run: an open statement keeps DROP TABLE from running.
-            Stmt v(db_, "PRAGMA user_version");
-            v.step();
-            version = static_cast<std::size_t>(v.integer(0));
+    void check_open(int rc) {
+        if (rc == SQLITE_OK) return;
+        std::string msg = db_ != nullptr ? sqlite3_errmsg(db_) : "out of memory";
+        sqlite3_close(db_);
+        db_ = nullptr;
+        throw Error(ErrorKind::ledger, "open ledger \"" + path_ + "\": " + msg);
+    }
+
+    // For commands that only read: never created, never migrated, no write statement allowed
+    // (query_only), so no write lock is ever taken and a WAL reader never waits for a writer; the
+    // busy timeout only covers the moment a writer's checkpoint or WAL recovery holds the index.
+    // Not SQLITE_OPEN_READONLY: such a connection creates pgca.db-wal and -shm when they are
+    // missing and cannot remove them when it closes, so a `list` would leave files behind. A
+    // file the user may not write is still opened, read-only.
+    void open_read_only() {
+        check_open(sqlite3_open_v2(path_.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, nullptr));
+        try {
+            sqlite3_busy_timeout(db_, 5000);
+            exec("PRAGMA query_only = ON");
+            const std::size_t version = schema_version();
+            if (version < kMigrationCount)
+                throw Error(ErrorKind::ledger, "ledger \"" + path_ + "\" has schema version " + std::to_string(version) +
+                                                   " and needs migrating to " + std::to_string(kMigrationCount) +
+                                                   ", which a read-only command does not do; run a command that "
+                                                   "writes (e.g. `pgca crl`) first");
+            check_not_newer(version);
+        } catch (...) {
+            sqlite3_close(db_);
+            db_ = nullptr;
+            throw;
         }
-        constexpr std::size_t count = sizeof kMigrations / sizeof kMigrations[0];
-        if (version > count)
+    }
+
+    std::size_t schema_version() {
+        Stmt v(db_, "PRAGMA user_version");
+        v.step();
+        return static_cast<std::size_t>(v.integer(0));
+    }
+
+    void check_not_newer(std::size_t version) const {
+        if (version > kMigrationCount)
             throw Error(ErrorKind::ledger, "ledger \"" + path_ + "\" has schema version " + std::to_string(version) +
-                                               ", newer than this pgca understands (" + std::to_string(count) + ")");
-        for (std::size_t i = version; i < count; ++i) {
+                                               ", newer than this pgca understands (" +
+                                               std::to_string(kMigrationCount) + ")");
+    }
+
+    void migrate() {
+        const std::size_t version = schema_version();
+        check_not_newer(version);
+        for (std::size_t i = version; i < kMigrationCount; ++i) {
             exec("BEGIN IMMEDIATE");
             try {
                 exec(kMigrations[i]);
@@ -357,6 +406,7 @@ private:
     }
 
     std::string path_;
+    bool read_only_ = false;
     sqlite3* db_ = nullptr;
     std::unique_ptr<Stmt> insert_;
     std::unique_ptr<Stmt> update_status_;
@@ -364,6 +414,8 @@ private:
 
 }  // namespace
 
-std::unique_ptr<Ledger> open_sqlite_ledger(const std::string& path) { return std::make_unique<SqliteLedger>(path); }
+std::unique_ptr<Ledger> open_sqlite_ledger(const std::string& path, bool read_only) {
+    return std::make_unique<SqliteLedger>(path, read_only);
+}
 
 }  // namespace pgca

@@ -124,15 +124,23 @@ std::unique_ptr<PkiDir> PkiDir::open(const std::string& dir, const OpenOptions& 
     if (!io::exists(l.ledger())) refuse_unowned_folder(l.dir(), create);
     // End of ownership checks.
     if (!io::exists(l.ledger()) && !io::exists(l.root_cert())) {
-        if (!create)
+        if (!create || options.read_only)
             throw Error(ErrorKind::input, "\"" + l.dir() + "\" holds no pgca PKI (no pgca.db); create one with "
                                           "`pgca init --dir " + dir + "` or `pgca apply PROFILE --dir " + dir + "`");
         io::ensure_dir(l.dir(), kPublicDir);
     }
-    pki->lock_ = std::make_unique<io::DirLock>(l.dir());
     pki->jobs_ = std::max(1u, std::thread::hardware_concurrency());
-    pki->sweep_after_crash();
-    pki->ledger_ = open_sqlite_ledger(l.ledger());
+    if (options.read_only) {
+        // A reader takes no lock and changes nothing: SQLite's WAL gives it the last committed
+        // state while a writer works.
+        if (!io::exists(l.ledger()))
+            throw Error(ErrorKind::input, "\"" + l.dir() + "\" has no ledger (pgca.db)");
+        pki->ledger_ = open_sqlite_ledger(l.ledger(), true);
+    } else {
+        pki->lock_ = std::make_unique<io::DirLock>(l.dir(), options.lock_timeout_seconds);
+        pki->sweep_after_crash();
+        pki->ledger_ = open_sqlite_ledger(l.ledger());
+    }
     if (auto src = pki->ledger_->get_meta("ca_passphrase")) pki->ca_source_ = PassphraseSource::from_json(*src);
     pki->load_ca();
     return pki;
@@ -459,6 +467,19 @@ void PkiDir::commit_ledger() {
     ledger_->commit();
 }
 
+void PkiDir::publish_files() {
+    try {
+        flush_files();
+    } catch (const Error& e) {
+        files_.clear();
+        unwritten_ = e;
+        throw Error(e.kind(), "the ledger change is recorded, but its files were not written: " + std::string(e.what()));
+    } catch (...) {
+        files_.clear();
+        throw;
+    }
+}
+
 void PkiDir::flush_files() {
     // A run that changes nothing (a no-op apply: every folder is only re-ensured) writes no
     // marker and needs no syncfs.
@@ -557,15 +578,20 @@ std::vector<Action> PkiDir::refresh_crls(int crl_days, bool force) {
         if (!force) {
             // Reading a CRL of 100,000 entries back costs more than making one: only when the
             // existing one might do.
-            std::optional<std::string> pem = io::try_read_file(c.path);
+            std::optional<std::string> pem;
             std::optional<Crl> existing;
+            try {
+                pem = io::try_read_file(c.path);
+            } catch (const Error&) {
+                why = "unreadable";  // made again; writing it says what is wrong with the path
+            }
             if (pem) {
                 try {
                     existing = Crl::from_pem(*pem, c.path);
                 } catch (const Error&) {
                     why = "unreadable";
                 }
-            } else {
+            } else if (why.empty()) {
                 why = "missing";
             }
             if (existing) {

@@ -9,7 +9,6 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
-#include <sys/time.h>
 #include <unistd.h>
 
 #include <cctype>
@@ -137,10 +136,54 @@ std::string address_text(const addrinfo* ai) {
     return buf;
 }
 
-// One non-blocking connect, bounded by `timeout_ms`; on success the socket is made blocking again
-// with every later read and write bounded by the same timeout. On failure returns an invalid
-// Socket and says why in `why`.
-Socket connect_one(const addrinfo* ai, int timeout_ms, std::string& why) {
+// ---- one deadline for the whole probe -----------------------------------------------------------
+
+using Clock = std::chrono::steady_clock;
+
+// The time a probe may take, from its start: connecting, the SSLRequest, the handshake and the
+// certificate read all take from the same budget, so a server that drips one byte at a time
+// cannot keep a probe alive past it.
+struct Deadline {
+    Clock::time_point start = Clock::now();
+    int limit_ms = 0;
+
+    [[nodiscard]] int left_ms() const {
+        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(start + std::chrono::milliseconds(limit_ms) -
+                                                                          Clock::now()).count();
+        return left > 0 ? static_cast<int>(left) : 0;
+    }
+    [[nodiscard]] long long elapsed_ms() const {
+        return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start).count();
+    }
+};
+
+Error timed_out(const std::string& endpoint, const std::string& phase, const Deadline& deadline) {
+    return Error(ErrorKind::io, endpoint + ": timed out " + phase + " after " + std::to_string(deadline.elapsed_ms()) +
+                                    " ms (the whole probe may take " + std::to_string(deadline.limit_ms) + " ms)");
+}
+
+// Waits until `fd` is ready for `events` or the deadline passes. Returns false on timeout; sets
+// errno and returns false with `error` set when poll itself fails.
+bool wait_ready(int fd, short events, const Deadline& deadline, int& error) {
+    error = 0;
+    while (true) {
+        int left = deadline.left_ms();
+        if (left == 0) return false;
+        pollfd p{fd, events, 0};
+        int rc = ::poll(&p, 1, left);
+        if (rc > 0) return true;
+        if (rc == 0) return false;
+        if (errno != EINTR) {
+            error = errno;
+            return false;
+        }
+    }
+}
+
+// One non-blocking connect, bounded by what is left of `deadline`. The socket stays non-blocking:
+// every later read and write waits with poll() for at most the time left. On failure returns an
+// invalid Socket and says why in `why`.
+Socket connect_one(const addrinfo* ai, const Deadline& deadline, std::string& why) {
     Socket s(::socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol));
     if (!s.valid()) {
         why = "socket: " + errno_text(errno);
@@ -151,24 +194,13 @@ Socket connect_one(const addrinfo* ai, int timeout_ms, std::string& why) {
             why = errno_text(errno);
             return {};
         }
-        using Clock = std::chrono::steady_clock;
-        auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms);
-        while (true) {
-            auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
-            if (left < 0) left = 0;
-            pollfd p{s.get(), POLLOUT, 0};
-            int rc = ::poll(&p, 1, static_cast<int>(left));
-            if (rc > 0) break;
-            if (rc == 0) {
-                why = "timed out after " + std::to_string(timeout_ms) + " ms";
-                return {};
-            }
-            if (errno != EINTR) {
-                why = "poll: " + errno_text(errno);
-                return {};
-            }
-        }
         int error = 0;
+        if (!wait_ready(s.get(), POLLOUT, deadline, error)) {
+            why = error != 0 ? "poll: " + errno_text(error)
+                             : "timed out while connecting after " + std::to_string(deadline.elapsed_ms()) +
+                                   " ms (the whole probe may take " + std::to_string(deadline.limit_ms) + " ms)";
+            return {};
+        }
         socklen_t len = sizeof error;
         if (::getsockopt(s.get(), SOL_SOCKET, SO_ERROR, &error, &len) != 0) error = errno;
         if (error != 0) {
@@ -176,21 +208,11 @@ Socket connect_one(const addrinfo* ai, int timeout_ms, std::string& why) {
             return {};
         }
     }
-    int flags = ::fcntl(s.get(), F_GETFL);
-    timeval tv{};
-    tv.tv_sec = timeout_ms / 1000;
-    tv.tv_usec = (timeout_ms % 1000) * 1000;
-    if (flags < 0 || ::fcntl(s.get(), F_SETFL, flags & ~O_NONBLOCK) != 0 ||
-        ::setsockopt(s.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) != 0 ||
-        ::setsockopt(s.get(), SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv) != 0) {
-        why = "socket options: " + errno_text(errno);
-        return {};
-    }
     return s;
 }
 
-// Tries every address of `host` in getaddrinfo's order (like libpq), each with the full timeout.
-Socket connect_to(const std::string& host, int port, int timeout_ms, const std::string& endpoint) {
+// Tries every address of `host` in getaddrinfo's order (like libpq), each with the time left.
+Socket connect_to(const std::string& host, int port, const Deadline& deadline, const std::string& endpoint) {
     addrinfo hints{};
     hints.ai_family = AF_UNSPEC;
     hints.ai_socktype = SOCK_STREAM;
@@ -205,21 +227,24 @@ Socket connect_to(const std::string& host, int port, int timeout_ms, const std::
     std::string failures;
     for (const addrinfo* ai = list.get(); ai != nullptr; ai = ai->ai_next) {
         std::string why;
-        Socket s = connect_one(ai, timeout_ms, why);
+        Socket s = connect_one(ai, deadline, why);
         if (s.valid()) return s;
         failures += (failures.empty() ? "" : "; ") + address_text(ai) + ": " + why;
     }
     throw Error(ErrorKind::io, endpoint + ": cannot connect (" + failures + ")");
 }
 
-void send_all(int fd, const unsigned char* data, std::size_t size, const std::string& endpoint) {
+void send_all(int fd, const unsigned char* data, std::size_t size, const Deadline& deadline,
+              const std::string& endpoint) {
     while (size > 0) {
         ssize_t n = ::send(fd, data, size, MSG_NOSIGNAL);
         if (n < 0) {
-            if (errno == EINTR) continue;
-            bool timeout = errno == EAGAIN || errno == EWOULDBLOCK;
-            throw Error(ErrorKind::io, endpoint + ": cannot send the SSLRequest: " +
-                                           (timeout ? std::string("timed out") : errno_text(errno)));
+            int error = errno;
+            if (error == EINTR) continue;
+            if ((error == EAGAIN || error == EWOULDBLOCK) && wait_ready(fd, POLLOUT, deadline, error)) continue;
+            if (error == EAGAIN || error == EWOULDBLOCK || error == 0)
+                throw timed_out(endpoint, "while sending the SSLRequest", deadline);
+            throw Error(ErrorKind::io, endpoint + ": cannot send the SSLRequest: " + errno_text(error));
         }
         data += n;
         size -= static_cast<std::size_t>(n);
@@ -229,18 +254,19 @@ void send_all(int fd, const unsigned char* data, std::size_t size, const std::st
 // Sends the SSLRequest and reads the one-byte answer. Exactly one byte: whatever follows belongs
 // to TLS, and reading more would let a man in the middle slip plaintext in front of the
 // handshake (CVE-2021-23222).
-void negotiate_ssl(int fd, int timeout_ms, const std::string& endpoint) {
-    send_all(fd, kSslRequest, sizeof kSslRequest, endpoint);
+void negotiate_ssl(int fd, const Deadline& deadline, const std::string& endpoint) {
+    send_all(fd, kSslRequest, sizeof kSslRequest, deadline, endpoint);
     unsigned char answer = 0;
     ssize_t n = 0;
-    do {
+    while (true) {
         n = ::recv(fd, &answer, 1, 0);
-    } while (n < 0 && errno == EINTR);
-    if (n < 0) {
-        if (errno == EAGAIN || errno == EWOULDBLOCK)
-            throw Error(ErrorKind::io, endpoint + ": no answer to the SSLRequest within " +
-                                           std::to_string(timeout_ms) + " ms");
-        throw Error(ErrorKind::io, endpoint + ": cannot read the answer to the SSLRequest: " + errno_text(errno));
+        if (n >= 0) break;
+        int error = errno;
+        if (error == EINTR) continue;
+        if ((error == EAGAIN || error == EWOULDBLOCK) && wait_ready(fd, POLLIN, deadline, error)) continue;
+        if (error == EAGAIN || error == EWOULDBLOCK || error == 0)
+            throw timed_out(endpoint, "waiting for the answer to the SSLRequest", deadline);
+        throw Error(ErrorKind::io, endpoint + ": cannot read the answer to the SSLRequest: " + errno_text(error));
     }
     if (n == 0)
         throw Error(ErrorKind::io, endpoint + ": the server closed the connection without answering the SSLRequest");
@@ -269,20 +295,31 @@ void negotiate_ssl(int fd, int timeout_ms, const std::string& endpoint) {
 //
 // OpenSSL's own socket BIO writes with write(2), so a server that hangs up at the wrong moment
 // (e.g. while we send close_notify) would kill the calling process with SIGPIPE. This one uses
-// send(MSG_NOSIGNAL) and also records timeouts and EOF so the errors can say what happened.
+// send(MSG_NOSIGNAL) and also records timeouts and EOF so the errors can say what happened. The
+// socket is non-blocking: each read or write waits with poll() for at most the time left before
+// the probe's deadline, so OpenSSL sees a plain failure (no retry) once it has passed.
 
 struct Wire {
     int fd = -1;
+    const Deadline* deadline = nullptr;
     bool timed_out = false;
     bool eof = false;
     int error = 0;  ///< errno of the last failed read or write, 0 if none
 };
 
-void note_failure(Wire* w, int error) {
-    if (error == EAGAIN || error == EWOULDBLOCK)
-        w->timed_out = true;  // SO_RCVTIMEO / SO_SNDTIMEO expired on the blocking socket
-    else
-        w->error = error;
+// After `io` failed with `error`: true to try again (the socket became ready in time), false
+// with the failure recorded.
+bool wire_retry(Wire* w, int error, short events) {
+    if (error == EINTR) return true;
+    if (error == EAGAIN || error == EWOULDBLOCK) {
+        if (wait_ready(w->fd, events, *w->deadline, error)) return true;
+        if (error == 0) {
+            w->timed_out = true;
+            return false;
+        }
+    }
+    w->error = error;
+    return false;
 }
 
 int wire_write(BIO* bio, const char* data, int size) {
@@ -291,9 +328,7 @@ int wire_write(BIO* bio, const char* data, int size) {
     while (true) {
         ssize_t n = ::send(w->fd, data, static_cast<std::size_t>(size), MSG_NOSIGNAL);
         if (n >= 0) return static_cast<int>(n);
-        if (errno == EINTR) continue;
-        note_failure(w, errno);
-        return -1;
+        if (!wire_retry(w, errno, POLLOUT)) return -1;
     }
 }
 
@@ -307,9 +342,7 @@ int wire_read(BIO* bio, char* data, int size) {
             w->eof = true;
             return 0;
         }
-        if (errno == EINTR) continue;
-        note_failure(w, errno);
-        return -1;
+        if (!wire_retry(w, errno, POLLIN)) return -1;
     }
 }
 
@@ -343,11 +376,9 @@ const BIO_METHOD* wire_method() {
 
 // ---- TLS -----------------------------------------------------------------------------------
 
-[[noreturn]] void handshake_failed(const Wire& wire, bool direct, int timeout_ms, const std::string& endpoint) {
+[[noreturn]] void handshake_failed(const Wire& wire, bool direct, const std::string& endpoint) {
     std::string queue = ossl::drain_errors();
-    if (wire.timed_out)
-        throw Error(ErrorKind::io, endpoint + ": the TLS handshake did not finish within " +
-                                       std::to_string(timeout_ms) + " ms");
+    if (wire.timed_out) throw timed_out(endpoint, "during the TLS handshake", *wire.deadline);
     std::string msg = endpoint + ": TLS handshake failed";
     if (direct) msg += " (direct TLS needs PostgreSQL 17 or later)";
     if (!queue.empty())
@@ -474,12 +505,16 @@ ProbeResult probe(const ProbeOptions& options) {
     // The chain and the name are checked below, so that a bad certificate is reported, not just refused.
     SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_NONE, nullptr);
 
-    // Declared before the SSL object, so it outlives the BIO that points at it.
-    Socket sock = connect_to(options.host, options.port, options.timeout_ms, endpoint);
+    // One deadline for everything from here on. Declared before the SSL object, so they outlive
+    // the BIO that points at them.
+    Deadline deadline;
+    deadline.limit_ms = options.timeout_ms;
+    Socket sock = connect_to(options.host, options.port, deadline, endpoint);
     Wire wire;
     wire.fd = sock.get();
+    wire.deadline = &deadline;
 
-    if (!options.direct) negotiate_ssl(sock.get(), options.timeout_ms, endpoint);
+    if (!options.direct) negotiate_ssl(sock.get(), deadline, endpoint);
 
     SslPtr ssl(ossl::check_ptr(SSL_new(ctx.get()), "create TLS connection"));
     // libpq (sslsni=1) sends the host name as SNI, except for IP literals.
@@ -496,7 +531,7 @@ ProbeResult probe(const ProbeOptions& options) {
     SSL_set_bio(ssl.get(), bio.get(), bio.get());  // one reference, now owned by the SSL object
     bio.release();
 
-    if (SSL_connect(ssl.get()) != 1) handshake_failed(wire, options.direct, options.timeout_ms, endpoint);
+    if (SSL_connect(ssl.get()) != 1) handshake_failed(wire, options.direct, endpoint);
 
     result.tls_version = SSL_get_version(ssl.get());
     const char* cipher = SSL_get_cipher_name(ssl.get());

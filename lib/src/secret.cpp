@@ -2,13 +2,19 @@
 
 #include <openssl/crypto.h>
 
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <optional>
+#include <thread>
 
 #include <nlohmann/json.hpp>
 
@@ -47,6 +53,129 @@ std::string escape_percent(const std::string& s) {
     for (char c : s) {
         out += c;
         if (c == '%') out += '%';
+    }
+    return out;
+}
+
+// ---- the passphrase command: bounded in time and in output ------------------------------------
+
+constexpr std::size_t kMaxCommandOutput = 64 * 1024;
+constexpr int kDefaultCommandSeconds = 30;
+
+// PGCA_PASSPHRASE_TIMEOUT (whole seconds), else 30.
+int command_time_limit() {
+    const char* text = std::getenv("PGCA_PASSPHRASE_TIMEOUT");
+    if (text == nullptr || *text == '\0') return kDefaultCommandSeconds;
+    std::string value = text;
+    if (value.size() > 5 || value.find_first_not_of("0123456789") != std::string::npos || std::stoi(value) < 1 ||
+        std::stoi(value) > 86400)
+        throw Error(ErrorKind::usage, "PGCA_PASSPHRASE_TIMEOUT=\"" + value +
+                                          "\": must be a whole number of seconds between 1 and 86400");
+    return std::stoi(value);
+}
+
+// The command in its own process group (so that what it starts can be stopped with it), its
+// standard output on a pipe; stdin and stderr are pgca's, for a command that asks on a terminal.
+pid_t start_command(const std::string& command, int& out_fd) {
+    int fds[2];
+    if (::pipe2(fds, O_CLOEXEC) != 0)
+        throw Error(ErrorKind::io, "passphrase: cannot run command: pipe: " + std::string(std::strerror(errno)));
+    pid_t pid = ::fork();
+    if (pid < 0) {
+        int err = errno;
+        ::close(fds[0]);
+        ::close(fds[1]);
+        throw Error(ErrorKind::io, "passphrase: cannot run command: fork: " + std::string(std::strerror(err)));
+    }
+    if (pid == 0) {
+        ::setpgid(0, 0);
+        if (::dup2(fds[1], STDOUT_FILENO) < 0) ::_exit(127);
+        ::execl("/bin/sh", "sh", "-c", command.c_str(), static_cast<char*>(nullptr));
+        ::_exit(127);
+    }
+    ::setpgid(pid, pid);  // also here, so that the group exists before anything is killed
+    ::close(fds[1]);
+    out_fd = fds[0];
+    return pid;
+}
+
+// Stops the command and everything it started, and reaps it.
+void kill_command(pid_t pid) {
+    ::kill(-pid, SIGKILL);
+    ::kill(pid, SIGKILL);
+    while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
+    }
+}
+
+// Reads the command's output until EOF, the size limit or the deadline. Returns "" when it
+// finished in time and within the limit, else why not.
+template <class Deadline>
+std::string read_command_output(int fd, std::string& out, const Deadline& deadline, int limit_seconds) {
+    char buf[4096];
+    while (true) {
+        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+        if (left.count() <= 0) return "did not finish within " + std::to_string(limit_seconds) + " s";
+        pollfd p{fd, POLLIN, 0};
+        int rc = ::poll(&p, 1, static_cast<int>(left.count()));
+        if (rc < 0 && errno == EINTR) continue;
+        if (rc < 0) return std::string("poll: ") + std::strerror(errno);
+        if (rc == 0) continue;
+        ssize_t n = ::read(fd, buf, sizeof buf);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) return std::string("read: ") + std::strerror(errno);
+        if (n == 0) break;
+        out.append(buf, static_cast<std::size_t>(n));
+        if (out.size() > kMaxCommandOutput) {
+            OPENSSL_cleanse(buf, sizeof buf);
+            return "printed more than " + std::to_string(kMaxCommandOutput / 1024) + " KiB";
+        }
+    }
+    OPENSSL_cleanse(buf, sizeof buf);
+    return {};
+}
+
+// The exit status once the command has exited, waiting until the deadline at most (it may have
+// closed its output and kept running). std::nullopt when it is still running.
+template <class Deadline>
+std::optional<int> wait_command(pid_t pid, const Deadline& deadline) {
+    while (true) {
+        int status = 0;
+        pid_t done = ::waitpid(pid, &status, WNOHANG);
+        if (done == pid) return status;
+        if (done < 0 && errno != EINTR) return -1;
+        if (std::chrono::steady_clock::now() >= deadline) return std::nullopt;
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+}
+
+// Runs the operator's shell command (the profile chose it) and returns everything it printed.
+// It gets PGCA_PASSPHRASE_TIMEOUT seconds (default 30) and 64 KiB of output; past either, it and
+// its process group are killed and the error says which limit it hit.
+std::string run_passphrase_command(const PassphraseSource& source) {
+    const int limit = command_time_limit();
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(limit);
+    int fd = -1;
+    pid_t pid = start_command(source.value, fd);
+    std::string out;
+    std::string why = read_command_output(fd, out, deadline, limit);
+    ::close(fd);
+    std::optional<int> status;
+    if (why.empty()) {
+        status = wait_command(pid, deadline);
+        if (!status) why = "did not finish within " + std::to_string(limit) + " s";
+    }
+    if (!why.empty()) {
+        kill_command(pid);
+        wipe(out);
+        std::string hint = why.rfind("did not finish", 0) == 0 ? " (PGCA_PASSPHRASE_TIMEOUT sets the limit)" : "";
+        throw Error(ErrorKind::input, "passphrase: " + source.describe() + " " + why + "; stopped it" + hint);
+    }
+    if (*status == -1 || !WIFEXITED(*status) || WEXITSTATUS(*status) != 0) {
+        wipe(out);
+        throw Error(ErrorKind::input, "passphrase: " + source.describe() + " failed" +
+                                          (*status != -1 && WIFEXITED(*status)
+                                               ? " (exit " + std::to_string(WEXITSTATUS(*status)) + ")"
+                                               : std::string()));
     }
     return out;
 }
@@ -111,26 +240,9 @@ std::string read_passphrase(const PassphraseSource& source) {
                 throw Error(ErrorKind::input, std::string("passphrase: ") + e.what());
             }
             break;
-        case PassphraseSource::Kind::command: {
-            // popen: the command is a shell command line chosen by the operator in the profile.
-            FILE* f = ::popen(source.value.c_str(), "r");
-            if (f == nullptr) throw Error(ErrorKind::input, "passphrase: cannot run " + source.describe());
-            std::string out;
-            char buf[256];
-            std::size_t n = 0;
-            while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) out.append(buf, n);
-            OPENSSL_cleanse(buf, sizeof buf);
-            int status = ::pclose(f);
-            if (status == -1 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-                wipe(out);
-                throw Error(ErrorKind::input, "passphrase: " + source.describe() + " failed" +
-                                                  (status != -1 && WIFEXITED(status)
-                                                       ? " (exit " + std::to_string(WEXITSTATUS(status)) + ")"
-                                                       : std::string()));
-            }
-            pass = first_line(std::move(out));
+        case PassphraseSource::Kind::command:
+            pass = first_line(run_passphrase_command(source));
             break;
-        }
     }
     if (pass.empty()) throw Error(ErrorKind::input, "passphrase: " + source.describe() + " gave an empty passphrase");
     return pass;

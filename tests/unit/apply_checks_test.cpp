@@ -1,4 +1,4 @@
-// Everything is checked before anything is written.
+// Everything is checked before anything is written, and a dry run changes nothing at all.
 #include <catch2/catch.hpp>
 
 #include <sys/stat.h>
@@ -31,6 +31,12 @@ json small_profile() {
 }
 
 Profile profile_of(const json& j) { return parse_profile(j.dump(), "checks.json"); }
+
+ApplyOptions dry_run() {
+    ApplyOptions o;
+    o.dry_run = true;
+    return o;
+}
 
 // Every entry under `dir` (without following links): its type and mode, and its contents for a
 // file or its target for a link. Two equal snapshots mean nothing was created, removed or changed.
@@ -125,4 +131,43 @@ TEST_CASE("a folder path the emitted files cannot hold is refused before anythin
         CHECK_THAT(e.what(), Catch::Contains("the PKI folder"));
     }
     CHECK_FALSE(fs::exists(fs::symlink_status(dir)));
+}
+
+TEST_CASE("a dry run changes nothing at all", "[apply][checks][dry-run]") {
+    test::TempDir tmp;
+    const std::string dir = tmp.path() + "/pki";
+    json j = small_profile();
+
+    SECTION("on a folder that does not exist") {
+        auto r = apply(profile_of(j), dir, dry_run());
+        CHECK_FALSE(r.actions.empty());
+        CHECK_FALSE(fs::exists(fs::symlink_status(dir)));
+    }
+    SECTION("on an existing folder, with traces of an interrupted run") {
+        (void)apply(profile_of(j), dir, {});
+        // What an interrupted run leaves (a real run sweeps them), and no lock file.
+        std::ofstream(dir + "/.pgca-writing") << "pgca was writing files\n";
+        std::ofstream(dir + "/clients/alice/.pgca-tmp-0123456789ab") << "half";
+        fs::remove(dir + "/.lock");
+        const auto before = snapshot(dir);
+
+        j["clients"] = json::array({{{"user", "alice"}}, {{"user", "carol"}}});  // bob leaves, carol comes
+        j["ca"].erase("intermediate");
+        auto r = apply(profile_of(j), dir, dry_run());
+        bool revoke_bob = false, issue_carol = false;
+        for (const auto& a : r.actions) {
+            revoke_bob = revoke_bob || (a.verb == "revoke" && a.name == "bob");
+            issue_carol = issue_carol || (a.verb == "issue" && a.name == "carol");
+        }
+        CHECK(revoke_bob);
+        CHECK(issue_carol);
+        auto after = snapshot(dir);
+        // SQLite may leave its WAL index beside a ledger it read; the ledger itself is unchanged.
+        after.erase("pgca.db-shm");
+        after.erase("pgca.db-wal");
+        auto expected = before;
+        expected.erase("pgca.db-shm");
+        expected.erase("pgca.db-wal");
+        CHECK(after == expected);
+    }
 }

@@ -59,6 +59,26 @@ unsigned jobs_option(const cxxopts::ParseResult& r) {
     return static_cast<unsigned>(j);
 }
 
+void add_lock_timeout_option(cxxopts::Options& options) {
+    options.add_options()("lock-timeout", "seconds to wait for another pgca working on the folder (default 30)",
+                          cxxopts::value<int>()->default_value("30"), "S");
+}
+
+OpenOptions writer_open_options(const cxxopts::ParseResult& r, bool create) {
+    OpenOptions o;
+    o.create = create;
+    o.lock_timeout_seconds = r["lock-timeout"].as<int>();
+    if (o.lock_timeout_seconds < 0 || o.lock_timeout_seconds > 86400)
+        throw Error(ErrorKind::usage, "--lock-timeout: must be between 0 and 86400 seconds");
+    return o;
+}
+
+OpenOptions reader_open_options() {
+    OpenOptions o;
+    o.read_only = true;
+    return o;
+}
+
 void warn(const std::string& message) { std::cerr << "pgca: warning: " << message << "\n"; }
 
 KeyAlg key_option(const cxxopts::ParseResult& r, KeyAlg fallback) {

@@ -45,6 +45,14 @@ Progress progress_bar(const std::string& label);
 /// The -j/--jobs value: threads to use (0 = the number of cores).
 unsigned jobs_option(const cxxopts::ParseResult& r);
 
+/// Adds --lock-timeout (every command that writes to a folder has it).
+void add_lock_timeout_option(cxxopts::Options& options);
+/// How a writing command opens its folder: --lock-timeout seconds at most for another pgca's
+/// lock (a usage error when out of range), creating the folder when `create` is set.
+OpenOptions writer_open_options(const cxxopts::ParseResult& r, bool create = false);
+/// How a command that only reads opens its folder: no lock, no change.
+OpenOptions reader_open_options();
+
 /// `pgca: warning: …` on stderr.
 void warn(const std::string& message);
 

@@ -11,8 +11,9 @@ int run_crl(int argc, char** argv) {
     options.add_options()
         ("dir", "PKI folder", cxxopts::value<std::string>()->default_value("./pki"))
         ("days", "CRL lifetime (default: the profile's crl_days, else 90)", cxxopts::value<int>());
+    add_lock_timeout_option(options);
     auto r = parse(options, argc, argv);
-    auto pki = PkiDir::open(r["dir"].as<std::string>(), false);
+    auto pki = PkiDir::open(r["dir"].as<std::string>(), writer_open_options(r));
     int days = pki->setting("crl_days", kDefaultCrlDays);
     if (r.count("days") != 0) {
         days = r["days"].as<int>();

@@ -22,7 +22,9 @@ int run_init(int argc, char** argv) {
          cxxopts::value<std::string>())
         ("passphrase-command", "encrypt the CA keys with the passphrase this shell command prints",
          cxxopts::value<std::string>());
+    add_lock_timeout_option(options);
     auto r = parse(options, argc, argv);
+    const OpenOptions open_options = writer_open_options(r, true);
 
     CaSpec spec;
     if (r.count("profile") != 0) {
@@ -55,7 +57,7 @@ int run_init(int argc, char** argv) {
     PassphraseCache passphrases;
     if (!spec.passphrase.empty()) (void)passphrases.get(spec.passphrase);  // fail before creating anything
 
-    auto pki = PkiDir::open(r["dir"].as<std::string>(), true);
+    auto pki = PkiDir::open(r["dir"].as<std::string>(), open_options);
     if (pki->has_ca()) throw Error(ErrorKind::policy, "\"" + pki->layout().dir() + "\" already has a root CA");
     pki->adopt_passphrases(std::move(passphrases));
     if (!spec.passphrase.empty()) pki->set_ca_passphrase(spec.passphrase);

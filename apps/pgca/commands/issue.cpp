@@ -25,7 +25,9 @@ int issue_server(int argc, char** argv) {
         ("host", "a host name or IP clients use; repeat for several", cxxopts::value<std::vector<std::string>>())
         ("key", "key algorithm: " + key_alg_names(), cxxopts::value<std::string>())
         ("days", "lifetime in days (default 397)", cxxopts::value<int>());
+    add_lock_timeout_option(options);
     auto r = parse(options, argc, argv);
+    const OpenOptions open_options = writer_open_options(r);
     if (r.count("name") == 0) throw Error(ErrorKind::usage, "issue server: --name is required");
     if (r.count("host") == 0) throw Error(ErrorKind::usage, "issue server: at least one --host is required");
 
@@ -35,7 +37,7 @@ int issue_server(int argc, char** argv) {
     in_context("--name", [&] { validate_simple_name(spec.name, "server name"); });
     for (const auto& h : spec.hosts) in_context("--host", [&] { validate_host(h, "host"); });
 
-    auto pki = PkiDir::open(r["dir"].as<std::string>(), false);
+    auto pki = PkiDir::open(r["dir"].as<std::string>(), open_options);
     ServerRequest req{spec.name, spec.hosts, key_option(r, KeyAlg::ec_p256), days_option(r, 397), false, {}};
     Certificate cert = pki->transact([&] {
         Certificate c = pki->issue_server(req);
@@ -89,7 +91,9 @@ int issue_client(int argc, char** argv) {
         ("key", "key algorithm: " + key_alg_names(), cxxopts::value<std::string>())
         ("days", "lifetime in days (default 365)", cxxopts::value<int>())
         ("j,jobs", "threads (default: the number of cores)", cxxopts::value<int>());
+    add_lock_timeout_option(options);
     auto r = parse(options, argc, argv);
+    const OpenOptions open_options = writer_open_options(r);
     if ((r.count("user") == 0) == (r.count("users-file") == 0))
         throw Error(ErrorKind::usage, "issue client: give --user ROLE or --users-file FILE");
     if (r.count("users-file") != 0 && r.count("cn") != 0)
@@ -116,7 +120,7 @@ int issue_client(int argc, char** argv) {
 
     const KeyAlg alg = key_option(r, KeyAlg::ec_p256);
     const int days = days_option(r, 365);
-    auto pki = PkiDir::open(r["dir"].as<std::string>(), false);
+    auto pki = PkiDir::open(r["dir"].as<std::string>(), open_options);
     if (unsigned j = jobs_option(r); j != 0) pki->set_jobs(j);
     std::vector<ClientRequest> reqs;
     for (const auto& spec : specs) reqs.push_back({spec.user, spec.cn, alg, days});

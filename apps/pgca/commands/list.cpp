@@ -16,10 +16,13 @@ int run_list(int argc, char** argv) {
         ("all", "include superseded certificates")
         ("expiring", "only valid certificates that expire within DAYS", cxxopts::value<int>());
     auto r = parse(options, argc, argv);
-    auto pki = PkiDir::open(r["dir"].as<std::string>(), false);
+    auto pki = PkiDir::open(r["dir"].as<std::string>(), reader_open_options());
     std::time_t now = std::time(nullptr);
     std::vector<LedgerEntry> rows;
     for (auto& e : pki->ledger().list()) {
+        // The ledger keeps "valid" past notAfter (nothing runs at that moment to change it); no
+        // client or server accepts such a certificate, so it is shown as what it is.
+        if (e.status == "valid" && e.not_after <= now) e.status = "expired";
         if (r.count("all") == 0 && e.status == "superseded") continue;
         if (r.count("expiring") != 0 &&
             (e.status != "valid" || e.not_after - now > static_cast<std::time_t>(r["expiring"].as<int>()) * 86400))

@@ -32,7 +32,7 @@ int run_probe(int argc, char** argv) {
         ("name", "check this name against the certificate instead of HOST (like host= with hostaddr=)",
          cxxopts::value<std::string>(), "NAME")
         ("direct", "start TLS at once with ALPN \"postgresql\" (PostgreSQL 17 sslnegotiation=direct)")
-        ("timeout", "seconds allowed for connecting, the SSLRequest answer and the handshake",
+        ("timeout", "seconds the whole exchange may take: connecting, the SSLRequest answer and the handshake",
          cxxopts::value<int>()->default_value("10"), "SECONDS")
         ("json", "print JSON");
     options.parse_positional({"address"});

@@ -18,7 +18,9 @@ int run_revoke(int argc, char** argv) {
         ("reason", "RFC 5280 reason: " + revocation_reason_names(),
          cxxopts::value<std::string>()->default_value("unspecified"))
         ("json", "print JSON");
+    add_lock_timeout_option(options);
     auto r = parse(options, argc, argv);
+    const OpenOptions open_options = writer_open_options(r);
     int chosen = static_cast<int>(r.count("serial") + r.count("user") + r.count("server"));
     if (chosen != 1) throw Error(ErrorKind::usage, "revoke: give exactly one of --serial, --user, --server");
     std::string reason_text = r["reason"].as<std::string>();
@@ -27,7 +29,7 @@ int run_revoke(int argc, char** argv) {
         throw Error(ErrorKind::usage, "--reason: unknown reason \"" + reason_text + "\" (RFC 5280: " +
                                           revocation_reason_names() + ")");
 
-    auto pki = PkiDir::open(r["dir"].as<std::string>(), false);
+    auto pki = PkiDir::open(r["dir"].as<std::string>(), open_options);
     std::vector<LedgerEntry> targets;
     std::string what;
     const std::time_t now = std::time(nullptr);
@@ -55,10 +57,20 @@ int run_revoke(int argc, char** argv) {
 
     std::vector<std::string> revoked, already;
     std::vector<Action> crl_actions;
-    pki->transact([&] {
-        for (const auto& e : targets) (pki->revoke(e, *reason) ? revoked : already).push_back(e.serial);
-        crl_actions = pki->refresh_crls(pki->setting("crl_days", kDefaultCrlDays), false);
-    });
+    try {
+        pki->transact([&] {
+            for (const auto& e : targets) (pki->revoke(e, *reason) ? revoked : already).push_back(e.serial);
+            crl_actions = pki->refresh_crls(pki->setting("crl_days", kDefaultCrlDays), false);
+        });
+    } catch (const Error&) {
+        if (!pki->unwritten() || (revoked.empty() && already.empty())) throw;
+        // The revocation stands (the ledger committed it); only its publication is missing.
+        std::string serials;
+        for (const auto* list : {&revoked, &already})
+            for (const auto& s : *list) serials += (serials.empty() ? "" : ", ") + s;
+        throw Error(ErrorKind::io, "revocation of " + what + " serial " + serials + " recorded; CRL not written: " +
+                                       pki->unwritten()->what() + "; run `pgca crl`");
+    }
 
     if (r.count("json") != 0) {
         nlohmann::json out = {{"revoked", revoked}, {"already_revoked", already}, {"crls", nlohmann::json::array()}};

@@ -3,9 +3,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <ctime>
 #include <iostream>
+#include <optional>
 #include <set>
 #include <thread>
 
@@ -55,12 +57,17 @@ int run_rotate(int argc, char** argv) {
          cxxopts::value<std::string>())
         ("verify-name", "host name to check in the served certificate (default: the --verify host)",
          cxxopts::value<std::string>())
-        ("verify-timeout", "seconds to wait for the server to serve the new certificate",
+        ("verify-timeout", "seconds the whole check may take, retries included, until the server serves the new certificate",
          cxxopts::value<int>()->default_value("15"))
         ("json", "print JSON");
+    add_lock_timeout_option(options);
     auto r = parse(options, argc, argv);
+    const OpenOptions open_options = writer_open_options(r);
+    const int verify_timeout = r["verify-timeout"].as<int>();
+    if (verify_timeout < 1 || verify_timeout > 3600)
+        throw Error(ErrorKind::usage, "--verify-timeout: must be between 1 and 3600 seconds");
 
-    auto pki = PkiDir::open(r["dir"].as<std::string>(), false);
+    auto pki = PkiDir::open(r["dir"].as<std::string>(), open_options);
     int within = r.count("within") != 0 ? r["within"].as<int>() : pki->setting("renew_before_days", 30);
     if (within < 0) throw Error(ErrorKind::usage, "--within: must not be negative");
     std::vector<std::string> names;
@@ -130,16 +137,33 @@ int run_rotate(int argc, char** argv) {
         parse_host_port(r["verify"].as<std::string>(), po.host, po.port);
         po.ca_file = pki->layout().root_cert();
         if (r.count("verify-name") != 0) po.server_name = r["verify-name"].as<std::string>();
-        const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(r["verify-timeout"].as<int>());
-        ProbeResult got;
+        using Clock = std::chrono::steady_clock;
+        const auto deadline = Clock::now() + std::chrono::seconds(verify_timeout);
+        auto left_ms = [&] {
+            return static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count());
+        };
+        std::optional<ProbeResult> last;
         // PostgreSQL applies a reload asynchronously (SIGHUP), so poll until the new certificate
-        // shows up or the deadline passes.
+        // shows up or the deadline passes. --verify-timeout bounds the whole loop: each probe
+        // gets at most the time left, and one cut short by the deadline after an earlier answer
+        // leaves that answer to report.
+        const std::string context = "verify " + r["verify"].as<std::string>() + " (--verify-timeout " +
+                                    std::to_string(verify_timeout) + " s)";
         while (true) {
-            got = probe(po);
-            if (!got.chain.empty() && expected.count(got.chain.front().serial_hex()) != 0) break;
-            if (std::chrono::steady_clock::now() >= deadline) break;
-            std::this_thread::sleep_for(std::chrono::milliseconds(250));
+            po.timeout_ms = std::max(1, left_ms());
+            const auto probe_deadline = Clock::now() + std::chrono::milliseconds(po.timeout_ms);
+            try {
+                last = probe(po);
+            } catch (const Error& e) {
+                if (!last || Clock::now() < probe_deadline) throw e.with_context(context);
+                break;
+            }
+            if (!last->chain.empty() && expected.count(last->chain.front().serial_hex()) != 0) break;
+            if (left_ms() <= 0) break;
+            std::this_thread::sleep_for(std::chrono::milliseconds(std::min(250, left_ms())));
+            if (left_ms() <= 0) break;
         }
+        const ProbeResult& got = *last;
         std::string served = got.chain.empty() ? std::string("nothing") : got.chain.front().serial_hex();
         std::string target = r["verify"].as<std::string>();
         if (expected.count(served) == 0) {

@@ -122,10 +122,14 @@ private:
 void remove_temp_files(const std::string& dir);
 
 /// An exclusive lock on a PKI folder (flock on DIR/.lock), held for the object's lifetime, so
-/// that two pgca processes never change the same folder at once. Waits for the lock.
+/// that two pgca processes never change the same folder at once. The holder writes its pid, the
+/// time it took the lock and its command into DIR/.lock, so that a waiter can name it.
 class DirLock final {
 public:
-    explicit DirLock(const std::string& dir);
+    /// Takes the lock, waiting at most `timeout_seconds` for another process to release it
+    /// (negative: no limit). After a second of waiting, says once on stderr who holds it; when
+    /// the time is up, throws Error(io) naming the holder and since when it holds the lock.
+    explicit DirLock(const std::string& dir, int timeout_seconds = 30);
     ~DirLock();
     DirLock(const DirLock&) = delete;
     DirLock& operator=(const DirLock&) = delete;

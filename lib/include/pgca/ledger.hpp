@@ -95,8 +95,12 @@ public:
     virtual void set_meta(const std::string& key, const std::string& value) = 0;
 };
 
-/// Opens (creating if needed) the SQLite ledger at `path`. Throws Error(ledger).
-[[nodiscard]] std::unique_ptr<Ledger> open_sqlite_ledger(const std::string& path);
+/// Opens (creating if needed) the SQLite ledger at `path`, and brings its schema up to date.
+/// With `read_only`, opens an existing ledger for reading only: nothing written (query_only), no
+/// schema change, no waiting for a writer (WAL readers see the last commit), and a ledger that
+/// needs a migration is refused with a request to run a writing command first. Throws
+/// Error(ledger).
+[[nodiscard]] std::unique_ptr<Ledger> open_sqlite_ledger(const std::string& path, bool read_only = false);
 
 /// Runs `fn(ledger)` in one transaction: commit on return, rollback on exception.
 template <class Fn>

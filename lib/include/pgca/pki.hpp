@@ -12,6 +12,7 @@
 
 #include "pgca/ca.hpp"
 #include "pgca/crl.hpp"
+#include "pgca/error.hpp"
 #include "pgca/io.hpp"
 #include "pgca/ledger.hpp"
 #include "pgca/profile.hpp"
@@ -65,7 +66,8 @@ struct OpenOptions {
     int lock_timeout_seconds = 30;  ///< a writer waits at most this long for another pgca's lock
 };
 
-/// An open PKI folder. Holds an exclusive lock on the folder while it lives.
+/// An open PKI folder. Holds an exclusive lock on the folder while it lives, unless opened
+/// read_only (a reader takes no lock and never waits for one).
 class PkiDir final {
 public:
     /// Opens `dir` as `options` say. Throws Error(input) when the folder has no PKI and
@@ -126,27 +128,24 @@ public:
 
     /// Runs `fn` in one ledger transaction. After the commit, the files it queued are written and
     /// made durable (one syncfs); so the ledger knows every certificate before its files exist.
-    /// On an exception the transaction is rolled back and the queued files are dropped.
+    /// On an exception before the commit the transaction is rolled back and the queued files are
+    /// dropped. A failure writing the files after the commit never undoes it: unwritten() then
+    /// holds the cause, and the Error thrown says the change is recorded but its files are not.
     template <class Fn>
     decltype(auto) transact(Fn&& fn) {
-        ledger_->begin();
-        try {
-            if constexpr (std::is_void_v<decltype(fn())>) {
-                fn();
-                commit_ledger();
-                flush_files();
-            } else {
-                auto result = fn();
-                commit_ledger();
-                flush_files();
-                return result;
-            }
-        } catch (...) {
-            ledger_->rollback();
-            files_.clear();
-            throw;
+        if constexpr (std::is_void_v<decltype(fn())>) {
+            run_and_commit(fn);
+            publish_files();
+        } else {
+            auto result = run_and_commit(fn);
+            publish_files();
+            return result;
         }
     }
+
+    /// After transact() threw: why the files of its committed ledger change could not be
+    /// written; std::nullopt when the transaction was rolled back (or nothing failed).
+    [[nodiscard]] const std::optional<Error>& unwritten() const noexcept { return unwritten_; }
 
     /// The file changes queued by the current transaction.
     [[nodiscard]] io::FileBatch& files() noexcept { return files_; }
@@ -198,6 +197,26 @@ public:
     PkiDir& operator=(const PkiDir&) = delete;
 
 private:
+    template <class Fn>
+    decltype(auto) run_and_commit(Fn& fn) {
+        unwritten_.reset();
+        ledger_->begin();
+        try {
+            if constexpr (std::is_void_v<decltype(fn())>) {
+                fn();
+                commit_ledger();
+            } else {
+                auto result = fn();
+                commit_ledger();
+                return result;
+            }
+        } catch (...) {
+            ledger_->rollback();
+            files_.clear();
+            throw;
+        }
+    }
+    void publish_files();
     void load_ca();
     void flush_files();
     void commit_ledger();
@@ -216,6 +235,7 @@ private:
     PassphraseSource ca_source_;
     PassphraseCache passphrases_;
     io::FileBatch files_;
+    std::optional<Error> unwritten_;
     unsigned jobs_ = 1;
     bool recovered_ = false;
 };
@@ -227,6 +247,7 @@ struct ApplyOptions {
     bool dry_run = false;
     bool rename = false;                 ///< accept a profile whose name differs from the folder's
     bool allow_mass_revocation = false;  ///< accept retiring more than half of the valid leaves (and at least 5)
+    int lock_timeout_seconds = 30;  ///< how long to wait for another pgca's lock on the folder
     unsigned jobs = 0;   ///< threads; 0 = the number of cores
     Progress progress;   ///< called while certificates are issued
 };

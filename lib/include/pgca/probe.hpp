@@ -14,7 +14,9 @@ struct ProbeOptions {
     std::string ca_file;       ///< PEM roots to verify the served chain against; "" = do not verify
     std::string server_name;   ///< name to check against the certificate (libpq verify-full rules); "" = host
     bool direct = false;       ///< PostgreSQL 17 direct TLS (ALPN "postgresql") instead of SSLRequest
-    int timeout_ms = 10000;    ///< for connect, the SSLRequest answer, and the handshake
+    /// The whole exchange (connect, SSLRequest and its answer, the handshake and the certificates
+    /// it carries) must finish within this; one deadline, not a limit per read.
+    int timeout_ms = 10000;
 };
 
 struct ProbeResult {
@@ -32,7 +34,8 @@ struct ProbeResult {
 /// Connects to host:port, sends PostgreSQL's SSLRequest and reads exactly one byte before
 /// starting TLS (or, with `direct`, starts TLS at once with ALPN "postgresql"), completes the
 /// handshake, and reports what was served. Never sends a StartupMessage. Throws Error(io) when
-/// the server cannot be reached or does not answer, Error(policy) when it answers 'N' (SSL off),
+/// the server cannot be reached or does not answer, or the exchange takes longer than
+/// `timeout_ms` (the message names the phase and the time taken), Error(policy) when it answers 'N' (SSL off),
 /// Error(crypto) when the handshake fails.
 [[nodiscard]] ProbeResult probe(const ProbeOptions& options);
 
