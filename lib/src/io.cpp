@@ -967,6 +967,7 @@ void FileBatch::commit(const std::string& anchor, unsigned jobs) {
             for (auto& r : s) all.push_back(std::move(r));
         return all;
     };
+    pgca::detail::PhaseTimer timer_create("  of which files");
     try {
         // Spread over threads: creating thousands of small files is kernel-bound.
         pgca::detail::parallel_for(
@@ -985,6 +986,7 @@ void FileBatch::commit(const std::string& anchor, unsigned jobs) {
         abandon(tree, all_staged(), false);
         throw;
     }
+    timer_create.stop();
     std::vector<Rename> renames = all_staged();
     // One syncfs() makes every file above durable at once: per-file fsync costs ~0.35 ms here,
     // which is most of the time of a bulk issue. It flushes the whole file system that holds
@@ -1002,6 +1004,7 @@ void FileBatch::commit(const std::string& anchor, unsigned jobs) {
             abandon(tree, renames, journal);
             throw;
         }
+        pgca::detail::PhaseTimer timer_renames("  of which renames");
         rename_all(tree, renames, journal);
     }
     for (const auto& r : removals_) remove_all(r);

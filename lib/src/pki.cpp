@@ -73,7 +73,8 @@ std::unique_ptr<PkiDir> PkiDir::open(const std::string& dir, const OpenOptions& 
                                           "`pgca init --dir " + dir + "` or `pgca apply PROFILE --dir " + dir + "`");
         io::ensure_dir(l.dir(), kPublicDir);
     }
-    for (const auto& [path, what] : {std::pair{l.dir(), "the PKI folder"}, {l.ca_dir(), "the CA folder"}}) io::check_private_owner(path, what);
+    for (const auto& [path, what] : {std::pair{l.dir(), "the PKI folder"}, {l.ca_dir(), "the CA folder"}})
+        io::check_private_owner(path, what);
     pki->lock_ = std::make_unique<io::DirLock>(l.dir());
     pki->jobs_ = std::max(1u, std::thread::hardware_concurrency());
     pki->sweep_after_crash();

@@ -116,7 +116,10 @@ Tally sweep(const test::TempDir& tmp, const std::string& dir, const std::functio
                 ::unlink(report.c_str());
                 const std::string fault = std::string(group) + ":" + std::to_string(n) + ":" + mode;
                 const Args args = command();
-                auto r = run_pgca(args, {{"LD_PRELOAD", PGCA_FAULT_SHIM}, {"PGCA_FAULT", fault}, {"PGCA_FAULT_REPORT", report}, {"PGCA_FAULT_SKIP", dir + "/pgca.db"}});
+                auto r = run_pgca(args, {{"LD_PRELOAD", PGCA_FAULT_SHIM},
+                                         {"PGCA_FAULT", fault},
+                                         {"PGCA_FAULT_REPORT", report},
+                                         {"PGCA_FAULT_SKIP", dir + "/pgca.db"}});
                 const bool fired = exists(report);
                 INFO(fault << ": " << test::describe(args, r));
                 if (!fired) {
@@ -140,7 +143,8 @@ Tally sweep(const test::TempDir& tmp, const std::string& dir, const std::functio
                 check_ledger(dir, fault + " then a clean run");
                 changed();
                 REQUIRE(n < 500);  // the sweep ends
-                if (std::getenv("PGCA_FAULT_TRACE") != nullptr) std::fprintf(stderr, "%s exit %d\n", fault.c_str(), r.exit_code);
+                if (std::getenv("PGCA_FAULT_TRACE") != nullptr)
+                    std::fprintf(stderr, "%s exit %d\n", fault.c_str(), r.exit_code);
             }
         }
     }
