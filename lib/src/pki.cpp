@@ -63,7 +63,7 @@ DistinguishedName server_subject(const std::vector<std::string>& hosts) {
     return dn;
 }
 
-PkiDir::PkiDir(const std::string& dir) : layout_(dir) {}
+PkiDir::PkiDir(const std::string& dir) : layout_(dir), tree_(layout_.dir()) {}
 
 namespace {
 
@@ -129,6 +129,8 @@ std::unique_ptr<PkiDir> PkiDir::open(const std::string& dir, const OpenOptions& 
                                           "`pgca init --dir " + dir + "` or `pgca apply PROFILE --dir " + dir + "`");
         io::ensure_dir(l.dir(), kPublicDir);
     }
+    for (const auto& [path, what] : {std::pair{l.dir(), "the PKI folder"}, {l.ca_dir(), "the CA folder"}})
+        io::check_private_owner(path, what);
     pki->jobs_ = std::max(1u, std::thread::hardware_concurrency());
     if (options.read_only) {
         // A reader takes no lock and changes nothing: SQLite's WAL gives it the last committed
@@ -195,8 +197,13 @@ std::vector<Action> PkiDir::protect_ca_keys() {
         if (inter ? !intermediate_cert_ : !root_cert_) continue;
         const std::string path = inter ? layout_.intermediate_key() : layout_.root_key();
         const CertificateAuthority& ca = authority(inter);  // decrypts: a wrong passphrase stops here
-        if (PrivateKey::pem_is_encrypted(io::read_file(path))) continue;
-        io::write_file_atomic(path, ca.key().to_encrypted_pem(ca_passphrase()), kPrivateFile);
+        std::string pem = io::read_file(path);
+        const bool encrypted = PrivateKey::pem_is_encrypted(pem);
+        wipe(pem);
+        if (encrypted) continue;
+        pem = ca.key().to_encrypted_pem(ca_passphrase());
+        io::write_file_atomic(path, pem, kPrivateFile);
+        wipe(pem);
         done.push_back({"encrypt", inter ? "intermediate" : "root", inter ? "intermediate" : "root",
                         "key now encrypted with the passphrase from " + ca_source_.describe()});
     }
@@ -261,6 +268,19 @@ struct MadeLeaf {
     detail::LeafFactory::Leaf leaf;  // key_pem "" when the existing key is kept
     std::string cert_file;           // leaf + intermediate: what server.crt / postgresql.crt hold
     LedgerEntry entry;
+
+    MadeLeaf() = default;
+    ~MadeLeaf() { wipe(leaf.key_pem); }  // when it was never handed to the file batch
+    MadeLeaf(MadeLeaf&&) = default;
+    MadeLeaf& operator=(MadeLeaf&& other) noexcept {
+        wipe(leaf.key_pem);
+        leaf = std::move(other.leaf);
+        cert_file = std::move(other.cert_file);
+        entry = std::move(other.entry);
+        return *this;
+    }
+    MadeLeaf(const MadeLeaf&) = delete;
+    MadeLeaf& operator=(const MadeLeaf&) = delete;
 };
 
 // The ledger row of a freshly made leaf, from what the factory reports (no certificate parse:
@@ -317,6 +337,10 @@ std::vector<IssuedLeaf> PkiDir::issue_batch(const std::vector<ServerRequest>& se
             std::string path = layout_.server_dir(sv.name) + "/server.key";
             kept[i] = in_context("server \"" + sv.name + "\": --keep-key", [&] {
                 std::string pem = io::read_file(path);
+                struct PemWiper {
+                    std::string& pem;
+                    ~PemWiper() { wipe(pem); }
+                } wipe_pem{pem};
                 return PrivateKey::pem_is_encrypted(pem) ? PrivateKey::from_pem(pem, path, server_pass[i])
                                                          : PrivateKey::from_pem(pem, path);
             });
@@ -497,8 +521,11 @@ void PkiDir::flush_files() {
 }
 
 void PkiDir::sweep_after_crash() {
+    // A run killed while renaming its files into place left a journal: finish those renames
+    // first, so that every key and certificate it was replacing change together.
+    const bool journal = io::recover_journal(layout_.dir());
     std::string marker = layout_.dir() + "/.pgca-writing";
-    if (!io::exists(marker)) return;
+    if (!journal && !io::exists(marker)) return;
     recovered_ = true;
     for (const auto& d : {layout_.dir(), layout_.ca_dir(), layout_.crl_dir()}) io::remove_temp_files(d);
     for (const auto& parent : {layout_.servers_dir(), layout_.clients_dir()})

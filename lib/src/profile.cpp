@@ -5,12 +5,11 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <fstream>
 #include <set>
-#include <sstream>
 
 #include "parallel.hpp"
 #include "pgca/error.hpp"
+#include "pgca/io.hpp"
 #include "pgca/pg.hpp"
 
 namespace pgca {
@@ -539,11 +538,8 @@ Profile parse_profile(std::string_view json_text, std::string_view source) {
 
 Profile load_profile(const std::string& path) {
     detail::PhaseTimer timer("load profile");
-    std::ifstream in(path, std::ios::binary);
-    if (!in) throw Error(ErrorKind::input, "cannot read profile \"" + path + "\": " + std::strerror(errno));
-    std::ostringstream ss;
-    ss << in.rdbuf();
-    return parse_profile(ss.str(), path);
+    std::string text = in_context("profile", [&] { return io::read_file(path, io::kMaxProfileBytes); });
+    return parse_profile(text, path);
 }
 
 }  // namespace pgca

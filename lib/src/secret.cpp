@@ -235,7 +235,7 @@ std::string read_passphrase(const PassphraseSource& source) {
         }
         case PassphraseSource::Kind::file:
             try {
-                pass = first_line(io::read_file(source.value));
+                pass = first_line(io::read_file(source.value, io::kMaxPassphraseFileBytes));
             } catch (const Error& e) {
                 throw Error(ErrorKind::input, std::string("passphrase: ") + e.what());
             }

@@ -3,8 +3,11 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
+#include <thread>
 #include <cstdio>
 #include <vector>
 
@@ -161,4 +164,169 @@ TEST_CASE("a FileBatch of folders that already exist has no changes", "[io]") {
     batch.make_dir(tmp.path() + "/a", 0700);
     batch.remove(tmp.path() + "/a/gone");
     CHECK(batch.has_changes());
+}
+
+namespace {
+
+bool is_link(const std::string& p) {
+    struct stat st {};
+    return ::lstat(p.c_str(), &st) == 0 && S_ISLNK(st.st_mode);
+}
+
+// Runs `fn` and expects Error(policy) naming `path` as a link pgca does not follow.
+template <class Fn>
+void refuses_link(Fn&& fn, const std::string& path) {
+    try {
+        fn();
+        FAIL("no error for " << path);
+    } catch (const Error& e) {
+        CHECK(e.kind() == ErrorKind::policy);
+        CHECK_THAT(e.what(), Catch::Contains("\"" + path + "\" is a symbolic link") &&
+                                 Catch::Contains("does not follow links"));
+    }
+}
+
+}  // namespace
+
+TEST_CASE("beneath a Tree no link is followed, with openat2 and with the walk that replaces it", "[io][tree]") {
+    const bool openat2 = GENERATE(true, false);
+    INFO("openat2: " << openat2);
+    io::detail::use_openat2(openat2);
+    test::TempDir tmp;
+    const std::string dir = tmp.path() + "/pki", outside = tmp.path() + "/outside";
+    REQUIRE(::mkdir(dir.c_str(), 0755) == 0);
+    REQUIRE(::mkdir(outside.c_str(), 0700) == 0);
+    io::write_file_atomic(outside + "/secret", "outside\n", 0600);
+    REQUIRE(::symlink(outside.c_str(), (dir + "/linked").c_str()) == 0);
+    REQUIRE(::symlink((outside + "/secret").c_str(), (dir + "/file-link").c_str()) == 0);
+    io::Tree tree(dir);
+
+    refuses_link([&] { io::write_file_atomic(dir + "/linked/new", "x", 0644); }, dir + "/linked");
+    refuses_link([&] { io::ensure_dir(dir + "/linked", 0755); }, dir + "/linked");
+    refuses_link([&] { (void)io::list_dir(dir + "/linked"); }, dir + "/linked");
+    refuses_link([&] { io::Folder folder(dir + "/linked"); }, dir + "/linked");
+    refuses_link([&] { (void)io::try_read_file(dir + "/linked/secret"); }, dir + "/linked");
+    refuses_link([&] { (void)io::try_read_file(dir + "/file-link"); }, dir + "/file-link");
+    CHECK_FALSE(io::holds(dir + "/file-link", "outside\n", 0600));  // a link holds nothing: it is replaced
+    try {
+        io::write_file_atomic(dir + "/../outside/secret", "escaped", 0600);
+        FAIL("no error");
+    } catch (const Error& e) {
+        CHECK_THAT(e.what(), Catch::Contains("leaves pgca's folder"));
+    }
+    CHECK(mode_of(outside) == 0700);
+
+    // A link where a file goes is replaced by the file, never written through.
+    io::write_file_atomic(dir + "/file-link", "pgca's\n", 0600);
+    CHECK_FALSE(is_link(dir + "/file-link"));
+    CHECK(io::read_file(dir + "/file-link") == "pgca's\n");
+    // Removal removes the link, not what it points at.
+    io::remove_all(dir + "/linked");
+    CHECK_FALSE(io::exists(dir + "/linked"));
+    CHECK(io::read_file(outside + "/secret") == "outside\n");
+    CHECK(mode_of(outside + "/secret") == 0600);
+
+    // A FileBatch below a linked folder changes nothing outside.
+    REQUIRE(::symlink(outside.c_str(), (dir + "/linked").c_str()) == 0);
+    io::FileBatch batch;
+    batch.make_dir(dir + "/linked", 0755);
+    batch.write(dir + "/linked/secret", "overwritten", 0644);
+    refuses_link([&] { batch.commit(dir, 1); }, dir + "/linked");
+    CHECK(io::read_file(outside + "/secret") == "outside\n");
+    CHECK(mode_of(outside) == 0700);
+    io::detail::use_openat2(true);
+}
+
+TEST_CASE("a replaced file keeps the owner of a regular file there, never of a link's target", "[io][tree]") {
+    if (::geteuid() != 0) {
+        WARN("needs root to give files away: skipped");
+        return;
+    }
+    test::TempDir tmp;
+    const std::string dir = tmp.path() + "/pki";
+    REQUIRE(::mkdir(dir.c_str(), 0755) == 0);
+    io::Tree tree(dir);
+    const std::string target = tmp.path() + "/theirs";
+    io::write_file_atomic(target, "theirs\n", 0600);
+    REQUIRE(::chown(target.c_str(), 4321, 4321) == 0);
+    REQUIRE(::symlink(target.c_str(), (dir + "/root.key").c_str()) == 0);
+    io::write_file_atomic(dir + "/root.key", "key\n", 0600);
+    struct stat st {};
+    REQUIRE(::lstat((dir + "/root.key").c_str(), &st) == 0);
+    CHECK(S_ISREG(st.st_mode));
+    CHECK(st.st_uid == 0);
+    REQUIRE(::chown((dir + "/root.key").c_str(), 4321, 4321) == 0);  // handed over by the operator
+    io::write_file_atomic(dir + "/root.key", "rotated\n", 0600);
+    REQUIRE(::lstat((dir + "/root.key").c_str(), &st) == 0);
+    CHECK(st.st_uid == 4321);
+    CHECK(io::read_file(target) == "theirs\n");
+}
+
+TEST_CASE("check_private_owner refuses a folder group or others may write, naming the fix", "[io][tree]") {
+    test::TempDir tmp;
+    const std::string dir = tmp.path() + "/pki";
+    io::check_private_owner(dir, "the PKI folder");  // missing: nothing to check yet
+    REQUIRE(::mkdir(dir.c_str(), 0755) == 0);
+    REQUIRE(::chmod(dir.c_str(), 0755) == 0);
+    io::check_private_owner(dir, "the PKI folder");
+    REQUIRE(::chmod(dir.c_str(), 0775) == 0);
+    try {
+        io::check_private_owner(dir, "the PKI folder");
+        FAIL("no error");
+    } catch (const Error& e) {
+        CHECK(e.kind() == ErrorKind::policy);
+        CHECK_THAT(e.what(), Catch::Contains("the PKI folder \"" + dir + "\"") && Catch::Contains("mode 0775") &&
+                                 Catch::Contains("`chmod go-w " + dir + "`"));
+    }
+}
+
+TEST_CASE("a journal left by a killed commit is completed: every listed temporary file is renamed in", "[io][tree]") {
+    test::TempDir tmp;
+    const std::string dir = tmp.path();
+    REQUIRE(::mkdir((dir + "/s").c_str(), 0700) == 0);
+    io::write_file_atomic(dir + "/s/server.key", "old key\n", 0600);
+    io::write_file_atomic(dir + "/s/server.crt", "old cert\n", 0644);
+    io::write_file_atomic(dir + "/s/.pgca-tmp-aaaaaaaaaaaa", "new key\n", 0600);
+    // The certificate was already renamed when the process died: its temporary file is gone.
+    io::write_file_atomic(dir + "/s/server.crt", "new cert\n", 0644);
+    io::write_file_atomic(dir + "/" + io::kJournalName,
+                          R"([["s",".pgca-tmp-aaaaaaaaaaaa","server.key"],["s",".pgca-tmp-bbbbbbbbbbbb","server.crt"]])",
+                          0600);
+    CHECK(io::recover_journal(dir));
+    CHECK(io::read_file(dir + "/s/server.key") == "new key\n");
+    CHECK(io::read_file(dir + "/s/server.crt") == "new cert\n");
+    CHECK_FALSE(io::exists(dir + "/" + io::kJournalName));
+    CHECK_FALSE(io::exists(dir + "/s/.pgca-tmp-aaaaaaaaaaaa"));
+    CHECK_FALSE(io::recover_journal(dir));
+}
+
+TEST_CASE("a FileBatch commit never changes the process umask, even for a moment", "[io]") {
+    // Another thread may create files meanwhile: a umask of 0 for a moment would give its files
+    // whatever mode it asked for. Watched from /proc, which reads it without changing it.
+    test::TempDir tmp;
+    const mode_t old = ::umask(027);
+    std::atomic<bool> done{false};
+    std::atomic<int> changed{0};
+    std::thread watcher([&] {
+        while (!done) {
+            FILE* f = std::fopen("/proc/self/status", "re");
+            if (f == nullptr) return;
+            char line[256];
+            while (std::fgets(line, sizeof line, f) != nullptr) {
+                unsigned mask = 0;
+                if (std::sscanf(line, "Umask: %o", &mask) == 1 && mask != 027) ++changed;
+            }
+            std::fclose(f);
+        }
+    });
+    for (int i = 0; i < 300; ++i) {
+        io::FileBatch batch;
+        batch.write(tmp.path() + "/f" + std::to_string(i % 3), "x" + std::to_string(i), 0644);
+        batch.commit(tmp.path(), 1);
+    }
+    done = true;
+    watcher.join();
+    ::umask(old);
+    CHECK(changed == 0);
+    CHECK(mode_of(tmp.path() + "/f0") == 0644);
 }

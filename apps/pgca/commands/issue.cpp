@@ -55,7 +55,7 @@ int issue_server(int argc, char** argv) {
 // The roles of a --users-file: one role name per line, exactly as PostgreSQL spells it; blank
 // lines and lines starting with '#' are skipped. Every line is checked before anything is issued.
 std::vector<std::string> read_users_file(const std::string& path) {
-    std::string text = io::read_file(path);
+    std::string text = io::read_file(path, io::kMaxProfileBytes);
     std::vector<std::string> roles;
     std::set<std::string> seen;
     std::size_t line_no = 0, pos = 0;

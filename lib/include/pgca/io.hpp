@@ -1,8 +1,17 @@
 // File-system output: atomic, private writes and the on-disk layout of a PKI folder.
+//
+// Beneath a PKI folder (an io::Tree) nothing follows a symbolic link: every path is opened
+// relative to the folder's descriptor (openat2 with RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS, or a
+// component-by-component O_NOFOLLOW walk), so an account that can write into a server folder
+// cannot make pgca read, write, chmod or delete anything outside it. A link found where pgca
+// expects a folder or a file is an Error(policy) naming it. The folder itself may be reached
+// through a link (the path the operator gave).
 #pragma once
 
 #include <sys/types.h>
 
+#include <atomic>
+#include <cstddef>
 #include <map>
 #include <optional>
 #include <string>
@@ -11,11 +20,46 @@
 
 namespace pgca::io {
 
+/// The most pgca reads of a profile or a --users-file.
+inline constexpr std::size_t kMaxProfileBytes = 64u << 20;
+/// The most pgca reads of a PEM input: certificate, key, CRL, `inspect FILE`.
+inline constexpr std::size_t kMaxPemBytes = 16u << 20;
+/// The most pgca reads of a passphrase file.
+inline constexpr std::size_t kMaxPassphraseFileBytes = 64u << 10;
+
+/// A PKI folder whose paths are resolved beneath it without following links. While a Tree
+/// lives, every io function given a path inside `root` (not `root` itself) works relative to
+/// the folder's descriptor; paths elsewhere are opened as named. The folder is opened on first
+/// use (it need not exist yet when the Tree is made). Neither copyable nor movable.
+class Tree final {
+public:
+    explicit Tree(const std::string& root);
+    ~Tree();
+    Tree(const Tree&) = delete;
+    Tree& operator=(const Tree&) = delete;
+
+    [[nodiscard]] const std::string& root() const noexcept { return root_; }
+    /// The folder's descriptor (O_RDONLY | O_DIRECTORY). Throws Error(io) when it cannot be opened.
+    [[nodiscard]] int fd() const;
+    /// Like fd(), but -1 with errno set instead of throwing.
+    [[nodiscard]] int try_fd() const noexcept;
+
+private:
+    std::string root_;
+    mutable std::atomic<int> fd_{-1};
+};
+
+/// Refuses (Error(policy), naming the folder, its owner and mode, and the fix) a folder `what`
+/// at `path` that is not owned by the running user or root, or that group or others may write:
+/// pgca keeps private keys there (as ssh's StrictModes does for ~/.ssh). A missing folder passes.
+void check_private_owner(const std::string& path, const std::string& what);
+
 /// Replaces `path` with `data` atomically: a temporary file in the same folder, created with
 /// `mode` from its first byte (O_CREAT|O_EXCL, umask ignored), written, fsync'ed, renamed over
 /// `path`, and the folder fsync'ed. A reader sees the old file or the new one, never half.
-/// When `path` exists, the new file keeps its owner and group (so a key handed to the `postgres`
-/// user stays readable by the server after a rotation run as root).
+/// When `path` is a regular file, the new file keeps its owner and group (so a key handed to the
+/// `postgres` user stays readable by the server after a rotation run as root); a link there is
+/// replaced, never followed.
 /// On failure the temporary file is removed and Error(io) names `path` and the cause.
 void write_file_atomic(const std::string& path, std::string_view data, mode_t mode);
 
@@ -27,16 +71,20 @@ bool write_if_changed(const std::string& path, std::string_view data, mode_t mod
 /// is missing). Reads it without updating its access time where allowed. Throws Error(io).
 [[nodiscard]] bool holds(const std::string& path, std::string_view data, mode_t mode);
 
-/// The whole file, or std::nullopt if it does not exist. Throws Error(io) on other errors.
-[[nodiscard]] std::optional<std::string> try_read_file(const std::string& path);
-/// The whole file. Throws Error(input) naming `path` if it is missing or unreadable.
-[[nodiscard]] std::string read_file(const std::string& path);
+/// The whole file, or std::nullopt if it does not exist. Only a regular file is read (opened so
+/// that a FIFO cannot block): anything else, or a file larger than `limit` bytes, is
+/// Error(input) naming `path`. Throws Error(io) on other errors.
+[[nodiscard]] std::optional<std::string> try_read_file(const std::string& path, std::size_t limit = kMaxPemBytes);
+/// The whole file. Throws Error(input) naming `path` if it is missing, unreadable, not a regular
+/// file or larger than `limit` bytes.
+[[nodiscard]] std::string read_file(const std::string& path, std::size_t limit = kMaxPemBytes);
 
 [[nodiscard]] bool exists(const std::string& path);
 /// Creates `path` and missing parents (parents 0755, `path` itself `mode`); sets `mode` on an
-/// existing `path`. Throws Error(io).
+/// existing `path` (on its descriptor). Throws Error(io).
 void ensure_dir(const std::string& path, mode_t mode);
-/// Removes a file or a whole folder; missing is fine. Throws Error(io).
+/// Removes a file or a whole folder, walking descriptors (a link is removed, never followed);
+/// missing is fine. Throws Error(io).
 void remove_all(const std::string& path);
 /// The names in folder `dir` (no "." or ".."), sorted; empty if it does not exist.
 [[nodiscard]] std::vector<std::string> list_dir(const std::string& dir);
@@ -59,8 +107,8 @@ public:
 
     /// The folder's permission bits, or std::nullopt when it does not exist.
     [[nodiscard]] std::optional<mode_t> mode() const;
-    /// Like io::try_read_file for the file `name` in this folder.
-    [[nodiscard]] std::optional<std::string> try_read(const std::string& name) const;
+    /// Like io::try_read_file for the file `name` in this folder (a link is Error(policy)).
+    [[nodiscard]] std::optional<std::string> try_read(const std::string& name, std::size_t limit = kMaxPemBytes) const;
     /// Like io::holds for the file `name` in this folder.
     [[nodiscard]] bool holds(const std::string& name, std::string_view data, mode_t mode) const;
 
@@ -81,6 +129,14 @@ struct FileWrite {
 /// crash between the two leaves files the next `apply` checks against the ledger and repairs.
 class FileBatch final {
 public:
+    FileBatch() = default;
+    /// Wipes the queued contents of private files (mode without group or other bits).
+    ~FileBatch() { clear(); }
+    FileBatch(FileBatch&&) = default;
+    FileBatch& operator=(FileBatch&&) = default;
+    FileBatch(const FileBatch&) = delete;
+    FileBatch& operator=(const FileBatch&) = delete;
+
     /// Queues a whole-file replacement (temporary file + rename, mode from the first byte, owner
     /// of an existing file kept).
     void write(std::string path, std::string data, mode_t mode);
@@ -100,11 +156,16 @@ public:
     /// folder is missing or has another mode (stat()s the folders when only they are queued).
     [[nodiscard]] bool has_changes() const;
     [[nodiscard]] std::size_t size() const noexcept { return writes_.size(); }
+    /// Drops everything queued, wiping the contents of private files (keys) first.
     void clear() noexcept;
 
-    /// Carries everything out — folders, then files on up to `jobs` threads, then removals — and
-    /// makes it durable with one syncfs() of the file system holding `anchor`. Throws Error(io);
-    /// files already renamed stay (each whole), temporary files are removed.
+    /// Carries everything out beneath the PKI folder `anchor` (no link followed): folders, then
+    /// files on up to `jobs` threads, then removals. Every file that replaces one (and every
+    /// private file of a new folder) is first written as a temporary file and made durable
+    /// (syncfs); then a journal (anchor/.pgca-journal) lists the renames, and they are done,
+    /// each replaced file kept under a `.pgca-old-*` name until the end. So a key and its
+    /// certificate change together: an error during the renames puts the old files back, and a
+    /// crash is completed by recover_journal(). Throws Error(io); nothing is half-written.
     void commit(const std::string& anchor, unsigned jobs);
 
 private:
@@ -118,8 +179,22 @@ private:
     std::vector<std::string> removals_;
 };
 
-/// Removes the `.pgca-tmp-*` files a killed pgca may have left in `dir`.
+/// Removes the `.pgca-tmp-*` and `.pgca-old-*` files a killed pgca may have left in `dir`.
 void remove_temp_files(const std::string& dir);
+
+/// The journal FileBatch::commit writes in the PKI folder while it renames.
+inline constexpr const char* kJournalName = ".pgca-journal";
+
+/// Completes the renames of a FileBatch::commit that was killed (a journal in `dir`): every
+/// listed temporary file that still exists is renamed into place, then the journal is removed.
+/// Returns whether there was a journal. Throws Error(io).
+bool recover_journal(const std::string& dir);
+
+namespace detail {
+/// For tests: resolve paths with the openat2 system call (the default) or with the
+/// component-by-component walk used where the kernel lacks it.
+void use_openat2(bool on) noexcept;
+}  // namespace detail
 
 /// An exclusive lock on a PKI folder (flock on DIR/.lock), held for the object's lifetime, so
 /// that two pgca processes never change the same folder at once. The holder writes its pid, the

@@ -226,6 +226,7 @@ private:
     void sweep_after_crash();
 
     io::Layout layout_;
+    io::Tree tree_;  // nothing beneath DIR is reached through a link
     std::unique_ptr<io::DirLock> lock_;
     std::unique_ptr<Ledger> ledger_;
     std::optional<CertificateAuthority> root_;
