@@ -309,6 +309,11 @@ RebuildResult rebuild_ledger(const std::string& dir) {
     refuse_existing();
     if (!io::exists(l.root_cert()))
         throw Error(ErrorKind::input, "\"" + l.dir() + "\" has no root CA (" + l.root_cert() + "): nothing to rebuild from");
+    // The same guards as every other command: a folder others may write is refused, and nothing
+    // beneath it is read through a link (a planted servers/NAME/server.crt link is skipped).
+    for (const auto& [path, what] : {std::pair{l.dir(), "the PKI folder"}, {l.ca_dir(), "the CA folder"}})
+        io::check_private_owner(path, what);
+    io::Tree tree(l.dir());
     io::DirLock lock(l.dir());
     refuse_existing();
 

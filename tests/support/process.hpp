@@ -49,6 +49,12 @@ struct RunOptions {
 ProcessResult run(const std::vector<std::string>& argv, const EnvList& extra_env = {},
                   const std::string& stdin_data = "", const std::string& cwd = "");
 
+// Runs the pgca binary under test (PGCA_BIN) with `args`.
+inline ProcessResult pgca_run(std::vector<std::string> args) {
+    args.insert(args.begin(), PGCA_BIN);
+    return run(args);
+}
+
 // Same as run(), with every knob available.
 ProcessResult run_with_options(const std::vector<std::string>& argv, const RunOptions& options);
 

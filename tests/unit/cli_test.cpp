@@ -12,10 +12,7 @@ using namespace pgca;
 
 namespace {
 
-test::ProcessResult pgca_run(std::vector<std::string> args) {
-    args.insert(args.begin(), PGCA_BIN);
-    return test::run(args);
-}
+using test::pgca_run;
 
 std::string profile_path(const std::string& name) { return std::string(PGCA_SOURCE_DIR) + "/profiles/" + name + ".json"; }
 

@@ -28,10 +28,7 @@ namespace {
 
 const std::string kDataDir = std::string(PGCA_SOURCE_DIR) + "/tests/data";
 
-test::ProcessResult pgca_run(std::vector<std::string> args) {
-    args.insert(args.begin(), PGCA_BIN);
-    return test::run(args);
-}
+using test::pgca_run;
 
 // Full paths of tests/data/PREFIX*SUFFIX, sorted.
 std::vector<std::string> corpus(const std::string& prefix, const std::string& suffix) {

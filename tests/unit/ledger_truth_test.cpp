@@ -20,10 +20,7 @@ using Catch::Contains;
 
 namespace {
 
-test::ProcessResult pgca_run(std::vector<std::string> args) {
-    args.insert(args.begin(), PGCA_BIN);
-    return test::run(args);
-}
+using test::pgca_run;
 
 std::string issue_alice(const std::string& dir) {
     auto r = pgca_run({"init", "--dir", dir});

@@ -26,10 +26,7 @@ using nlohmann::json;
 
 namespace {
 
-test::ProcessResult pgca_run(std::vector<std::string> args) {
-    args.insert(args.begin(), PGCA_BIN);
-    return test::run(args);
-}
+using test::pgca_run;
 
 // A profile with an intermediate, one server and `clients` clients (c0, c1, …).
 json profile(const std::string& name, int clients) {
@@ -377,4 +374,37 @@ TEST_CASE("revoke --serial finds a serial whose first hex digit is 0", "[ownersh
     }
     auto serials = Crl::from_pem(io::read_file(dir + "/crl/intermediate.crl"), "intermediate.crl").revoked_serials();
     CHECK(serials == std::vector<std::string>{serial});
+}
+
+TEST_CASE("ledger rebuild keeps the folder guards: ownership, and no link followed", "[ownership]") {
+    test::TempDir tmp;
+    const std::string dir = tmp.path() + "/pki", other = tmp.path() + "/other";
+    const std::string p = write_profile(tmp, profile("g", 2));
+    REQUIRE(pgca_run({"apply", p, "--dir", dir}).exit_code == 0);
+    REQUIRE(pgca_run({"apply", p, "--dir", other}).exit_code == 0);
+    for (auto f : {"/pgca.db", "/pgca.db-wal", "/pgca.db-shm"}) ::unlink((dir + f).c_str());
+
+    // A folder anyone may write is refused, as by every other command.
+    REQUIRE(::chmod(dir.c_str(), 0777) == 0);
+    auto r = pgca_run({"ledger", "rebuild", "--dir", dir});
+    CHECK(r.exit_code == 2);
+    CHECK_THAT(r.err, Catch::Contains("the PKI folder"));
+    CHECK_FALSE(io::exists(dir + "/pgca.db"));
+    REQUIRE(::chmod(dir.c_str(), 0755) == 0);
+
+    // c1's certificate replaced by a link to a certificate elsewhere: never read through it.
+    const std::string c1 = dir + "/clients/c1/postgresql.crt";
+    REQUIRE(::unlink(c1.c_str()) == 0);
+    REQUIRE(::symlink((other + "/clients/c1/postgresql.crt").c_str(), c1.c_str()) == 0);
+    r = pgca_run({"ledger", "rebuild", "--dir", dir});
+    INFO(r.out << r.err);
+    CHECK(r.exit_code == 2);
+    CHECK_THAT(r.err, Catch::Contains(c1) && Catch::Contains("symbolic link"));
+    CHECK_FALSE(io::exists(dir + "/pgca.db"));
+    // Once the link is gone, the rebuild goes ahead without c1.
+    REQUIRE(::unlink(c1.c_str()) == 0);
+    r = pgca_run({"ledger", "rebuild", "--dir", dir});
+    REQUIRE(r.exit_code == 0);
+    auto rows = json::parse(pgca_run({"list", "--dir", dir, "--json"}).out);
+    for (const auto& row : rows) CHECK_FALSE((row["kind"] == "client" && row["name"] == "c1"));
 }

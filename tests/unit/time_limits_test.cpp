@@ -31,10 +31,7 @@ namespace {
 // pgca that does not keep its limit fails the test instead of hanging it.
 constexpr auto kHangGuard = std::chrono::seconds(15);
 
-test::ProcessResult pgca_run(std::vector<std::string> args) {
-    args.insert(args.begin(), PGCA_BIN);
-    return test::run(args);
-}
+using test::pgca_run;
 
 // A server on 127.0.0.1 (a free port) that answers every connection one byte every half second,
 // for 20 s at most: after an 'S' for the SSLRequest (unless `direct`), the header of a TLS
