@@ -5,6 +5,10 @@
 
 #include <nlohmann/json.hpp>
 
+#include "pgca/certificate.hpp"
+#include "pgca/io.hpp"
+#include "pgca/key.hpp"
+#include "pgca/pki.hpp"
 #include "process.hpp"
 #include "temp_dir.hpp"
 
@@ -260,4 +264,35 @@ TEST_CASE("a profile passphrase encrypts new CA keys, and existing clear ones", 
     CHECK(r.exit_code == 2);
     CHECK_THAT(r.err, Catch::Contains("root.key: wrong passphrase"));
     CHECK(snapshot(dir) == before);
+}
+
+TEST_CASE("rotate makes again a rotation whose files were put back to the old pair", "[cli][rotate]") {
+    // When the file writes after a rotation's commit fail, the old key and certificate are put
+    // back while the ledger already records the new certificate. A later plain `rotate` must see
+    // that the files are not the recorded ones and rotate, not report the server as fresh.
+    test::TempDir tmp;
+    const std::string dir = tmp.path() + "/pki", folder = dir + "/servers/db";
+    REQUIRE(pgca_run({"init", "--dir", dir}).exit_code == 0);
+    REQUIRE(pgca_run({"issue", "server", "--dir", dir, "--name", "db", "--host", "localhost"}).exit_code == 0);
+    const std::string old_crt = pgca::io::read_file(folder + "/server.crt");
+    const std::string old_key = pgca::io::read_file(folder + "/server.key");
+    REQUIRE(pgca_run({"rotate", "--dir", dir, "--force"}).exit_code == 0);
+    test::write_file(folder + "/server.crt", old_crt);
+    test::write_file(folder + "/server.key", old_key);
+
+    auto r = pgca_run({"rotate", "--dir", dir});
+    INFO(r.out << r.err);
+    REQUIRE(r.exit_code == 0);
+    CHECK_THAT(r.out, Catch::Contains("rotate   server db"));
+    auto cert = pgca::Certificate::from_pem(pgca::io::read_file(folder + "/server.crt"), "server.crt");
+    auto key = pgca::PrivateKey::from_pem(pgca::io::read_file(folder + "/server.key"), "server.key");
+    CHECK(cert.matches(key));
+    auto pki = pgca::PkiDir::open(dir, false);
+    auto current = pki->ledger().current("server", "db");
+    REQUIRE(current);
+    CHECK(current->fingerprint == cert.sha256_fingerprint());
+    // And once the files are the recorded ones, rotate keeps them.
+    pki.reset();
+    r = pgca_run({"rotate", "--dir", dir});
+    CHECK_THAT(r.out, Catch::Contains("keep     server db"));
 }

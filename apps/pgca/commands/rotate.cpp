@@ -38,6 +38,16 @@ void run_reload(const std::string& command) {
                                        "certificate");
 }
 
+// True when servers/NAME does not hold the certificate and key files the ledger recorded for
+// `current` (rows older than those digests are taken as they are).
+bool files_differ(const PkiDir& pki, const LedgerEntry& current) {
+    if (current.cert_file_sha256.empty() || current.key_file_sha256.empty()) return false;
+    io::Folder folder(pki.layout().server_dir(current.name));
+    auto cert = folder.try_read("server.crt");
+    auto key = folder.try_read("server.key");
+    return !cert || !key || sha256_hex(*cert) != current.cert_file_sha256 || sha256_hex(*key) != current.key_file_sha256;
+}
+
 }  // namespace
 
 int run_rotate(int argc, char** argv) {
@@ -93,7 +103,10 @@ int run_rotate(int argc, char** argv) {
             if (!current) throw Error(ErrorKind::input, "rotate: no valid certificate for server \"" + name + "\"");
             long days_left = static_cast<long>((current->not_after - now) / 86400);
             bool due = current->not_after - now <= static_cast<std::time_t>(within) * 86400;
-            if (!due && r.count("force") == 0) {
+            // A run whose files could not be written after its commit (put back to the old pair)
+            // left the ledger ahead of the disk: the change is made again, not reported as done.
+            const bool stale = files_differ(*pki, *current);
+            if (!due && !stale && r.count("force") == 0) {
                 actions.push_back({"keep", "server", name, "serial " + current->serial + ", " +
                                                                std::to_string(days_left) + " days left"});
                 expected.insert(current->serial);
