@@ -740,6 +740,10 @@ void FileBatch::write(std::string path, std::string data, mode_t mode) {
     writes_.push_back({std::move(path), std::move(data), mode});
 }
 
+void FileBatch::write_together(std::string path, std::string data, mode_t mode) {
+    writes_.push_back({std::move(path), std::move(data), mode, true});
+}
+
 bool FileBatch::write_if_changed(std::string path, std::string data, mode_t mode) {
     if (holds(path, data, mode)) return false;
     write(std::move(path), std::move(data), mode);
@@ -958,7 +962,7 @@ void FileBatch::commit(const std::string& anchor, unsigned jobs) {
         if ((t.dir->mode & mask) != 0 && ::fchmod(dir.get(), t.dir->mode) != 0)
             io_fail("cannot chmod", t.dir->path, errno);
         for (FileWrite* w : t.files) {
-            if ((w->mode & 077) == 0) {
+            if ((w->mode & 077) == 0 || w->together) {
                 stage(dir.get(), t.dir->path, *w, out);
             } else {
                 create_file(dir.get(), base_of(w->path), w->path, w->data, w->mode, mask);

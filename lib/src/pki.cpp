@@ -212,15 +212,25 @@ std::vector<Action> PkiDir::protect_ca_keys() {
 
 PkiDir::~PkiDir() = default;
 
+void PkiDir::supersede_lost_ca(const std::string& kind) {
+    for (const auto& e : ledger_->by_name(kind, kind))
+        if (e.status == "valid") ledger_->set_status(e.issuer, e.serial, "superseded");
+}
+
 std::vector<Action> PkiDir::create_ca(const CaSpec& spec) {
     if (root_cert_) throw Error(ErrorKind::policy, "\"" + layout_.dir() + "\" already has a root CA");
     auto root = in_context("create root CA", [&] { return CertificateAuthority::create_root(spec.subject, spec.key, spec.days); });
     // Through the transaction's file batch like every leaf: written only after the ledger
-    // recorded the CA, and never when a later step of the same command fails. Key first: a
-    // certificate on disk without its key would look like a usable CA.
+    // recorded the CA, never when a later step of the same command fails, and all of the CA's
+    // files together or none (a certificate on disk without its key would look like a usable CA).
+    // A CA the ledger knows but whose files never landed (a run killed before its journal was
+    // durable) is replaced by this one and its rows superseded (the leaves it signed never landed
+    // either, so apply issues them again).
+    supersede_lost_ca("root");
+    supersede_lost_ca("intermediate");
     files_.make_dir(layout_.ca_dir(), kPrivateDir);
-    files_.write(layout_.root_key(), ca_key_pem(root.key()), kPrivateFile);
-    files_.write(layout_.root_cert(), root.certificate().to_pem(), kPublicFile);
+    files_.write_together(layout_.root_key(), ca_key_pem(root.key()), kPrivateFile);
+    files_.write_together(layout_.root_cert(), root.certificate().to_pem(), kPublicFile);
     nlohmann::json detail = {{"key", std::string(to_string(spec.key))}};
     ledger_->record(entry_for(root.certificate(), "root", "root", detail.dump()));
     std::vector<Action> actions{{"create", "root", "root", "serial " + root.certificate().serial_hex()}};
@@ -236,9 +246,10 @@ Action PkiDir::create_intermediate(const IntermediateSpec& spec) {
     const CertificateAuthority& root = authority(false);
     auto inter = in_context("create intermediate CA",
                             [&] { return root.create_intermediate(spec.subject, spec.key, spec.days); });
+    supersede_lost_ca("intermediate");
     files_.make_dir(layout_.ca_dir(), kPrivateDir);
-    files_.write(layout_.intermediate_key(), ca_key_pem(inter.key()), kPrivateFile);
-    files_.write(layout_.intermediate_cert(), inter.certificate().to_pem(), kPublicFile);
+    files_.write_together(layout_.intermediate_key(), ca_key_pem(inter.key()), kPrivateFile);
+    files_.write_together(layout_.intermediate_cert(), inter.certificate().to_pem(), kPublicFile);
     nlohmann::json detail = {{"key", std::string(to_string(spec.key))}};
     ledger_->record(entry_for(inter.certificate(), "intermediate", "intermediate", detail.dump()));
     Action a{"create", "intermediate", "intermediate", "serial " + inter.certificate().serial_hex()};

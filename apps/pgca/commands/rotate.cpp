@@ -42,10 +42,15 @@ void run_reload(const std::string& command) {
 // `current` (rows older than those digests are taken as they are).
 bool files_differ(const PkiDir& pki, const LedgerEntry& current) {
     if (current.cert_file_sha256.empty() || current.key_file_sha256.empty()) return false;
-    io::Folder folder(pki.layout().server_dir(current.name));
-    auto cert = folder.try_read("server.crt");
-    auto key = folder.try_read("server.key");
-    return !cert || !key || sha256_hex(*cert) != current.cert_file_sha256 || sha256_hex(*key) != current.key_file_sha256;
+    try {
+        io::Folder folder(pki.layout().server_dir(current.name));
+        auto cert = folder.try_read("server.crt");
+        auto key = folder.try_read("server.key");
+        return !cert || !key || sha256_hex(*cert) != current.cert_file_sha256 ||
+               sha256_hex(*key) != current.key_file_sha256;
+    } catch (const Error&) {
+        return true;  // unreadable, or a link planted in its place: the rotation replaces it
+    }
 }
 
 }  // namespace

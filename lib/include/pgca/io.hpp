@@ -122,6 +122,9 @@ struct FileWrite {
     std::string path;
     std::string data;
     mode_t mode;
+    /// Always through a temporary name and the batch's journal, even in a folder the batch
+    /// creates: the files of one such group appear together or not at all (the CA's).
+    bool together = false;
 };
 
 /// File changes queued while the ledger transaction that justifies them is open, and carried out
@@ -140,6 +143,11 @@ public:
     /// Queues a whole-file replacement (temporary file + rename, mode from the first byte, owner
     /// of an existing file kept).
     void write(std::string path, std::string data, mode_t mode);
+    /// Queues a write that appears only with every other `together` write of this batch: a
+    /// crash before the batch's journal is durable leaves none of them, after it the next
+    /// command that opens the folder completes them all (the CA's keys and certificates, whose
+    /// halves are useless alone and cannot be issued again like a leaf).
+    void write_together(std::string path, std::string data, mode_t mode);
     /// Queues the write only when `path` does not already hold exactly `data` with `mode`.
     /// Returns whether it queued.
     bool write_if_changed(std::string path, std::string data, mode_t mode);

@@ -224,6 +224,7 @@ private:
     const std::string& ca_passphrase();
     std::string ca_key_pem(const PrivateKey& key);
     void sweep_after_crash();
+    void supersede_lost_ca(const std::string& kind);
 
     io::Layout layout_;
     io::Tree tree_;  // nothing beneath DIR is reached through a link
