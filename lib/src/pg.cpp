@@ -302,8 +302,8 @@ AccessPlan plan_access_unnamed(const Profile& profile) {
             throw Error(ErrorKind::profile, where + ": a CN starting with '/' cannot be mapped: pg_ident.conf would "
                                                     "read it as a regular expression");
     };
-    // Every client whose CN is not its role name gets its map line (DESIGN: "then map is required
-    // and pgca writes the pg_ident.conf line").
+    // Every client whose CN is not its role name gets its map line (docs/design.md §4: "then map
+    // is required: pgca then writes the pg_ident.conf line").
     for (std::size_t k = 0; k < profile.clients.size(); ++k) {
         const auto& c = profile.clients[k];
         if (c.cn.empty()) continue;
@@ -497,7 +497,7 @@ std::string render_ident(const Profile& profile, const AccessPlan& plan) {
     out += "# MAPNAME  SYSTEM-USERNAME (certificate CN, or RFC 2253 DN for clientname=DN)  PG-USERNAME\n";
     std::vector<std::vector<std::string>> rows;
     for (const auto& l : plan.ident) {
-        // DNs (anything with '=') are always quoted, as POSTGRES-TLS.md 2.5 advises; quoting never
+        // DNs (anything with '=') are always quoted, as docs/postgres-facts.md §2.5 advises; quoting never
         // makes a system-user a regex (only a leading '/' does, which plan_access refuses).
         std::string system_user = quote_name(l.system_user);
         if (system_user.front() != '"' && l.system_user.find('=') != std::string::npos)
