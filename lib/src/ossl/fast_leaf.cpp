@@ -167,7 +167,9 @@ public:
         return ok;
     }
 
-    FastLeafBuilder(const LeafIssuer& issuer, KeyAlg alg) : alg(alg), curve(curve_for(alg)) { init_fast(issuer); }
+    FastLeafBuilder(const LeafIssuer& issuer, KeyAlg leaf_alg) : alg(leaf_alg), curve(curve_for(leaf_alg)) {
+        init_fast(issuer);
+    }
 
     Leaf make(const LeafRequest& request) override {
         check_leaf_request(request);
