@@ -404,3 +404,39 @@ TEST_CASE("one factory per thread: concurrent fast issuance from one CA", "[fast
     }
     CHECK(serials.size() == static_cast<std::size_t>(kThreads * kEach));
 }
+
+TEST_CASE("a given key: both builders certify it, return no key PEM, and agree byte for byte", "[fast]") {
+    // pki.cpp's kept and encrypted server keys go through the same builders as fresh ones.
+    auto ca = CertificateAuthority::create_root(DistinguishedName::with_cn("Given Root"), KeyAlg::ec_p256, 3650);
+    const DistinguishedName db = subject_of("db");
+    const std::vector<std::string> hosts{"db.example.com", "10.0.0.5"};
+    for (KeyAlg alg : {KeyAlg::ec_p256, KeyAlg::ec_p384}) {
+        INFO(to_string(alg));
+        const PrivateKey key = PrivateKey::generate(alg);
+        auto fast = make_leaf_builder({ca.certificate(), ca.key()}, alg);
+        REQUIRE(fast->fast());
+        auto generic = pgca::detail::make_generic_leaf_builder({ca.certificate(), ca.key()}, alg);
+        REQUIRE_FALSE(generic->fast());
+        const Leaf a = fast->make(LeafRequest::server(db, hosts, 397, &key));
+        const Leaf b = generic->make(LeafRequest::server(db, hosts, 397, &key));
+        CHECK(a.key_pem.empty());
+        CHECK(b.key_pem.empty());
+        CHECK(a.certificate().matches(key));
+        CHECK(b.certificate().matches(key));
+        CHECK(a.certificate().issued_by(ca.certificate()));
+        CHECK(a.certificate().san_hosts() == hosts);
+        // Same fields but serial, validity and signature: everything after the validity in the
+        // TBSCertificate (subject, SPKI, extensions) is the same bytes.
+        auto tail = [](const Leaf& l) {
+            const Certificate c = l.certificate();
+            X509* x = c.native();
+            return name_der(X509_get_subject_name(x)) + spki_der(X509_get_X509_PUBKEY(x)) +
+                   der<X509_EXTENSIONS, i2d_X509_EXTENSIONS>(X509_get0_extensions(x));
+        };
+        CHECK(tail(a) == tail(b));
+    }
+    // A builder is for one key type; a key of another type is a programming error, not a leaf.
+    const PrivateKey other = PrivateKey::generate(KeyAlg::ec_p384);
+    auto p256 = make_leaf_builder({ca.certificate(), ca.key()}, KeyAlg::ec_p256);
+    CHECK_THROWS_WITH(p256->make(LeafRequest::server(db, hosts, 397, &other)), Catch::Contains("was given a ec-p384 key"));
+}
