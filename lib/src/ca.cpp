@@ -114,11 +114,11 @@ Certificate build(CertKind kind, const DistinguishedName& subject, EVP_PKEY* sub
 
     bool rsa = EVP_PKEY_is_a(subject_key, "RSA") != 0;
     switch (kind) {
-        case CertKind::root_ca:
+        case CertKind::root:
             add_basic_constraints(x.get(), true, -1);
             add_key_usage(x.get(), kKeyCertSign | kCrlSign);
             break;
-        case CertKind::intermediate_ca:
+        case CertKind::intermediate:
             add_basic_constraints(x.get(), true, 0);
             add_key_usage(x.get(), kKeyCertSign | kCrlSign);
             break;
@@ -133,6 +133,7 @@ Certificate build(CertKind kind, const DistinguishedName& subject, EVP_PKEY* sub
             add_key_usage(x.get(), kDigitalSignature | (rsa ? kKeyEncipherment : 0));
             add_eku(x.get(), NID_client_auth);
             break;
+        case CertKind::unknown: throw Error(ErrorKind::internal, "make a certificate of unknown kind");
     }
     add_key_ids(x.get(), issuer != nullptr ? X509_get0_subject_key_id(issuer->native()) : nullptr);
 
@@ -141,16 +142,6 @@ Certificate build(CertKind kind, const DistinguishedName& subject, EVP_PKEY* sub
 }
 
 }  // namespace
-
-std::string_view to_string(CertKind kind) noexcept {
-    switch (kind) {
-        case CertKind::root_ca: return "root";
-        case CertKind::intermediate_ca: return "intermediate";
-        case CertKind::server: return "server";
-        case CertKind::client: return "client";
-    }
-    return "unknown";
-}
 
 CertificateAuthority::CertificateAuthority(Certificate cert, PrivateKey key)
     : cert_(std::move(cert)), key_(std::move(key)) {
@@ -167,7 +158,7 @@ CertificateAuthority CertificateAuthority::create_root(const DistinguishedName& 
                                            ": libpq cannot do SCRAM channel binding with certificates signed "
                                            "by EdDSA; use ec-p256, ec-p384 or rsa-*");
     PrivateKey key = PrivateKey::generate(alg);
-    Certificate cert = build(CertKind::root_ca, subject, key.native(), nullptr, key, days, {});
+    Certificate cert = build(CertKind::root, subject, key.native(), nullptr, key, days, {});
     return CertificateAuthority(std::move(cert), std::move(key));
 }
 
@@ -178,7 +169,7 @@ CertificateAuthority CertificateAuthority::create_intermediate(const Distinguish
                                            ": libpq cannot do SCRAM channel binding with certificates signed "
                                            "by EdDSA; use ec-p256, ec-p384 or rsa-*");
     PrivateKey key = PrivateKey::generate(alg);
-    Certificate cert = build(CertKind::intermediate_ca, subject, key.native(), &cert_, key_, days, {});
+    Certificate cert = build(CertKind::intermediate, subject, key.native(), &cert_, key_, days, {});
     return CertificateAuthority(std::move(cert), std::move(key));
 }
 

@@ -34,8 +34,7 @@ Validity validity(int days, const std::optional<Validity>& issuer);
 /// The subjectAltName entries for `hosts`: IP literals as iPAddress, the rest as dNSName.
 ossl::GeneralNamesPtr general_names(const std::vector<std::string>& hosts);
 
-/// The ledger row of `cert` (issued now; status left to Ledger::record).
-LedgerEntry entry_for(const Certificate& cert, const std::string& kind, const std::string& name,
-                      const std::string& detail);
+/// The ledger row of `cert` issued with `params` (issued now; status left to Ledger::record).
+LedgerEntry entry_for(const Certificate& cert, IssueParams params);
 
 }  // namespace pgca::detail
