@@ -10,8 +10,6 @@
 //     and folders the profile does not name are rewritten or removed; temporary files left by a
 //     killed run are swept (PkiDir::open, guided by the .pgca-writing marker).
 // So a kill -9 at any point leaves a folder the next apply completes.
-#include <nlohmann/json.hpp>
-
 #include <ctime>
 #include <functional>
 #include <optional>
@@ -33,17 +31,14 @@ namespace {
 constexpr long kDaySeconds = 24 * 60 * 60;
 
 // Why an existing certificate must be issued again, or "" when it can stay.
-std::string reissue_reason(const LedgerEntry& current, const nlohmann::json& wanted, const io::Folder& folder,
+std::string reissue_reason(const LedgerEntry& current, const IssueParams& wanted, const io::Folder& folder,
                            const std::string& cert_file, const std::string& key_file, const std::string& issuer_dn,
                            const PkiDir& pki, int renew_before_days) {
-    // The ledger's detail is the dump of what was wanted at issue time: equal text means nothing
-    // changed, without parsing (this runs per client).
-    if (current.detail != wanted.dump()) {
-        nlohmann::json have = nlohmann::json::parse(current.detail, nullptr, false);
-        for (const auto& [k, v] : wanted.items())
-            if (!have.is_object() || (!have.contains(k) && v != "") || (have.contains(k) && have[k] != v))
-                return k + " changed (" + (have.is_object() && have.contains(k) ? have[k].dump() : "none") + " → " +
-                       v.dump() + ")";
+    // Equal fingerprints mean nothing that decides a re-issue changed (this runs per client);
+    // otherwise the first difference is the reason (none when only unknown fields differ).
+    if (current.params.fingerprint() != wanted.fingerprint()) {
+        auto why = current.params.differences(wanted);
+        if (!why.empty()) return why.front();
     }
     std::time_t now = std::time(nullptr);
     // Renewing only helps when the new certificate would end later: one already ending with its
@@ -81,8 +76,8 @@ public:
         for (const auto& s : profile.servers) servers_.insert(s.name);
         for (const auto& c : profile.clients) clients_.insert(c.user);
     }
-    bool operator()(std::string_view kind, std::string_view name) const {
-        return kind == "server" ? servers_.count(name) != 0 : clients_.count(name) != 0;
+    bool operator()(CertKind kind, std::string_view name) const {
+        return kind == CertKind::server ? servers_.count(name) != 0 : clients_.count(name) != 0;
     }
 
 private:
@@ -90,10 +85,12 @@ private:
 };
 
 // The servers and clients with a valid certificate that left the profile: apply retires them.
-std::set<std::pair<std::string, std::string>> leaving(const std::vector<LedgerEntry>& valid, const Listed& listed) {
-    std::set<std::pair<std::string, std::string>> gone;
+bool is_leaf(CertKind kind) { return kind == CertKind::server || kind == CertKind::client; }
+
+std::set<std::pair<CertKind, std::string>> leaving(const std::vector<LedgerEntry>& valid, const Listed& listed) {
+    std::set<std::pair<CertKind, std::string>> gone;
     for (const auto& e : valid)
-        if ((e.kind == "server" || e.kind == "client") && !listed(e.kind, e.name)) gone.insert({e.kind, e.name});
+        if (is_leaf(e.kind) && !listed(e.kind, e.name)) gone.insert({e.kind, e.name});
     return gone;
 }
 
@@ -109,13 +106,13 @@ void refuse_surprises(const Profile& profile, Ledger& ledger, const std::vector<
                                            "list; pass --rename if \"" + profile.name + "\" replaces \"" + *have + "\"");
     if (options.allow_mass_revocation) return;
     constexpr std::size_t kMassRevocation = 5;
-    std::set<std::pair<std::string, std::string>> leaves;
+    std::set<std::pair<CertKind, std::string>> leaves;
     for (const auto& e : valid)
-        if (e.kind == "server" || e.kind == "client") leaves.insert({e.kind, e.name});
+        if (is_leaf(e.kind)) leaves.insert({e.kind, e.name});
     auto gone = leaving(valid, Listed(profile));
     if (gone.size() < kMassRevocation || gone.size() * 2 <= leaves.size()) return;
     std::string list;
-    for (const auto& [kind, name] : gone) list += (list.empty() ? "" : ", ") + kind + " " + name;
+    for (const auto& [kind, name] : gone) list += (list.empty() ? "" : ", ") + std::string(to_string(kind)) + " " + name;
     throw Error(ErrorKind::policy, "profile \"" + profile.name + "\" would revoke " + std::to_string(gone.size()) +
                                        " of the folder's " + std::to_string(leaves.size()) +
                                        " servers and clients (no longer in the profile: " + list +
@@ -124,15 +121,16 @@ void refuse_surprises(const Profile& profile, Ledger& ledger, const std::vector<
 
 // What a dry run reports for an entry that left the profile: each certificate retire() would
 // revoke, and the folder it would remove.
-void plan_retire(Ledger& ledger, const io::Layout& layout, const std::string& kind, const std::string& name,
+void plan_retire(Ledger& ledger, const io::Layout& layout, CertKind kind, const std::string& name,
                  const std::function<void(Action)>& note) {
     const std::time_t now = std::time(nullptr);
+    const std::string kind_name(to_string(kind));
     std::string serials;
     for (const auto& e : ledger.by_name(kind, name))
-        if (e.status != "revoked" && e.not_after > now) serials += (serials.empty() ? "" : ", ") + e.serial;
-    note({"revoke", kind, name, "no longer in the profile; would revoke " + (serials.empty() ? "nothing" : serials)});
-    std::string folder = kind == "client" ? layout.client_dir(name) : layout.server_dir(name);
-    if (io::exists(folder)) note({"remove", "file", folder, kind + " no longer in the profile"});
+        if (e.status != CertStatus::revoked && e.not_after > now) serials += (serials.empty() ? "" : ", ") + e.serial;
+    note({"revoke", kind_name, name, "no longer in the profile; would revoke " + (serials.empty() ? "nothing" : serials)});
+    std::string folder = kind == CertKind::client ? layout.client_dir(name) : layout.server_dir(name);
+    if (io::exists(folder)) note({"remove", "file", folder, kind_name + " no longer in the profile"});
 }
 
 // What a dry run reports for the CRL folders of the servers that stay: the files refresh_crls
@@ -243,10 +241,11 @@ ApplyResult apply(const Profile& profile, const std::string& dir, const ApplyOpt
         const std::string issuer_dn = ca_ready ? pki->issuer().certificate().subject_rfc2253() : std::string();
 
         // (Hashed by kind and name: names never hold a newline.)
-        auto key_of = [](std::string_view kind, std::string_view name) {
+        auto key_of = [](CertKind kind, std::string_view name) {
+            const std::string_view kind_name = to_string(kind);
             std::string k;
-            k.reserve(kind.size() + 1 + name.size());
-            k.append(kind).append(1, '\n').append(name);
+            k.reserve(kind_name.size() + 1 + name.size());
+            k.append(kind_name).append(1, '\n').append(name);
             return k;
         };
         std::unordered_map<std::string, LedgerEntry> current;
@@ -257,9 +256,9 @@ ApplyResult apply(const Profile& profile, const std::string& dir, const ApplyOpt
             std::string k = key_of(e.kind, e.name);
             current[std::move(k)] = std::move(e);
         }
-        auto reason = [&](const std::string& kind, const std::string& name, const nlohmann::json& wanted,
-                          const io::Folder& folder, const char* cert_file, const char* key_file) {
-            auto it = current.find(key_of(kind, name));
+        auto reason = [&](const IssueParams& wanted, const io::Folder& folder, const char* cert_file,
+                          const char* key_file) {
+            auto it = current.find(key_of(wanted.kind, wanted.name));
             if (it == current.end()) return std::string("new");
             if (!ca_ready) return std::string("new CA");
             return reissue_reason(it->second, wanted, folder, cert_file, key_file, issuer_dn, *pki,
@@ -270,12 +269,10 @@ ApplyResult apply(const Profile& profile, const std::string& dir, const ApplyOpt
         std::vector<ClientRequest> client_reqs;
         std::vector<Action> planned;  // issue/reissue actions, in request order
         for (const auto& s : profile.servers) {
-            nlohmann::json wanted = {{"hosts", s.hosts},
-                                     {"key", std::string(to_string(profile.server_key(s)))},
-                                     {"key_passphrase", s.key_passphrase.to_json()}};
-            std::string why = reason("server", s.name, wanted, io::Folder(pki->layout().server_dir(s.name)),
-                                     "server.crt", "server.key");
-            auto it = current.find(key_of("server", s.name));
+            const IssueParams wanted =
+                IssueParams::server(s.name, s.hosts, profile.server_key(s), profile.server_days(s), s.key_passphrase);
+            std::string why = reason(wanted, io::Folder(pki->layout().server_dir(s.name)), "server.crt", "server.key");
+            auto it = current.find(key_of(CertKind::server, s.name));
             if (why.empty()) {
                 note({"keep", "server", s.name, "serial " + it->second.serial});
                 continue;
@@ -298,9 +295,8 @@ ApplyResult apply(const Profile& profile, const std::string& dir, const ApplyOpt
             [&](std::size_t i, std::size_t) {
                 const ClientSpec& c = profile.clients[i];
                 io::Folder folder(pki->layout().client_dir(c.user));
-                nlohmann::json wanted = {{"cn", c.common_name()},
-                                         {"key", std::string(to_string(profile.client_key(c)))}};
-                checks[i].why = reason("client", c.user, wanted, folder, "postgresql.crt", "postgresql.key");
+                const IssueParams wanted = IssueParams::client(c.user, c.cn, profile.client_key(c), profile.client_days(c));
+                checks[i].why = reason(wanted, folder, "postgresql.crt", "postgresql.key");
                 if (options.dry_run) return;
                 io::FileWrite service = pki->client_service_file(profile, c);
                 if (!folder.holds("pg_service.conf", service.data, service.mode)) checks[i].service = std::move(service);
@@ -311,7 +307,7 @@ ApplyResult apply(const Profile& profile, const std::string& dir, const ApplyOpt
         for (std::size_t i = 0; i < profile.clients.size(); ++i) {
             const ClientSpec& c = profile.clients[i];
             std::string& why = checks[i].why;
-            auto it = current.find(key_of("client", c.user));
+            auto it = current.find(key_of(CertKind::client, c.user));
             if (why.empty()) {
                 note({"keep", "client", c.user, "serial " + it->second.serial});
                 continue;
@@ -355,12 +351,12 @@ ApplyResult apply(const Profile& profile, const std::string& dir, const ApplyOpt
             auto serials = pki->retire(kind, name, RevocationReason::cessation_of_operation);
             std::string list;
             for (const auto& sn : serials) list += (list.empty() ? "" : ", ") + sn;
-            note({"revoke", kind, name, "no longer in the profile; revoked " + (list.empty() ? "nothing" : list) +
-                                            ", folder removed"});
+            note({"revoke", std::string(to_string(kind)), name,
+                  "no longer in the profile; revoked " + (list.empty() ? "nothing" : list) + ", folder removed"});
         }
         // Folders nobody accounts for (left by a killed run, or by hand): removed.
-        for (const auto& [parent, kind] : {std::pair{pki->layout().servers_dir(), "server"},
-                                           std::pair{pki->layout().clients_dir(), "client"}}) {
+        for (const auto& [parent, kind] : {std::pair{pki->layout().servers_dir(), CertKind::server},
+                                           std::pair{pki->layout().clients_dir(), CertKind::client}}) {
             for (const auto& name : io::list_dir(parent)) {
                 if (listed(kind, name) || gone.count({kind, name}) != 0) continue;
                 if (options.dry_run) {

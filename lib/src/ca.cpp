@@ -4,16 +4,6 @@
 
 namespace pgca {
 
-std::string_view to_string(CertKind kind) noexcept {
-    switch (kind) {
-        case CertKind::root_ca: return "root";
-        case CertKind::intermediate_ca: return "intermediate";
-        case CertKind::server: return "server";
-        case CertKind::client: return "client";
-    }
-    return "unknown";
-}
-
 CertificateAuthority::CertificateAuthority(Certificate cert, PrivateKey key)
     : cert_(std::move(cert)), key_(std::move(key)) {
     if (!usable_for_ca(key_.alg()))

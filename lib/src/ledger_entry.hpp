@@ -4,12 +4,12 @@
 #include <string>
 
 #include "pgca/certificate.hpp"
+#include "pgca/issue_params.hpp"
 #include "pgca/ledger.hpp"
 
 namespace pgca::detail {
 
-/// The ledger row of `cert` (issued now; status left to Ledger::record).
-LedgerEntry entry_for(const Certificate& cert, const std::string& kind, const std::string& name,
-                      const std::string& detail);
+/// The ledger row of `cert` issued with `params` (issued now; status left to Ledger::record).
+LedgerEntry entry_for(const Certificate& cert, IssueParams params);
 
 }  // namespace pgca::detail

@@ -1,7 +1,5 @@
 #include "pgca/pki.hpp"
 
-#include <nlohmann/json.hpp>
-
 #include <algorithm>
 #include <cstdlib>
 #include <atomic>
@@ -34,19 +32,18 @@ constexpr long kDaySeconds = 24 * 60 * 60;
 
 }  // namespace
 
-LedgerEntry detail::entry_for(const Certificate& cert, const std::string& kind, const std::string& name,
-                              const std::string& detail) {
+LedgerEntry detail::entry_for(const Certificate& cert, IssueParams params) {
     CertInfo ci = cert.info();
     LedgerEntry e;
     e.serial = ci.serial_hex;
     e.issuer = ci.issuer;
-    e.kind = kind;
-    e.name = name;
+    e.kind = params.kind;
+    e.name = params.name;
     e.subject = ci.subject;
     e.not_before = ci.not_before;
     e.not_after = ci.not_after;
     e.fingerprint = ci.sha256_fingerprint;
-    e.detail = detail;
+    e.params = std::move(params);
     e.issued_at = std::time(nullptr);
     return e;
 }
@@ -212,9 +209,9 @@ std::vector<Action> PkiDir::protect_ca_keys() {
 
 PkiDir::~PkiDir() = default;
 
-void PkiDir::supersede_lost_ca(const std::string& kind) {
-    for (const auto& e : ledger_->by_name(kind, kind))
-        if (e.status == "valid") ledger_->set_status(e.issuer, e.serial, "superseded");
+void PkiDir::supersede_lost_ca(CertKind kind) {
+    for (const auto& e : ledger_->by_name(kind, std::string(to_string(kind))))
+        if (e.status == CertStatus::valid) ledger_->set_status(e.issuer, e.serial, CertStatus::superseded);
 }
 
 std::vector<Action> PkiDir::create_ca(const CaSpec& spec) {
@@ -226,13 +223,12 @@ std::vector<Action> PkiDir::create_ca(const CaSpec& spec) {
     // A CA the ledger knows but whose files never landed (a run killed before its journal was
     // durable) is replaced by this one and its rows superseded (the leaves it signed never landed
     // either, so apply issues them again).
-    supersede_lost_ca("root");
-    supersede_lost_ca("intermediate");
+    supersede_lost_ca(CertKind::root);
+    supersede_lost_ca(CertKind::intermediate);
     files_.make_dir(layout_.ca_dir(), kPrivateDir);
     files_.write_together(layout_.root_key(), ca_key_pem(root.key()), kPrivateFile);
     files_.write_together(layout_.root_cert(), root.certificate().to_pem(), kPublicFile);
-    nlohmann::json detail = {{"key", std::string(to_string(spec.key))}};
-    ledger_->record(entry_for(root.certificate(), "root", "root", detail.dump()));
+    ledger_->record(entry_for(root.certificate(), IssueParams::ca(CertKind::root, spec.key, spec.days)));
     std::vector<Action> actions{{"create", "root", "root", "serial " + root.certificate().serial_hex()}};
     root_cert_ = root.certificate();
     root_ = std::move(root);
@@ -246,12 +242,11 @@ Action PkiDir::create_intermediate(const IntermediateSpec& spec) {
     const CertificateAuthority& root = authority(false);
     auto inter = in_context("create intermediate CA",
                             [&] { return root.create_intermediate(spec.subject, spec.key, spec.days); });
-    supersede_lost_ca("intermediate");
+    supersede_lost_ca(CertKind::intermediate);
     files_.make_dir(layout_.ca_dir(), kPrivateDir);
     files_.write_together(layout_.intermediate_key(), ca_key_pem(inter.key()), kPrivateFile);
     files_.write_together(layout_.intermediate_cert(), inter.certificate().to_pem(), kPublicFile);
-    nlohmann::json detail = {{"key", std::string(to_string(spec.key))}};
-    ledger_->record(entry_for(inter.certificate(), "intermediate", "intermediate", detail.dump()));
+    ledger_->record(entry_for(inter.certificate(), IssueParams::ca(CertKind::intermediate, spec.key, spec.days)));
     Action a{"create", "intermediate", "intermediate", "serial " + inter.certificate().serial_hex()};
     intermediate_cert_ = inter.certificate();
     intermediate_ = std::move(inter);
@@ -296,18 +291,17 @@ struct MadeLeaf {
 
 // The ledger row of a freshly made leaf, from what the factory reports (no certificate parse:
 // this runs per certificate in bulk issuance).
-LedgerEntry light_entry(const detail::Leaf& leaf, const std::string& issuer, const std::string& kind,
-                        const std::string& name, std::string detail) {
+LedgerEntry light_entry(const detail::Leaf& leaf, const std::string& issuer, IssueParams params) {
     LedgerEntry e;
     e.serial = leaf.serial_hex;
     e.issuer = issuer;
-    e.kind = kind;
-    e.name = name;
+    e.kind = params.kind;
+    e.name = params.name;
     e.subject = leaf.subject;
     e.not_before = leaf.not_before;
     e.not_after = leaf.not_after;
     e.fingerprint = leaf.sha256_fingerprint;
-    e.detail = std::move(detail);
+    e.params = std::move(params);
     e.issued_at = std::time(nullptr);
     return e;
 }
@@ -392,17 +386,16 @@ std::vector<IssuedLeaf> PkiDir::issue_batch(const std::vector<ServerRequest>& se
                     // by write_server_conf); `kept` keys stay as they are on disk.
                     if (fresh) m.leaf.key_pem = fresh->to_encrypted_pem(server_pass[i]);
                 }
-                nlohmann::json detail = {{"hosts", r.hosts}, {"key", std::string(to_string(r.key))}, {"days", r.days},
-                                         {"key_passphrase", r.key_passphrase.to_json()}};
-                m.entry = light_entry(m.leaf, issuer_dn, "server", r.name, detail.dump());
+                m.entry = light_entry(m.leaf, issuer_dn,
+                                      IssueParams::server(r.name, r.hosts, r.key, r.days, r.key_passphrase));
             });
         } else {
             const ClientRequest& r = clients[i - servers.size()];
             in_context("issue client \"" + r.user + "\"", [&] {
                 m.leaf = factory(f, r.key).make(detail::LeafRequest::client(client_subjects[i - servers.size()], r.days));
-                nlohmann::json detail = {{"cn", client_subjects[i - servers.size()].get("CN")},
-                                         {"key", std::string(to_string(r.key))}};
-                m.entry = light_entry(m.leaf, issuer_dn, "client", r.user, detail.dump());
+                m.entry = light_entry(
+                    m.leaf, issuer_dn,
+                    IssueParams::client(r.user, client_subjects[i - servers.size()].get("CN"), r.key, r.days));
             });
         }
         m.cert_file = m.leaf.cert_pem + chain;
@@ -411,11 +404,11 @@ std::vector<IssuedLeaf> PkiDir::issue_batch(const std::vector<ServerRequest>& se
     };
 
     // The ledger first (inside the caller's transaction), the files after its commit.
-    std::map<std::pair<std::string, std::string>, LedgerEntry> current;
+    std::map<std::pair<CertKind, std::string>, LedgerEntry> current;
     if (total > 8) {
         for (auto& e : ledger_->valid_entries()) current[{e.kind, e.name}] = std::move(e);
     }
-    auto previous_of = [&](const std::string& kind, const std::string& name) -> std::optional<LedgerEntry> {
+    auto previous_of = [&](CertKind kind, const std::string& name) -> std::optional<LedgerEntry> {
         if (total <= 8) return ledger_->current(kind, name);
         auto it = current.find({kind, name});
         if (it == current.end()) return std::nullopt;
@@ -428,8 +421,9 @@ std::vector<IssuedLeaf> PkiDir::issue_batch(const std::vector<ServerRequest>& se
         MadeLeaf& m = made[i];
         const bool server = i < servers.size();
         const std::string& name = m.entry.name;
-        if (auto prev = previous_of(m.entry.kind, name)) ledger_->set_status(prev->issuer, prev->serial, "superseded");
-        in_context("issue " + m.entry.kind + " \"" + name + "\"", [&] { ledger_->record(m.entry); });
+        if (auto prev = previous_of(m.entry.kind, name))
+            ledger_->set_status(prev->issuer, prev->serial, CertStatus::superseded);
+        in_context("issue " + std::string(to_string(m.entry.kind)) + " \"" + name + "\"", [&] { ledger_->record(m.entry); });
         std::string folder = server ? layout_.server_dir(name) : layout_.client_dir(name);
         std::string parent = server ? layout_.servers_dir() : layout_.clients_dir();
         if (parents.insert(parent).second) files_.make_dir(parent, kPublicDir);
@@ -584,7 +578,7 @@ std::vector<bool> PkiDir::write_client_services(const Profile& profile, const st
 }
 
 bool PkiDir::revoke(const LedgerEntry& entry, RevocationReason reason) {
-    return ledger_->revoke(entry.issuer, entry.serial, std::time(nullptr), std::string(to_string(reason)));
+    return ledger_->revoke(entry.issuer, entry.serial, std::time(nullptr), reason);
 }
 
 std::vector<std::pair<std::string, Crl>> PkiDir::crls() const {
@@ -658,8 +652,7 @@ std::vector<Action> PkiDir::refresh_crls(int crl_days, bool force) {
         std::vector<RevokedEntry> entries;
         entries.reserve(revoked.size());
         for (auto& e : revoked)
-            entries.push_back({std::move(e.serial), e.revoked_at,
-                               parse_revocation_reason(e.reason).value_or(RevocationReason::unspecified)});
+            entries.push_back({std::move(e.serial), e.revoked_at, e.reason});
         auto state = ledger_->crl_state(issuer);
         std::int64_t number = state ? state->number + 1 : 1;
         // lastUpdate a little in the past, like certificates, for servers whose clock lags.
@@ -682,7 +675,7 @@ std::vector<Action> PkiDir::refresh_crls(int crl_days, bool force) {
     for (const auto& pem : current_pem) bundle += pem;
     // The servers that have a valid certificate (this transaction's included): their folders
     // exist, or will once the queued files are written.
-    for (const auto& name : ledger_->valid_names("server")) {
+    for (const auto& name : ledger_->valid_names(CertKind::server)) {
         std::string folder = layout_.server_dir(name);
         files_.write_if_changed(folder + "/root.crl", bundle, kPublicFile);
         files_.make_dir(folder + "/crl", kPublicDir);
@@ -699,14 +692,14 @@ std::vector<Action> PkiDir::refresh_crls(int crl_days, bool force) {
     return actions;
 }
 
-std::vector<std::string> PkiDir::retire(const std::string& kind, const std::string& name, RevocationReason reason) {
+std::vector<std::string> PkiDir::retire(CertKind kind, const std::string& name, RevocationReason reason) {
     std::vector<std::string> serials;
     const std::time_t now = std::time(nullptr);
     for (const auto& e : ledger_->by_name(kind, name)) {
-        if (e.status == "revoked" || e.not_after <= now) continue;
+        if (e.status == CertStatus::revoked || e.not_after <= now) continue;
         if (revoke(e, reason)) serials.push_back(e.serial);
     }
-    files_.remove(kind == "client" ? layout_.client_dir(name) : layout_.server_dir(name));
+    files_.remove(kind == CertKind::client ? layout_.client_dir(name) : layout_.server_dir(name));
     return serials;
 }
 

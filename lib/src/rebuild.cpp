@@ -1,7 +1,5 @@
 // `pgca ledger rebuild`: a lost ledger made again from what the folder holds, so that every
 // certificate on disk stays revocable and the next apply with the same profile issues nothing.
-#include <nlohmann/json.hpp>
-
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -9,6 +7,7 @@
 #include <cstring>
 #include <ctime>
 #include <map>
+#include <optional>
 #include <set>
 
 #include "ledger_entry.hpp"
@@ -20,10 +19,9 @@ namespace {
 
 constexpr long kDaySeconds = 24 * 60 * 60;
 
-// The profile spelling of a certificate's key type ("ec-p256", …), or "" when pgca makes none such.
-std::string key_alg_of(const Certificate& cert) {
-    const auto alg = cert.key_alg();
-    return alg ? std::string(to_string(*alg)) : std::string();
+// The days a certificate was issued for, rounded (issuance backdates notBefore a little).
+int days_of(const Certificate& cert) {
+    return static_cast<int>((cert.not_after() - cert.not_before() + kDaySeconds / 2) / kDaySeconds);
 }
 
 // Every CRL in a PEM file (servers/NAME/root.crl holds one per CA).
@@ -50,9 +48,9 @@ public:
     // Reads the folder: what record() will write.
     void scan() {
         load_cas();
-        for (const auto& name : io::list_dir(l_.servers_dir())) leaf("server", name, l_.server_dir(name), "server.crt", "server.key");
+        for (const auto& name : io::list_dir(l_.servers_dir())) leaf(CertKind::server, name, l_.server_dir(name), "server.crt", "server.key");
         for (const auto& name : io::list_dir(l_.clients_dir()))
-            leaf("client", name, l_.client_dir(name), "postgresql.crt", "postgresql.key");
+            leaf(CertKind::client, name, l_.client_dir(name), "postgresql.crt", "postgresql.key");
         read_crls();
     }
 
@@ -68,13 +66,13 @@ public:
             auto& ca = cas_.at(e.issuer);
             auto it = ca.revoked.find(e.serial);
             if (it != ca.revoked.end()) {
-                ledger.revoke(e.issuer, e.serial, it->second.revoked_at, std::string(to_string(it->second.reason)));
-                e.status = "revoked";
+                ledger.revoke(e.issuer, e.serial, it->second.revoked_at, it->second.reason);
+                e.status = CertStatus::revoked;
                 e.revoked_at = it->second.revoked_at;
-                e.revocation_reason = std::string(to_string(it->second.reason));
+                e.revocation_reason = it->second.reason;
             } else if (e.not_after <= now) {
-                ledger.set_status(e.issuer, e.serial, "expired");
-                e.status = "expired";
+                ledger.set_status(e.issuer, e.serial, CertStatus::expired);
+                e.status = CertStatus::expired;
             }
         }
         // A revoked serial whose certificate is gone: the CRL must keep listing it, and a leaf
@@ -85,15 +83,16 @@ public:
                 LedgerEntry e;
                 e.serial = serial;
                 e.issuer = issuer;
-                e.kind = "unknown";
+                e.kind = CertKind::unknown;
                 e.name = "(no certificate on disk)";
+                e.params.name = e.name;
                 e.not_after = ca.cert.not_after();
                 e.issued_at = r.revoked_at;
                 ledger.record(e);
-                ledger.revoke(issuer, serial, r.revoked_at, std::string(to_string(r.reason)));
-                e.status = "revoked";
+                ledger.revoke(issuer, serial, r.revoked_at, r.reason);
+                e.status = CertStatus::revoked;
                 e.revoked_at = r.revoked_at;
-                e.revocation_reason = std::string(to_string(r.reason));
+                e.revocation_reason = r.reason;
                 result_.recorded.push_back(std::move(e));
             }
             if (ca.newest) {
@@ -109,20 +108,24 @@ private:
         Certificate root = Certificate::from_pem(io::read_file(l_.root_cert()), l_.root_cert());
         if (!root.issued_by(root))
             throw Error(ErrorKind::policy, "\"" + l_.root_cert() + "\" is not a self-signed root certificate");
-        add_ca(root, "root", l_.root_key());
+        add_ca(root, CertKind::root, l_.root_key());
         if (auto pem = io::try_read_file(l_.intermediate_cert())) {
             Certificate inter = Certificate::from_pem(*pem, l_.intermediate_cert());
             if (!inter.issued_by(root))
                 throw Error(ErrorKind::policy, "\"" + l_.intermediate_cert() + "\" was not issued by \"" +
                                                    l_.root_cert() + "\"");
-            add_ca(inter, "intermediate", l_.intermediate_key());
+            add_ca(inter, CertKind::intermediate, l_.intermediate_key());
             issuers_.insert(issuers_.begin(), inter);  // leaves come from the intermediate first
         }
     }
 
-    void add_ca(const Certificate& cert, const std::string& kind, const std::string& key_path) {
-        nlohmann::json detail = {{"key", key_alg_of(cert)}};
-        LedgerEntry e = entry(cert, kind, kind, detail.dump());
+    void add_ca(const Certificate& cert, CertKind kind, const std::string& key_path) {
+        IssueParams params;
+        params.kind = kind;
+        params.name = std::string(to_string(kind));
+        params.key = cert.key_alg();
+        params.days = days_of(cert);
+        LedgerEntry e = entry(cert, std::move(params));
         result_.recorded.push_back(e);
         cas_.emplace(e.subject, CaState{cert, e.subject, {}, std::nullopt});
         issuers_.push_back(cert);
@@ -134,15 +137,14 @@ private:
     }
 
     // The ledger row of `cert`, issued (as far as anyone can tell now) when it became valid.
-    static LedgerEntry entry(const Certificate& cert, const std::string& kind, const std::string& name,
-                             const std::string& wanted) {
-        LedgerEntry e = detail::entry_for(cert, kind, name, wanted);
-        e.status = "valid";
+    static LedgerEntry entry(const Certificate& cert, IssueParams params) {
+        LedgerEntry e = detail::entry_for(cert, std::move(params));
+        e.status = CertStatus::valid;
         e.issued_at = e.not_before;
         return e;
     }
 
-    void leaf(const std::string& kind, const std::string& name, const std::string& folder, const char* cert_name,
+    void leaf(CertKind kind, const std::string& name, const std::string& folder, const char* cert_name,
               const char* key_name) {
         const std::string cert_path = folder + "/" + cert_name;
         auto cert_pem = io::try_read_file(cert_path);
@@ -153,22 +155,25 @@ private:
             for (const auto& ca : issuers_)
                 if (issuer == nullptr && cert.issued_by(ca)) issuer = &ca;
             if (issuer == nullptr) return skip(cert_path, "not issued by the folder's CA");
-            const std::string alg = key_alg_of(cert);
             auto key_pem = io::try_read_file(folder + "/" + key_name);
-            nlohmann::json detail;
-            if (kind == "server") {
+            IssueParams params;
+            params.kind = kind;
+            params.name = name;
+            params.key = cert.key_alg();
+            params.days = days_of(cert);
+            if (kind == CertKind::server) {
                 const bool encrypted = key_pem && PrivateKey::pem_is_encrypted(*key_pem);
-                if (encrypted)
+                if (encrypted) {
                     result_.warnings.push_back("\"" + folder + "/" + key_name + "\" is encrypted: the next apply "
                                                "issues server \"" + name + "\" again (its passphrase source is not "
                                                "on disk)");
-                detail = {{"hosts", cert.san_hosts()}, {"key", alg},
-                          {"days", (cert.not_after() - cert.not_before() + kDaySeconds / 2) / kDaySeconds}};
-                if (!encrypted) detail["key_passphrase"] = "";
+                    params.key_passphrase.reset();
+                }
+                params.hosts = cert.san_hosts();
             } else {
-                detail = {{"cn", cert.info().common_name}, {"key", alg}};
+                params.cn = cert.info().common_name;
             }
-            LedgerEntry e = entry(cert, kind, name, detail.dump());
+            LedgerEntry e = entry(cert, std::move(params));
             if (!seen_.insert({e.issuer, e.serial}).second) return skip(cert_path, "serial " + e.serial + " seen twice");
             e.cert_file_sha256 = sha256_hex(*cert_pem);
             if (key_pem) {

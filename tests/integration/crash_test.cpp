@@ -93,14 +93,14 @@ void check_consistent(const json& profile, const std::string& dir) {
         auto key = PrivateKey::from_pem(io::read_file(folder + "/postgresql.key"), "postgresql.key");
         CHECK(cert.matches(key));
         CHECK(cert.issued_by(pki->issuer().certificate()));
-        auto current = ledger.current("client", role);
+        auto current = ledger.current(CertKind::client, role);
         REQUIRE(current);
         CHECK(current->serial == cert.serial_hex());
         CHECK(key.alg() == *parse_key_alg(profile["defaults"]["key"].get<std::string>()));
     }
     // Everything the ledger still calls valid is in the profile; the rest was revoked or superseded.
     for (const auto& e : ledger.valid_entries())
-        if (e.kind == "client") CHECK(wanted.count(e.name) == 1);
+        if (e.kind == CertKind::client) CHECK(wanted.count(e.name) == 1);
     // No temporary file and no marker anywhere.
     auto r = test::run({"sh", "-c", "find '" + dir + "' -name '.pgca-tmp-*' -o -name '.pgca-writing'"});
     CHECK(test::trim(r.out).empty());
@@ -161,7 +161,7 @@ TEST_CASE("eight parallel issue client on one folder: all succeed, serials uniqu
     std::size_t clients = 0;
     for (const auto& e : pki->ledger().list()) {
         CHECK(serials.insert(e.serial).second);
-        if (e.kind != "client") continue;
+        if (e.kind != CertKind::client) continue;
         ++clients;
         auto cert = Certificate::from_pem(io::read_file(dir + "/clients/" + e.name + "/postgresql.crt"), e.name);
         CHECK(cert.serial_hex() == e.serial);

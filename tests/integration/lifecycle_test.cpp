@@ -44,7 +44,7 @@ void require_login(AppliedServer& s, const std::string& user, const std::string&
 
 std::string current_serial(const std::string& dir, const std::string& kind, const std::string& name) {
     auto pki = pgca::PkiDir::open(dir, false);
-    return pki->ledger().current(kind, name)->serial;
+    return pki->ledger().current(pgca::parse_cert_kind(kind).value(), name)->serial;
 }
 
 }  // namespace

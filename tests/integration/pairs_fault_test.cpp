@@ -82,7 +82,7 @@ void check_ledger(const std::string& dir, const std::string& when) {
     auto ledger = open_sqlite_ledger(dir + "/pgca.db");
     for (const auto& p : pairs_of(dir)) {
         INFO(when << ": " << p.folder);
-        auto current = ledger->current(p.kind, p.name);
+        auto current = ledger->current(parse_cert_kind(p.kind).value(), p.name);
         REQUIRE(current);
         auto cert = Certificate::from_pem(test::read_file(p.folder + "/" + p.cert), p.cert);
         CHECK(cert.sha256_fingerprint() == current->fingerprint);

@@ -104,23 +104,23 @@ TEST_CASE("apply re-issues what changed or broke, and only that", "[apply]") {
     std::string dir = tmp.path() + "/pki";
     json doc = base_profile();
     (void)apply(parse_profile(doc.dump(), "t.json"), dir, {});
-    auto pki_serial = [&](const std::string& kind, const std::string& name) {
+    auto pki_serial = [&](CertKind kind, const std::string& name) {
         return open_sqlite_ledger(dir + "/pgca.db")->current(kind, name)->serial;
     };
-    std::string db_serial = pki_serial("server", "db");
-    std::string alice_serial = pki_serial("client", "alice");
+    std::string db_serial = pki_serial(CertKind::server, "db");
+    std::string alice_serial = pki_serial(CertKind::client, "alice");
 
     doc["servers"][0]["hosts"].push_back("db.example.com");
     ::unlink((dir + "/clients/alice/postgresql.key").c_str());
     auto r = apply(parse_profile(doc.dump(), "t.json"), dir, {});
     CHECK(count(r, "reissue") == 2);
-    CHECK(pki_serial("server", "db") != db_serial);
-    CHECK(pki_serial("client", "alice") != alice_serial);
+    CHECK(pki_serial(CertKind::server, "db") != db_serial);
+    CHECK(pki_serial(CertKind::client, "alice") != alice_serial);
     auto ci = Certificate::from_pem(io::read_file(dir + "/servers/db/server.crt"), "server.crt").info();
     CHECK(ci.dns_names == std::vector<std::string>{"localhost", "db.example.com"});
     // The replaced certificates are marked superseded in the ledger.
     std::size_t superseded = 0;
-    for (const auto& e : open_sqlite_ledger(dir + "/pgca.db")->list()) superseded += e.status == "superseded" ? 1 : 0;
+    for (const auto& e : open_sqlite_ledger(dir + "/pgca.db")->list()) superseded += e.status == CertStatus::superseded ? 1 : 0;
     CHECK(superseded == 2);
 }
 
@@ -162,10 +162,10 @@ TEST_CASE("a dry run on an existing folder shows renewals and revocations but ch
     std::string after = test::run({"sh", "-c", "cd '" + dir + "' && find . -type f ! -name '.lock' ! -name 'pgca.db*' | sort | xargs sha256sum"}).out;
     CHECK(before == after);
     auto ledger = open_sqlite_ledger(dir + "/pgca.db");
-    for (const auto& e : ledger->list()) CHECK(e.status == "valid");
+    for (const auto& e : ledger->list()) CHECK(e.status == CertStatus::valid);
 
     // The real run does it: bob's certificates are revoked, his folder is gone, the CRL lists him.
-    std::string bob_serial = ledger->current("client", "bob")->serial;
+    std::string bob_serial = ledger->current(CertKind::client, "bob")->serial;
     r = apply(parse_profile(doc.dump(), "t.json"), dir, {});
     CHECK(count(r, "revoke") == 1);
     CHECK_FALSE(io::exists(dir + "/clients/bob"));

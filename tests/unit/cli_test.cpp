@@ -288,7 +288,7 @@ TEST_CASE("rotate makes again a rotation whose files were put back to the old pa
     auto key = pgca::PrivateKey::from_pem(pgca::io::read_file(folder + "/server.key"), "server.key");
     CHECK(cert.matches(key));
     auto pki = pgca::PkiDir::open(dir, false);
-    auto current = pki->ledger().current("server", "db");
+    auto current = pki->ledger().current(CertKind::server, "db");
     REQUIRE(current);
     CHECK(current->fingerprint == cert.sha256_fingerprint());
     // And once the files are the recorded ones, rotate keeps them.

@@ -362,7 +362,7 @@ TEST_CASE("revoke --serial finds a serial whose first hex digit is 0", "[ownersh
     const std::string serial = "0A" + std::string(30, 'B');
     {
         auto ledger = open_sqlite_ledger(dir + "/pgca.db");
-        LedgerEntry e = ledger->current("client", "c0").value();
+        LedgerEntry e = ledger->current(CertKind::client, "c0").value();
         e.serial = serial;
         e.name = "zed";
         ledger->record(e);

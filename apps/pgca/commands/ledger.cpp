@@ -23,18 +23,19 @@ int ledger_rebuild(int argc, char** argv) {
                               {"crls", nlohmann::json::array()}, {"skipped", result.skipped},
                               {"warnings", result.warnings}};
         for (const auto& e : result.recorded)
-            out["recorded"].push_back({{"kind", e.kind}, {"name", e.name}, {"serial", e.serial}, {"issuer", e.issuer},
-                                       {"not_after", format_time(e.not_after)}, {"status", e.status},
+            out["recorded"].push_back({{"kind", to_string(e.kind)}, {"name", e.name}, {"serial", e.serial},
+                                       {"issuer", e.issuer}, {"not_after", format_time(e.not_after)},
+                                       {"status", to_string(e.status)},
                                        {"revoked_at", e.revoked_at != 0 ? format_time(e.revoked_at) : ""},
-                                       {"revocation_reason", e.revocation_reason}});
+                                       {"revocation_reason", to_string(e.revocation_reason)}});
         for (const auto& c : result.crls) out["crls"].push_back({{"issuer", c.issuer}, {"number", c.number}});
         std::cout << out.dump(2) << "\n";
         return 0;
     }
     for (const auto& e : result.recorded)
-        std::cout << format_action({"record", e.kind, e.name,
-                                    "serial " + e.serial + " " + e.status +
-                                        (e.revocation_reason.empty() ? "" : " (" + e.revocation_reason + ")")})
+        std::cout << format_action({"record", std::string(to_string(e.kind)), e.name,
+                                    "serial " + e.serial + " " + std::string(to_string(e.status)) +
+                                        (e.revocation_reason ? " (" + std::string(to_string(e.revocation_reason)) + ")" : "")})
                   << "\n";
     for (const auto& c : result.crls)
         std::cout << "crl      " << c.issuer << "  number " << c.number << " (the next CRL gets a higher one)\n";

@@ -22,10 +22,10 @@ int run_list(int argc, char** argv) {
     for (auto& e : pki->ledger().list()) {
         // The ledger keeps "valid" past notAfter (nothing runs at that moment to change it); no
         // client or server accepts such a certificate, so it is shown as what it is.
-        if (e.status == "valid" && e.not_after <= now) e.status = "expired";
-        if (r.count("all") == 0 && e.status == "superseded") continue;
+        if (e.status == CertStatus::valid && e.not_after <= now) e.status = CertStatus::expired;
+        if (r.count("all") == 0 && e.status == CertStatus::superseded) continue;
         if (r.count("expiring") != 0 &&
-            (e.status != "valid" || e.not_after - now > static_cast<std::time_t>(r["expiring"].as<int>()) * 86400))
+            (e.status != CertStatus::valid || e.not_after - now > static_cast<std::time_t>(r["expiring"].as<int>()) * 86400))
             continue;
         rows.push_back(std::move(e));
     }
@@ -57,12 +57,12 @@ int run_list(int argc, char** argv) {
     if (r.count("json") != 0) {
         nlohmann::json out = nlohmann::json::array();
         for (const auto& e : rows)
-            out.push_back({{"name", e.name}, {"kind", e.kind}, {"serial", e.serial}, {"subject", e.subject},
+            out.push_back({{"name", e.name}, {"kind", to_string(e.kind)}, {"serial", e.serial}, {"subject", e.subject},
                            {"issuer", e.issuer}, {"not_before", format_time(e.not_before)},
                            {"not_after", format_time(e.not_after)}, {"days_left", days_left(e)},
-                           {"status", e.status}, {"sha256_fingerprint", e.fingerprint},
+                           {"status", to_string(e.status)}, {"sha256_fingerprint", e.fingerprint},
                            {"revoked_at", e.revoked_at != 0 ? format_time(e.revoked_at) : ""},
-                           {"revocation_reason", e.revocation_reason}});
+                           {"revocation_reason", to_string(e.revocation_reason)}});
         for (const auto& c : crl_rows)
             out.push_back({{"name", c.name}, {"kind", "crl"}, {"issuer", c.issuer}, {"number", c.number},
                            {"not_after", format_time(c.next_update)},
@@ -77,9 +77,9 @@ int run_list(int argc, char** argv) {
               << std::setw(34) << "SERIAL" << std::setw(22) << "NOT AFTER" << std::setw(10) << "DAYS LEFT"
               << "STATUS\n";
     for (const auto& e : rows)
-        std::cout << std::setw(static_cast<int>(name_w)) << e.name << "  " << std::setw(12) << e.kind << std::setw(34)
-                  << e.serial << std::setw(22) << format_time(e.not_after) << std::setw(10) << days_left(e)
-                  << e.status << "\n";
+        std::cout << std::setw(static_cast<int>(name_w)) << e.name << "  " << std::setw(12) << to_string(e.kind)
+                  << std::setw(34) << e.serial << std::setw(22) << format_time(e.not_after) << std::setw(10)
+                  << days_left(e) << to_string(e.status) << "\n";
     for (const auto& c : crl_rows)
         std::cout << std::setw(static_cast<int>(name_w)) << c.name << "  " << std::setw(12) << "crl" << std::setw(34)
                   << ("number " + std::to_string(c.number)) << std::setw(22) << format_time(c.next_update)

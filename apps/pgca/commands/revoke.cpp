@@ -41,13 +41,13 @@ int run_revoke(int argc, char** argv) {
         if (serial.size() % 2 != 0 && serial != "0") serial.insert(0, "0");
         what = "serial " + serial;
         for (auto& e : pki->ledger().by_serial(serial))
-            if (e.kind == "server" || e.kind == "client") targets.push_back(std::move(e));
+            if (e.kind == CertKind::server || e.kind == CertKind::client) targets.push_back(std::move(e));
         if (targets.empty()) throw Error(ErrorKind::input, "revoke: no server or client certificate with " + what);
         if (targets.size() > 1) throw Error(ErrorKind::input, "revoke: " + what + " is ambiguous (several issuers)");
     } else {
-        std::string kind = r.count("user") != 0 ? "client" : "server";
+        const CertKind kind = r.count("user") != 0 ? CertKind::client : CertKind::server;
         std::string name = r.count("user") != 0 ? r["user"].as<std::string>() : r["server"].as<std::string>();
-        what = kind + " \"" + name + "\"";
+        what = std::string(to_string(kind)) + " \"" + name + "\"";
         auto all = pki->ledger().by_name(kind, name);
         if (all.empty()) throw Error(ErrorKind::input, "revoke: the ledger has no certificate for " + what);
         // Superseded certificates are still valid until they expire: revoke them too.

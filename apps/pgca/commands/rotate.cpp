@@ -91,7 +91,8 @@ int run_rotate(int argc, char** argv) {
     } else {
         std::set<std::string> seen;
         for (const auto& e : pki->ledger().list())
-            if (e.kind == "server" && e.status == "valid" && seen.insert(e.name).second) names.push_back(e.name);
+            if (e.kind == CertKind::server && e.status == CertStatus::valid && seen.insert(e.name).second)
+                names.push_back(e.name);
     }
     if (names.empty()) throw Error(ErrorKind::input, "rotate: the folder has no server certificates");
 
@@ -104,7 +105,7 @@ int run_rotate(int argc, char** argv) {
     pki->transact([&] {
         Ledger& ledger = pki->ledger();
         for (const auto& name : names) {
-            auto current = ledger.current("server", name);
+            auto current = ledger.current(CertKind::server, name);
             if (!current) throw Error(ErrorKind::input, "rotate: no valid certificate for server \"" + name + "\"");
             long days_left = static_cast<long>((current->not_after - now) / 86400);
             bool due = current->not_after - now <= static_cast<std::time_t>(within) * 86400;
@@ -117,15 +118,16 @@ int run_rotate(int argc, char** argv) {
                 expected.insert(current->serial);
                 continue;
             }
-            auto detail = nlohmann::json::parse(current->detail, nullptr, false);
+            // Renewed as it was issued (the days included: recorded, though no reason to re-issue).
+            const IssueParams& was = current->params;
             ServerRequest req;
             req.name = name;
-            if (!detail.is_object() || !detail.contains("hosts"))
+            if (was.hosts.empty())
                 throw Error(ErrorKind::ledger, "rotate: the ledger does not record the hosts of server \"" + name + "\"");
-            req.hosts = detail["hosts"].get<std::vector<std::string>>();
-            req.key = parse_key_alg(detail.value("key", "ec-p256")).value_or(KeyAlg::ec_p256);
-            req.days = detail.value("days", 397);
-            req.key_passphrase = PassphraseSource::from_json(detail.value("key_passphrase", ""));
+            req.hosts = was.hosts;
+            req.key = was.key.value_or(KeyAlg::ec_p256);
+            req.days = was.days > 0 ? was.days : 397;
+            req.key_passphrase = was.key_passphrase.value_or(PassphraseSource{});
             req.keep_key = r.count("keep-key") != 0;
             reqs.push_back(std::move(req));
             old_serials.push_back(current->serial);

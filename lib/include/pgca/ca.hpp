@@ -4,16 +4,12 @@
 #include <string>
 #include <vector>
 
+#include "pgca/cert_kind.hpp"
 #include "pgca/certificate.hpp"
 #include "pgca/key.hpp"
 #include "pgca/name.hpp"
 
 namespace pgca {
-
-/// What a certificate is for; decides its extensions.
-enum class CertKind { root_ca, intermediate_ca, server, client };
-
-[[nodiscard]] std::string_view to_string(CertKind kind) noexcept;
 
 /// A CA: its certificate and its private key. Signing is const and thread-safe.
 class CertificateAuthority final {

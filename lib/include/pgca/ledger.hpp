@@ -7,27 +7,43 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
+#include "pgca/crl.hpp"
+#include "pgca/issue_params.hpp"
+
 namespace pgca {
+
+/// Where a certificate stands. A "valid" one past its notAfter stays "valid" in the ledger
+/// (nothing runs at that moment); readers compare not_after themselves.
+enum class CertStatus { valid, revoked, superseded, expired };
+
+/// "valid", "revoked", "superseded", "expired": the ledger's and the CLI's spelling.
+[[nodiscard]] std::string_view to_string(CertStatus status) noexcept;
+/// Parses the spelling above; std::nullopt if unknown.
+[[nodiscard]] std::optional<CertStatus> parse_cert_status(std::string_view text) noexcept;
+/// The RFC 5280 name of a revocation reason, "" for none (as the ledger and the CLI show it).
+[[nodiscard]] std::string_view to_string(const std::optional<RevocationReason>& reason) noexcept;
 
 /// One issued certificate.
 struct LedgerEntry {
     std::int64_t id = 0;
     std::string serial;        ///< upper-case hex
     std::string issuer;        ///< issuer DN (RFC 2253); serials are unique per issuer
-    std::string kind;          ///< root, intermediate, server, client; unknown: a revoked serial
-                               ///< `pgca ledger rebuild` found only in a CRL
+    CertKind kind = CertKind::unknown;
     std::string name;          ///< server name, role name, or "root" / "intermediate"
     std::string subject;       ///< RFC 2253
     std::time_t not_before = 0;
     std::time_t not_after = 0;
     std::string fingerprint;   ///< SHA-256 of the DER
-    std::string status;        ///< valid, revoked, superseded, expired
-    std::string detail;        ///< JSON text: hosts, key type, … (what decides whether to re-issue)
+    CertStatus status = CertStatus::valid;
+    /// What it was issued with (what decides whether to re-issue). Its kind and name are the
+    /// entry's: Ledger::record stores `kind` and `name`, and every read fills both.
+    IssueParams params;
     std::time_t issued_at = 0;
     std::time_t revoked_at = 0;      ///< 0 unless revoked
-    std::string revocation_reason;   ///< RFC 5280 reason name, "" unless revoked
+    std::optional<RevocationReason> revocation_reason;  ///< std::nullopt unless revoked
     /// SHA-256 (hex) of the certificate file and the key file as written, so that `apply` can
     /// tell in microseconds whether the files on disk are still the ones it issued. "" for
     /// entries recorded before these were kept, and for CAs.
@@ -39,7 +55,7 @@ struct LedgerEntry {
 struct Revocation {
     std::string serial;            ///< upper-case hex
     std::time_t revoked_at = 0;
-    std::string reason;            ///< RFC 5280 reason name
+    RevocationReason reason = RevocationReason::unspecified;
 };
 
 /// The newest CRL pgca made for one CA.
@@ -64,15 +80,15 @@ public:
     /// is already known for the same issuer.
     virtual void record(const LedgerEntry& entry) = 0;
     /// Sets the status of the certificate (issuer, serial).
-    virtual void set_status(const std::string& issuer, const std::string& serial, const std::string& status) = 0;
+    virtual void set_status(const std::string& issuer, const std::string& serial, CertStatus status) = 0;
     /// The newest "valid" certificate of `kind` named `name`, if any.
-    [[nodiscard]] virtual std::optional<LedgerEntry> current(const std::string& kind, const std::string& name) = 0;
+    [[nodiscard]] virtual std::optional<LedgerEntry> current(CertKind kind, const std::string& name) = 0;
     /// Every certificate, oldest first.
     [[nodiscard]] virtual std::vector<LedgerEntry> list() = 0;
     /// Every certificate whose status is "valid", oldest first.
     [[nodiscard]] virtual std::vector<LedgerEntry> valid_entries() = 0;
     /// Every certificate of `kind` named `name`, oldest first.
-    [[nodiscard]] virtual std::vector<LedgerEntry> by_name(const std::string& kind, const std::string& name) = 0;
+    [[nodiscard]] virtual std::vector<LedgerEntry> by_name(CertKind kind, const std::string& name) = 0;
     /// Every certificate whose serial is `serial` (hex, any case of leading zeros; one per issuer
     /// at most).
     [[nodiscard]] virtual std::vector<LedgerEntry> by_serial(const std::string& serial) = 0;
@@ -80,10 +96,10 @@ public:
     /// lists), oldest first.
     [[nodiscard]] virtual std::vector<Revocation> revocations(const std::string& issuer, std::time_t now) = 0;
     /// The names of `kind` (server, client) that have a "valid" certificate, sorted.
-    [[nodiscard]] virtual std::vector<std::string> valid_names(const std::string& kind) = 0;
+    [[nodiscard]] virtual std::vector<std::string> valid_names(CertKind kind) = 0;
     /// Marks a certificate revoked at `when` for `reason`. Returns false if it already was.
     virtual bool revoke(const std::string& issuer, const std::string& serial, std::time_t when,
-                        const std::string& reason) = 0;
+                        RevocationReason reason) = 0;
 
     /// The last CRL recorded for `issuer`, if any.
     [[nodiscard]] virtual std::optional<CrlState> crl_state(const std::string& issuer) = 0;

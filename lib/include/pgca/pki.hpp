@@ -183,7 +183,7 @@ public:
 
     /// Revokes every unexpired, unrevoked certificate of `kind`/`name` and removes its folder
     /// (clients/ROLE or servers/NAME). Returns the serials revoked.
-    std::vector<std::string> retire(const std::string& kind, const std::string& name, RevocationReason reason);
+    std::vector<std::string> retire(CertKind kind, const std::string& name, RevocationReason reason);
 
     /// Settings `apply` leaves for the commands that run without a profile.
     [[nodiscard]] int setting(const std::string& key, int fallback);
@@ -224,7 +224,7 @@ private:
     const std::string& ca_passphrase();
     std::string ca_key_pem(const PrivateKey& key);
     void sweep_after_crash();
-    void supersede_lost_ca(const std::string& kind);
+    void supersede_lost_ca(CertKind kind);
 
     io::Layout layout_;
     io::Tree tree_;  // nothing beneath DIR is reached through a link
@@ -282,7 +282,7 @@ struct RebuildResult {
 
 /// Rebuilds a lost ledger of `dir` from the files on disk: the CA certificates, every
 /// servers/NAME/server.crt and clients/ROLE/postgresql.crt the folder's CA issued (status from
-/// validity, file digests and detail as apply records them, so the next apply with the same
+/// validity, file digests and issue parameters as apply records them, so the next apply with the same
 /// profile keeps them), the revocations of every CRL found (a serial without a certificate on
 /// disk is recorded as kind "unknown"), and each CA's CRL number. Nothing replaces pgca.db
 /// until the whole ledger is made. Throws Error(policy) when `dir` has a ledger, Error(input)

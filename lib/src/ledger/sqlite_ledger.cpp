@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cstring>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "pgca/error.hpp"
@@ -88,6 +89,26 @@ CREATE INDEX certificates_revoked ON certificates (issuer, status);
 CREATE INDEX certificates_by_serial ON certificates (serial);
 CREATE INDEX certificates_by_status ON certificates (status);
 )sql",
+    // Typed columns instead of the JSON `detail`, filled from it: hosts comma-separated (a host
+    // never holds a comma), key_passphrase as PassphraseSource::to_json() ('' = none); NULL (and
+    // days 0) where the row never said. The parameters' fingerprint is not stored: it is computed
+    // from these columns, so a later change of its encoding leaves nothing stale.
+    R"sql(
+ALTER TABLE certificates ADD COLUMN hosts TEXT;
+ALTER TABLE certificates ADD COLUMN cn TEXT;
+ALTER TABLE certificates ADD COLUMN key_alg TEXT;
+ALTER TABLE certificates ADD COLUMN days INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE certificates ADD COLUMN key_passphrase TEXT;
+UPDATE certificates SET
+    hosts = (SELECT group_concat(value, ',') FROM (SELECT value FROM json_each(certificates.detail, '$.hosts')
+                                                     ORDER BY key)),
+    cn = json_extract(detail, '$.cn'),
+    key_alg = NULLIF(json_extract(detail, '$.key'), ''),
+    days = coalesce(json_extract(detail, '$.days'), 0),
+    key_passphrase = json_extract(detail, '$.key_passphrase')
+WHERE json_valid(detail) AND json_type(detail) = 'object';
+ALTER TABLE certificates DROP COLUMN detail;
+)sql",
 };
 
 constexpr std::size_t kMigrationCount = sizeof kMigrations / sizeof kMigrations[0];
@@ -110,6 +131,12 @@ public:
         check(sqlite3_bind_int64(stmt_, i, v));
         return *this;
     }
+    /// Binds NULL for std::nullopt.
+    Stmt& bind(int i, const std::optional<std::string>& v) {
+        if (v) return bind(i, *v);
+        check(sqlite3_bind_null(stmt_, i));
+        return *this;
+    }
     /// True while there is a row.
     bool step() {
         int rc = sqlite3_step(stmt_);
@@ -124,6 +151,7 @@ public:
                             : std::string();
     }
     std::int64_t integer(int col) const { return sqlite3_column_int64(stmt_, col); }
+    bool null(int col) const { return sqlite3_column_type(stmt_, col) == SQLITE_NULL; }
     /// Makes a prepared statement ready to run again with new bindings.
     void reset() {
         sqlite3_reset(stmt_);
@@ -178,29 +206,31 @@ public:
         if (!insert_)
             insert_ = std::make_unique<Stmt>(
                 db_, "INSERT INTO certificates (serial, issuer, kind, name, subject, not_before, not_after, "
-                     "fingerprint, status, detail, issued_at, cert_file_sha256, key_file_sha256) "
-                     "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'valid', ?9, ?10, ?11, ?12)");
+                     "fingerprint, status, issued_at, cert_file_sha256, key_file_sha256, "
+                     "hosts, cn, key_alg, days, key_passphrase) "
+                     "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'valid', ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)");
         Stmt& s = *insert_;
         s.reset();
-        s.bind(1, e.serial).bind(2, e.issuer).bind(3, e.kind).bind(4, e.name).bind(5, e.subject);
+        const std::string kind(to_string(e.kind));
+        s.bind(1, e.serial).bind(2, e.issuer).bind(3, kind).bind(4, e.name).bind(5, e.subject);
         s.bind(6, static_cast<std::int64_t>(e.not_before)).bind(7, static_cast<std::int64_t>(e.not_after));
-        s.bind(8, e.fingerprint).bind(9, e.detail.empty() ? std::string("{}") : e.detail);
-        s.bind(10, static_cast<std::int64_t>(e.issued_at));
-        s.bind(11, e.cert_file_sha256).bind(12, e.key_file_sha256);
+        s.bind(8, e.fingerprint).bind(9, static_cast<std::int64_t>(e.issued_at));
+        s.bind(10, e.cert_file_sha256).bind(11, e.key_file_sha256);
+        bind_params(s, 12, e.params);
         try {
             s.step();
         } catch (const Error& err) {
-            throw Error(ErrorKind::ledger, "record " + e.kind + " certificate \"" + e.name + "\" (serial " + e.serial +
+            throw Error(ErrorKind::ledger, "record " + kind + " certificate \"" + e.name + "\" (serial " + e.serial +
                                                "): " + err.what());
         }
     }
 
-    void set_status(const std::string& issuer, const std::string& serial, const std::string& status) override {
+    void set_status(const std::string& issuer, const std::string& serial, CertStatus status) override {
         if (!update_status_)
             update_status_ = std::make_unique<Stmt>(db_, "UPDATE certificates SET status = ?1 WHERE issuer = ?2 AND serial = ?3");
         Stmt& s = *update_status_;
         s.reset();
-        s.bind(1, status).bind(2, issuer).bind(3, serial);
+        s.bind(1, std::string(to_string(status))).bind(2, issuer).bind(3, serial);
         s.step();
     }
 
@@ -209,10 +239,10 @@ public:
         return rows(s);
     }
 
-    std::optional<LedgerEntry> current(const std::string& kind, const std::string& name) override {
+    std::optional<LedgerEntry> current(CertKind kind, const std::string& name) override {
         Stmt s(db_, (std::string(kSelect) +
                      " WHERE kind = ?1 AND name = ?2 AND status = 'valid' ORDER BY id DESC LIMIT 1").c_str());
-        s.bind(1, kind).bind(2, name);
+        s.bind(1, std::string(to_string(kind))).bind(2, name);
         if (!s.step()) return std::nullopt;
         return row(s);
     }
@@ -222,9 +252,9 @@ public:
         return rows(s);
     }
 
-    std::vector<LedgerEntry> by_name(const std::string& kind, const std::string& name) override {
+    std::vector<LedgerEntry> by_name(CertKind kind, const std::string& name) override {
         Stmt s(db_, (std::string(kSelect) + " WHERE kind = ?1 AND name = ?2 ORDER BY id").c_str());
-        s.bind(1, kind).bind(2, name);
+        s.bind(1, std::string(to_string(kind))).bind(2, name);
         return rows(s);
     }
 
@@ -239,27 +269,29 @@ public:
 
     std::vector<Revocation> revocations(const std::string& issuer, std::time_t now) override {
         // Three columns, not whole rows: a CRL may list 100,000 certificates.
-        Stmt s(db_, "SELECT serial, revoked_at, revocation_reason FROM certificates "
+        Stmt s(db_, "SELECT serial, revoked_at, revocation_reason, id FROM certificates "
                     "WHERE issuer = ?1 AND status = 'revoked' AND not_after > ?2 ORDER BY id");
         s.bind(1, issuer).bind(2, static_cast<std::int64_t>(now));
         std::vector<Revocation> out;
-        while (s.step()) out.push_back({s.text(0), static_cast<std::time_t>(s.integer(1)), s.text(2)});
+        while (s.step())
+            out.push_back({s.text(0), static_cast<std::time_t>(s.integer(1)),
+                           reason_column(s, 2, s.integer(3)).value_or(RevocationReason::unspecified)});
         return out;
     }
 
-    std::vector<std::string> valid_names(const std::string& kind) override {
+    std::vector<std::string> valid_names(CertKind kind) override {
         Stmt s(db_, "SELECT DISTINCT name FROM certificates WHERE kind = ?1 AND status = 'valid' ORDER BY name");
-        s.bind(1, kind);
+        s.bind(1, std::string(to_string(kind)));
         std::vector<std::string> out;
         while (s.step()) out.push_back(s.text(0));
         return out;
     }
 
     bool revoke(const std::string& issuer, const std::string& serial, std::time_t when,
-                const std::string& reason) override {
+                RevocationReason reason) override {
         Stmt s(db_, "UPDATE certificates SET status = 'revoked', revoked_at = ?1, revocation_reason = ?2 "
                     "WHERE issuer = ?3 AND serial = ?4 AND status <> 'revoked'");
-        s.bind(1, static_cast<std::int64_t>(when)).bind(2, reason).bind(3, issuer).bind(4, serial);
+        s.bind(1, static_cast<std::int64_t>(when)).bind(2, std::string(to_string(reason))).bind(3, issuer).bind(4, serial);
         s.step();
         return sqlite3_changes(db_) > 0;
     }
@@ -304,8 +336,9 @@ public:
 
 private:
     static constexpr const char* kSelect =
-        "SELECT id, serial, issuer, kind, name, subject, not_before, not_after, fingerprint, status, detail, "
-        "issued_at, revoked_at, revocation_reason, cert_file_sha256, key_file_sha256 FROM certificates";
+        "SELECT id, serial, issuer, kind, name, subject, not_before, not_after, fingerprint, status, "
+        "issued_at, revoked_at, revocation_reason, cert_file_sha256, key_file_sha256, "
+        "hosts, cn, key_alg, days, key_passphrase FROM certificates";
 
     static std::vector<LedgerEntry> rows(Stmt& s) {
         std::vector<LedgerEntry> out;
@@ -313,24 +346,85 @@ private:
         return out;
     }
 
+    // A stored value this pgca cannot read: the row and the column named.
+    [[noreturn]] static void bad_value(std::int64_t id, const char* column, const std::string& value,
+                                       const std::string& why) {
+        throw Error(ErrorKind::ledger, "ledger row " + std::to_string(id) + ", column " + column + ": \"" + value +
+                                           "\" is not " + why);
+    }
+
+    template <class T, class Parse>
+    static T enum_column(const Stmt& s, int col, std::int64_t id, const char* column, Parse parse, const char* why) {
+        std::string text = s.text(col);
+        auto v = parse(text);
+        if (!v) bad_value(id, column, text, why);
+        return *v;
+    }
+
+    static std::optional<RevocationReason> reason_column(const Stmt& s, int col, std::int64_t id) {
+        if (s.text(col).empty()) return std::nullopt;
+        return enum_column<RevocationReason>(s, col, id, "revocation_reason", parse_revocation_reason,
+                                             "an RFC 5280 reason name");
+    }
+
+    // The typed columns of IssueParams, bound from `first` on: hosts, cn, key_alg, days,
+    // key_passphrase (NULL where not known or not the kind's).
+    static void bind_params(Stmt& s, int first, const IssueParams& p) {
+        std::optional<std::string> hosts, cn, key, pass;
+        if (p.kind == CertKind::server) {
+            hosts.emplace();
+            for (const auto& h : p.hosts) *hosts += (hosts->empty() ? "" : ",") + h;
+            if (p.key_passphrase) pass = p.key_passphrase->to_json();
+        }
+        if (p.kind == CertKind::client) cn = p.cn;
+        if (p.key) key = std::string(to_string(*p.key));
+        s.bind(first, hosts).bind(first + 1, cn).bind(first + 2, key);
+        s.bind(first + 3, static_cast<std::int64_t>(p.days)).bind(first + 4, pass);
+    }
+
+    static IssueParams params_of(const Stmt& s, int first, std::int64_t id, const LedgerEntry& e) {
+        IssueParams p;
+        p.kind = e.kind;
+        p.name = e.name;
+        for (std::string hosts = s.text(first); !hosts.empty();) {
+            const std::size_t comma = hosts.find(',');
+            p.hosts.push_back(hosts.substr(0, comma));
+            hosts.erase(0, comma == std::string::npos ? hosts.size() : comma + 1);
+        }
+        p.cn = s.text(first + 1);
+        if (!s.null(first + 2))
+            p.key = enum_column<KeyAlg>(s, first + 2, id, "key_alg", parse_key_alg, "a key type");
+        p.days = static_cast<int>(s.integer(first + 3));
+        if (s.null(first + 4)) {
+            p.key_passphrase.reset();
+        } else {
+            try {
+                p.key_passphrase = PassphraseSource::from_json(s.text(first + 4));
+            } catch (const Error&) {
+                bad_value(id, "key_passphrase", s.text(first + 4), "a passphrase source");
+            }
+        }
+        return p;
+    }
+
     static LedgerEntry row(const Stmt& s) {
         LedgerEntry e;
         e.id = s.integer(0);
         e.serial = s.text(1);
         e.issuer = s.text(2);
-        e.kind = s.text(3);
+        e.kind = enum_column<CertKind>(s, 3, e.id, "kind", parse_cert_kind, "a certificate kind");
         e.name = s.text(4);
         e.subject = s.text(5);
         e.not_before = static_cast<std::time_t>(s.integer(6));
         e.not_after = static_cast<std::time_t>(s.integer(7));
         e.fingerprint = s.text(8);
-        e.status = s.text(9);
-        e.detail = s.text(10);
-        e.issued_at = static_cast<std::time_t>(s.integer(11));
-        e.revoked_at = static_cast<std::time_t>(s.integer(12));
-        e.revocation_reason = s.text(13);
-        e.cert_file_sha256 = s.text(14);
-        e.key_file_sha256 = s.text(15);
+        e.status = enum_column<CertStatus>(s, 9, e.id, "status", parse_cert_status, "a certificate status");
+        e.issued_at = static_cast<std::time_t>(s.integer(10));
+        e.revoked_at = static_cast<std::time_t>(s.integer(11));
+        e.revocation_reason = reason_column(s, 12, e.id);
+        e.cert_file_sha256 = s.text(13);
+        e.key_file_sha256 = s.text(14);
+        e.params = params_of(s, 15, e.id, e);
         return e;
     }
 
