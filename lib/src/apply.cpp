@@ -12,7 +12,7 @@
 // So a kill -9 at any point leaves a folder the next apply completes.
 #include "parallel.hpp"
 #include "pgca/error.hpp"
-#include "pgca/pg.hpp"
+#include "pgca/pg_syntax.hpp"
 #include "pgca/pki.hpp"
 #include "pgca/plan.hpp"
 

@@ -11,7 +11,8 @@
 
 #include "parallel.hpp"
 #include "pgca/error.hpp"
-#include "pgca/pg.hpp"
+#include "pgca/pg_access.hpp"
+#include "pgca/pg_render.hpp"
 
 namespace pgca {
 namespace {
@@ -333,8 +334,8 @@ std::vector<Action> Plan::preview() const {
 }
 
 AccessFiles render_access(const Profile& profile) {
-    pg::AccessPlan access = pg::plan_access(profile);
-    return {pg::render_hba(profile, access), pg::render_ident(profile, access), access.warnings};
+    pg::AccessPlan access = pg::plan_access(profile.hba, profile.clients, profile.source);
+    return {pg::render_hba(profile.name, access), pg::render_ident(profile.name, access), access.warnings};
 }
 
 Plan plan_fresh_apply(const Profile& profile, const AccessFiles& access, const io::Layout& layout) {
