@@ -24,10 +24,10 @@ using detail::entry_for;
 using detail::parallel_for;
 using detail::PhaseTimer;
 
-constexpr mode_t kPrivateFile = 0600;
-constexpr mode_t kPublicFile = 0644;
-constexpr mode_t kPrivateDir = PkiDir::kFolderMode;
-constexpr mode_t kPublicDir = 0755;
+constexpr mode_t kPrivateFile = io::Layout::kPrivateFile;
+constexpr mode_t kPublicFile = io::Layout::kPublicFile;
+constexpr mode_t kPrivateDir = io::Layout::kPrivateDir;
+constexpr mode_t kPublicDir = io::Layout::kPublicDir;
 constexpr long kDaySeconds = 24 * 60 * 60;
 
 }  // namespace
@@ -83,12 +83,12 @@ std::vector<std::string> pgca_certificates(const io::Layout& l) {
     std::vector<std::string> found;
     for (const auto& path : {l.root_cert(), l.intermediate_cert()})
         if (io::exists(path)) found.push_back(path.substr(l.dir().size() + 1));
-    for (const auto& [parent, file] : {std::pair{std::string("servers"), "server.crt"},
-                                       std::pair{std::string("clients"), "postgresql.crt"}})
-        for (const auto& name : io::list_dir(l.dir() + "/" + parent)) {
-            std::string rel = parent + "/" + name + "/" + file;
-            if (io::exists(l.dir() + "/" + rel)) found.push_back(rel);
-        }
+    for (const auto& name : io::list_dir(l.servers_dir()))
+        if (auto path = l.server_file(name, io::Layout::kServerCert); io::exists(path))
+            found.push_back(path.substr(l.dir().size() + 1));
+    for (const auto& name : io::list_dir(l.clients_dir()))
+        if (auto path = l.client_file(name, io::Layout::kClientCert); io::exists(path))
+            found.push_back(path.substr(l.dir().size() + 1));
     return found;
 }
 
@@ -185,6 +185,11 @@ void PkiDir::set_ca_passphrase(const PassphraseSource& source) {
     ca_source_ = source;
     root_.reset();
     intermediate_.reset();
+}
+
+void PkiDir::unlock_ca_keys() {
+    for (bool inter : {false, true})
+        if (inter ? intermediate_cert_ : root_cert_) (void)authority(inter);
 }
 
 std::vector<Action> PkiDir::protect_ca_keys() {
@@ -432,11 +437,11 @@ std::vector<IssuedLeaf> PkiDir::issue_batch(const std::vector<ServerRequest>& se
         // sending only its leaf still verifies (docs/postgres-facts.md §1.6); a client's sslrootcert
         // holds the self-signed root alone (libpq sets no X509_V_FLAG_PARTIAL_CHAIN).
         const std::string trust = server ? root_pem + chain : root_pem;
-        const char* cert_file = server ? "/server.crt" : "/postgresql.crt";
-        const char* key_file = server ? "/server.key" : "/postgresql.key";
-        if (!m.leaf.key_pem.empty()) files_.write(folder + key_file, std::move(m.leaf.key_pem), kPrivateFile);
-        files_.write(folder + cert_file, std::move(m.cert_file), kPublicFile);
-        files_.write_if_changed(folder + "/root.crt", trust, kPublicFile);
+        const char* cert_file = server ? io::Layout::kServerCert : io::Layout::kClientCert;
+        const char* key_file = server ? io::Layout::kServerKey : io::Layout::kClientKey;
+        if (!m.leaf.key_pem.empty()) files_.write(folder + "/" + key_file, std::move(m.leaf.key_pem), kPrivateFile);
+        files_.write(folder + "/" + cert_file, std::move(m.cert_file), kPublicFile);
+        files_.write_if_changed(folder + "/" + io::Layout::kTrust, trust, kPublicFile);
         out.push_back({m.entry.serial, m.entry.not_after, std::move(m.leaf.cert_pem)});
         m = MadeLeaf{};  // its PEM strings now live in the file batch
     };
@@ -520,7 +525,7 @@ void PkiDir::flush_files() {
     }
     // A marker that outlives a kill -9 in the middle of the writes, so that the next run knows
     // to sweep temporary files (everything else it checks against the ledger anyway).
-    std::string marker = layout_.dir() + "/.pgca-writing";
+    std::string marker = layout_.writing_marker();
     PhaseTimer timer("write files");
     io::write_file_atomic(marker, "pgca was writing files\n", 0600);
     files_.commit(layout_.dir(), jobs_);
@@ -531,33 +536,36 @@ void PkiDir::sweep_after_crash() {
     // A run killed while renaming its files into place left a journal: finish those renames
     // first, so that every key and certificate it was replacing change together.
     const bool journal = io::recover_journal(layout_.dir());
-    std::string marker = layout_.dir() + "/.pgca-writing";
+    std::string marker = layout_.writing_marker();
     if (!journal && !io::exists(marker)) return;
     recovered_ = true;
     for (const auto& d : {layout_.dir(), layout_.ca_dir(), layout_.crl_dir()}) io::remove_temp_files(d);
     for (const auto& parent : {layout_.servers_dir(), layout_.clients_dir()})
         for (const auto& name : io::list_dir(parent)) {
             io::remove_temp_files(parent + "/" + name);
-            if (parent == layout_.servers_dir()) io::remove_temp_files(parent + "/" + name + "/crl");
+            if (parent == layout_.servers_dir()) io::remove_temp_files(layout_.server_crl_dir(name));
         }
     io::remove_all(marker);
 }
 
 bool PkiDir::write_server_conf(const Profile& profile, const ServerSpec& server) {
-    std::string base = server.install_dir.empty() ? layout_.server_dir(server.name) : server.install_dir;
-    pg::ServerFiles files{base + "/server.crt", base + "/server.key", base + "/root.crt", base + "/root.crl",
-                          base + "/crl"};
+    std::string base = (server.install_dir.empty() ? layout_.server_dir(server.name) : server.install_dir) + "/";
+    using L = io::Layout;
+    pg::ServerFiles files{base + L::kServerCert, base + L::kServerKey, base + L::kTrust, base + L::kServerCrl,
+                          base + L::kServerCrlDir};
     files_.make_dir(layout_.servers_dir(), kPublicDir);
     files_.make_dir(layout_.server_dir(server.name), kPrivateDir);
-    return files_.write_if_changed(layout_.server_dir(server.name) + "/postgresql.ssl.conf",
+    return files_.write_if_changed(layout_.server_conf(server.name),
                                    pg::render_server_conf(profile.name, server, profile.server_settings, files),
                                    kPublicFile);
 }
 
 io::FileWrite PkiDir::client_service_file(const Profile& profile, const ClientSpec& client) const {
-    std::string base = layout_.client_dir(client.user);
-    pg::ClientFiles files{base + "/root.crt", base + "/postgresql.crt", base + "/postgresql.key"};
-    return {base + "/pg_service.conf",
+    using L = io::Layout;
+    const std::string& role = client.user;
+    pg::ClientFiles files{layout_.client_file(role, L::kTrust), layout_.client_file(role, L::kClientCert),
+                          layout_.client_file(role, L::kClientKey)};
+    return {layout_.client_service(role),
             pg::render_service(profile.name, client.user, profile.servers, profile.client_settings, files),
             kPublicFile};
 }
@@ -676,18 +684,18 @@ std::vector<Action> PkiDir::refresh_crls(int crl_days, bool force) {
     // The servers that have a valid certificate (this transaction's included): their folders
     // exist, or will once the queued files are written.
     for (const auto& name : ledger_->valid_names(CertKind::server)) {
-        std::string folder = layout_.server_dir(name);
-        files_.write_if_changed(folder + "/root.crl", bundle, kPublicFile);
-        files_.make_dir(folder + "/crl", kPublicDir);
+        files_.write_if_changed(layout_.server_file(name, io::Layout::kServerCrl), bundle, kPublicFile);
+        const std::string crl_dir = layout_.server_crl_dir(name);
+        files_.make_dir(crl_dir, kPublicDir);
         std::set<std::string> names;
         for (std::size_t k = 0; k < cas.size(); ++k) {
             // `openssl rehash` naming: ssl_crl_dir finds a CA's CRL by its issuer-name hash.
             std::string hashed = hashed_crl_name(*cas[k].cert);
             names.insert(hashed);
-            files_.write_if_changed(folder + "/crl/" + hashed, current_pem[k], kPublicFile);
+            files_.write_if_changed(crl_dir + "/" + hashed, current_pem[k], kPublicFile);
         }
-        for (const auto& stale : io::list_dir(folder + "/crl"))
-            if (names.count(stale) == 0) files_.remove(folder + "/crl/" + stale);
+        for (const auto& stale : io::list_dir(crl_dir))
+            if (names.count(stale) == 0) files_.remove(crl_dir + "/" + stale);
     }
     return actions;
 }

@@ -48,9 +48,10 @@ public:
     // Reads the folder: what record() will write.
     void scan() {
         load_cas();
-        for (const auto& name : io::list_dir(l_.servers_dir())) leaf(CertKind::server, name, l_.server_dir(name), "server.crt", "server.key");
+        for (const auto& name : io::list_dir(l_.servers_dir()))
+            leaf(CertKind::server, name, l_.server_dir(name), io::Layout::kServerCert, io::Layout::kServerKey);
         for (const auto& name : io::list_dir(l_.clients_dir()))
-            leaf(CertKind::client, name, l_.client_dir(name), "postgresql.crt", "postgresql.key");
+            leaf(CertKind::client, name, l_.client_dir(name), io::Layout::kClientCert, io::Layout::kClientKey);
         read_crls();
     }
 
@@ -189,8 +190,9 @@ private:
     void read_crls() {
         std::vector<std::string> paths{l_.root_crl(), l_.intermediate_crl()};
         for (const auto& name : io::list_dir(l_.servers_dir())) {
-            paths.push_back(l_.server_dir(name) + "/root.crl");
-            for (const auto& f : io::list_dir(l_.server_dir(name) + "/crl")) paths.push_back(l_.server_dir(name) + "/crl/" + f);
+            paths.push_back(l_.server_file(name, io::Layout::kServerCrl));
+            const std::string crl_dir = l_.server_crl_dir(name);
+            for (const auto& f : io::list_dir(crl_dir)) paths.push_back(crl_dir + "/" + f);
         }
         for (const auto& path : paths) {
             auto pem = io::try_read_file(path);

@@ -3,6 +3,7 @@
 
 #include "commands/common.hpp"
 #include "pgca/error.hpp"
+#include "pgca/operations.hpp"
 
 namespace pgca::cli {
 
@@ -13,14 +14,13 @@ int run_crl(int argc, char** argv) {
         ("days", "CRL lifetime (default: the profile's crl_days, else 90)", cxxopts::value<int>());
     add_lock_timeout_option(options);
     auto r = parse(options, argc, argv);
-    auto pki = PkiDir::open(r["dir"].as<std::string>(), writer_open_options(r));
-    int days = pki->setting("crl_days", kDefaultCrlDays);
+    const OpenOptions open_options = writer_open_options(r);
+    int days = 0;  // what the last apply recorded
     if (r.count("days") != 0) {
         days = r["days"].as<int>();
         if (days < 1 || days > 3650) throw Error(ErrorKind::usage, "--days: must be between 1 and 3650");
     }
-    if (!pki->has_ca()) throw Error(ErrorKind::input, "\"" + pki->layout().dir() + "\" has no CA");
-    auto actions = pki->transact([&] { return pki->refresh_crls(days, true); });
+    auto actions = ops::refresh_crls(r["dir"].as<std::string>(), days, open_options);
     for (const auto& a : actions) std::cout << format_action(a) << "\n";
     std::cout << "servers using ssl_crl_file need SELECT pg_reload_conf() to read them\n";
     return 0;

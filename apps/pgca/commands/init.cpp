@@ -3,6 +3,7 @@
 
 #include "commands/common.hpp"
 #include "pgca/error.hpp"
+#include "pgca/operations.hpp"
 #include "pgca/secret.hpp"
 
 namespace pgca::cli {
@@ -54,22 +55,10 @@ int run_init(int argc, char** argv) {
         spec.passphrase = {PassphraseSource::Kind::file, io::absolute(r["passphrase-file"].as<std::string>())};
     if (r.count("passphrase-command") != 0)
         spec.passphrase = {PassphraseSource::Kind::command, r["passphrase-command"].as<std::string>()};
-    PassphraseCache passphrases;
-    if (!spec.passphrase.empty()) (void)passphrases.get(spec.passphrase);  // fail before creating anything
-
-    auto pki = PkiDir::open(r["dir"].as<std::string>(), open_options);
-    if (pki->has_ca()) throw Error(ErrorKind::policy, "\"" + pki->layout().dir() + "\" already has a root CA");
-    pki->adopt_passphrases(std::move(passphrases));
-    if (!spec.passphrase.empty()) pki->set_ca_passphrase(spec.passphrase);
-    auto actions = pki->transact([&] {
-        if (!spec.passphrase.empty()) pki->ledger().set_meta("ca_passphrase", spec.passphrase.to_json());
-        auto done = pki->create_ca(spec);
-        // Servers include ssl_crl_file from the start, so the CRLs must exist from the start.
-        for (auto& a : pki->refresh_crls(pki->setting("crl_days", kDefaultCrlDays), false)) done.push_back(std::move(a));
-        return done;
-    });
+    const std::string dir = r["dir"].as<std::string>();
+    auto actions = ops::init(dir, spec, open_options);
     for (const auto& a : actions) std::cout << format_action(a) << "\n";
-    std::cout << "root CA: " << pki->layout().root_cert() << "\n";
+    std::cout << "root CA: " << io::Layout(dir).root_cert() << "\n";
     return 0;
 }
 

@@ -5,17 +5,10 @@
 
 #include "commands/common.hpp"
 #include "pgca/error.hpp"
+#include "pgca/operations.hpp"
 
 namespace pgca::cli {
 namespace {
-
-// A profile for files written outside `apply`: the folder's own name for the service.
-Profile standalone_profile(PkiDir& pki) {
-    Profile p;
-    p.name = pki.ledger().get_meta("profile_name").value_or("pgca");
-    p.client_settings["sslmode"] = "verify-full";
-    return p;
-}
 
 int issue_server(int argc, char** argv) {
     cxxopts::Options options("pgca issue server", "Issue a server certificate and write servers/NAME/.");
@@ -37,17 +30,11 @@ int issue_server(int argc, char** argv) {
     in_context("--name", [&] { validate_simple_name(spec.name, "server name"); });
     for (const auto& h : spec.hosts) in_context("--host", [&] { validate_host(h, "host"); });
 
-    auto pki = PkiDir::open(r["dir"].as<std::string>(), open_options);
-    ServerRequest req{spec.name, spec.hosts, key_option(r, KeyAlg::ec_p256), days_option(r, 397), false, {}};
-    Certificate cert = pki->transact([&] {
-        Certificate c = pki->issue_server(req);
-        pki->write_server_conf(standalone_profile(*pki), spec);
-        (void)pki->refresh_crls(pki->setting("crl_days", kDefaultCrlDays), false);  // root.crl for the new folder
-        return c;
-    });
-    std::cout << "issued server \"" << spec.name << "\" serial " << cert.serial_hex() << ", valid until "
-              << format_time(cert.not_after()) << "\n"
-              << "files: " << pki->layout().server_dir(spec.name)
+    const io::Layout layout(r["dir"].as<std::string>());
+    IssuedLeaf cert = ops::issue_server(layout.dir(), spec, key_option(r, KeyAlg::ec_p256), days_option(r, 397), open_options);
+    std::cout << "issued server \"" << spec.name << "\" serial " << cert.serial_hex << ", valid until "
+              << format_time(cert.not_after) << "\n"
+              << "files: " << layout.server_dir(spec.name)
               << "/{server.crt,server.key,root.crt,root.crl,postgresql.ssl.conf}\n";
     return 0;
 }
@@ -120,23 +107,15 @@ int issue_client(int argc, char** argv) {
 
     const KeyAlg alg = key_option(r, KeyAlg::ec_p256);
     const int days = days_option(r, 365);
-    auto pki = PkiDir::open(r["dir"].as<std::string>(), open_options);
-    if (unsigned j = jobs_option(r); j != 0) pki->set_jobs(j);
-    std::vector<ClientRequest> reqs;
-    for (const auto& spec : specs) reqs.push_back({spec.user, spec.cn, alg, days});
-    auto certs = pki->transact([&] {
-        auto issued = pki->issue_batch({}, reqs, progress_bar("issuing"));
-        Profile profile = standalone_profile(*pki);
-        (void)pki->write_client_services(profile, specs);
-        return issued;
-    });
+    const io::Layout layout(r["dir"].as<std::string>());
+    auto certs = ops::issue_clients(layout.dir(), specs, alg, days, jobs_option(r), open_options, progress_bar("issuing"));
     if (certs.size() == 1) {
         std::cout << "issued client \"" << specs[0].user << "\" serial " << certs[0].serial_hex << ", valid until "
                   << format_time(certs[0].not_after) << "\n"
-                  << "files: " << pki->layout().client_dir(specs[0].user)
+                  << "files: " << layout.client_dir(specs[0].user)
                   << "/{postgresql.crt,postgresql.key,root.crt,pg_service.conf}\n";
     } else {
-        std::cout << "issued " << certs.size() << " client certificates under " << pki->layout().clients_dir() << "\n";
+        std::cout << "issued " << certs.size() << " client certificates under " << layout.clients_dir() << "\n";
     }
     return 0;
 }

@@ -1,10 +1,9 @@
 // pgca revoke --dir DIR (--serial HEX | --user ROLE | --server NAME) [--reason REASON]
-#include <cctype>
-#include <ctime>
 #include <iostream>
 
 #include "commands/common.hpp"
 #include "pgca/error.hpp"
+#include "pgca/operations.hpp"
 
 namespace pgca::cli {
 
@@ -29,49 +28,15 @@ int run_revoke(int argc, char** argv) {
         throw Error(ErrorKind::usage, "--reason: unknown reason \"" + reason_text + "\" (RFC 5280: " +
                                           revocation_reason_names() + ")");
 
-    auto pki = PkiDir::open(r["dir"].as<std::string>(), open_options);
-    std::vector<LedgerEntry> targets;
-    std::string what;
-    const std::time_t now = std::time(nullptr);
+    ops::RevokeTarget target;
     if (r.count("serial") != 0) {
-        std::string serial = r["serial"].as<std::string>();
-        for (auto& c : serial) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-        // The ledger spells serials as OpenSSL does: whole bytes, so "0A12", never "A12".
-        serial.erase(0, std::min(serial.find_first_not_of('0'), serial.size() - 1));
-        if (serial.size() % 2 != 0 && serial != "0") serial.insert(0, "0");
-        what = "serial " + serial;
-        for (auto& e : pki->ledger().by_serial(serial))
-            if (e.kind == CertKind::server || e.kind == CertKind::client) targets.push_back(std::move(e));
-        if (targets.empty()) throw Error(ErrorKind::input, "revoke: no server or client certificate with " + what);
-        if (targets.size() > 1) throw Error(ErrorKind::input, "revoke: " + what + " is ambiguous (several issuers)");
+        target.serial = r["serial"].as<std::string>();
     } else {
-        const CertKind kind = r.count("user") != 0 ? CertKind::client : CertKind::server;
-        std::string name = r.count("user") != 0 ? r["user"].as<std::string>() : r["server"].as<std::string>();
-        what = std::string(to_string(kind)) + " \"" + name + "\"";
-        auto all = pki->ledger().by_name(kind, name);
-        if (all.empty()) throw Error(ErrorKind::input, "revoke: the ledger has no certificate for " + what);
-        // Superseded certificates are still valid until they expire: revoke them too.
-        for (auto& e : all)
-            if (e.not_after > now) targets.push_back(std::move(e));
+        target.kind = r.count("user") != 0 ? "client" : "server";
+        target.name = r.count("user") != 0 ? r["user"].as<std::string>() : r["server"].as<std::string>();
     }
-
-    std::vector<std::string> revoked, already;
-    std::vector<Action> crl_actions;
-    try {
-        pki->transact([&] {
-            for (const auto& e : targets) (pki->revoke(e, *reason) ? revoked : already).push_back(e.serial);
-            crl_actions = pki->refresh_crls(pki->setting("crl_days", kDefaultCrlDays), false);
-        });
-    } catch (const Error&) {
-        if (!pki->unwritten() || (revoked.empty() && already.empty())) throw;
-        // The revocation stands (the ledger committed it); only its publication is missing.
-        std::string serials;
-        for (const auto* list : {&revoked, &already})
-            for (const auto& s : *list) serials += (serials.empty() ? "" : ", ") + s;
-        throw Error(ErrorKind::io, "revocation of " + what + " serial " + serials + " recorded; CRL not written: " +
-                                       pki->unwritten()->what() + "; run `pgca crl`");
-    }
-
+    const ops::RevokeResult done = ops::revoke(r["dir"].as<std::string>(), target, *reason, open_options);
+    const auto& [what, revoked, already, crl_actions] = done;
     if (r.count("json") != 0) {
         nlohmann::json out = {{"revoked", revoked}, {"already_revoked", already}, {"crls", nlohmann::json::array()}};
         for (const auto& a : crl_actions) out["crls"].push_back(to_json(a));

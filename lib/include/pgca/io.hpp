@@ -224,22 +224,49 @@ private:
 /// Where everything lives in a PKI folder (docs/design.md §3, "On-disk layout").
 class Layout final {
 public:
+    // The names of the files in a server or client folder (also under a server's install_dir).
+    static constexpr const char* kServerCert = "server.crt";      ///< ssl_cert_file: leaf + intermediate
+    static constexpr const char* kServerKey = "server.key";       ///< ssl_key_file
+    static constexpr const char* kTrust = "root.crt";             ///< ssl_ca_file / sslrootcert
+    static constexpr const char* kServerCrl = "root.crl";         ///< ssl_crl_file: every CA's CRL
+    static constexpr const char* kServerCrlDir = "crl";           ///< ssl_crl_dir: hashed CRL names
+    static constexpr const char* kServerConf = "postgresql.ssl.conf";
+    static constexpr const char* kClientCert = "postgresql.crt";  ///< sslcert
+    static constexpr const char* kClientKey = "postgresql.key";   ///< sslkey
+    static constexpr const char* kClientService = "pg_service.conf";
+    /// The modes pgca gives what it writes.
+    static constexpr mode_t kPrivateFile = 0600;
+    static constexpr mode_t kPublicFile = 0644;
+    static constexpr mode_t kPrivateDir = 0700;  ///< ca/, servers/NAME, clients/ROLE
+    static constexpr mode_t kPublicDir = 0755;
+
     explicit Layout(const std::string& dir) : dir_(absolute(dir)) {}
 
     [[nodiscard]] const std::string& dir() const noexcept { return dir_; }
     [[nodiscard]] std::string ledger() const { return dir_ + "/pgca.db"; }
+    /// The marker of a run writing files (a kill leaves it: the next run sweeps).
+    [[nodiscard]] std::string writing_marker() const { return dir_ + "/.pgca-writing"; }
     [[nodiscard]] std::string ca_dir() const { return dir_ + "/ca"; }
     [[nodiscard]] std::string root_cert() const { return ca_dir() + "/root.crt"; }
     [[nodiscard]] std::string root_key() const { return ca_dir() + "/root.key"; }
     [[nodiscard]] std::string intermediate_cert() const { return ca_dir() + "/intermediate.crt"; }
     [[nodiscard]] std::string intermediate_key() const { return ca_dir() + "/intermediate.key"; }
-    [[nodiscard]] std::string server_dir(std::string_view name) const { return dir_ + "/servers/" + std::string(name); }
-    [[nodiscard]] std::string client_dir(std::string_view role) const { return dir_ + "/clients/" + std::string(role); }
+    [[nodiscard]] std::string servers_dir() const { return dir_ + "/servers"; }
+    [[nodiscard]] std::string clients_dir() const { return dir_ + "/clients"; }
+    [[nodiscard]] std::string server_dir(std::string_view name) const { return servers_dir() + "/" + std::string(name); }
+    [[nodiscard]] std::string client_dir(std::string_view role) const { return clients_dir() + "/" + std::string(role); }
+    [[nodiscard]] std::string server_file(std::string_view name, const char* file) const {
+        return server_dir(name) + "/" + file;
+    }
+    [[nodiscard]] std::string client_file(std::string_view role, const char* file) const {
+        return client_dir(role) + "/" + file;
+    }
+    [[nodiscard]] std::string server_conf(std::string_view name) const { return server_file(name, kServerConf); }
+    [[nodiscard]] std::string server_crl_dir(std::string_view name) const { return server_file(name, kServerCrlDir); }
+    [[nodiscard]] std::string client_service(std::string_view role) const { return client_file(role, kClientService); }
     [[nodiscard]] std::string crl_dir() const { return dir_ + "/crl"; }
     [[nodiscard]] std::string root_crl() const { return crl_dir() + "/root.crl"; }
     [[nodiscard]] std::string intermediate_crl() const { return crl_dir() + "/intermediate.crl"; }
-    [[nodiscard]] std::string servers_dir() const { return dir_ + "/servers"; }
-    [[nodiscard]] std::string clients_dir() const { return dir_ + "/clients"; }
     [[nodiscard]] std::string hba() const { return dir_ + "/pg_hba.conf"; }
     [[nodiscard]] std::string ident() const { return dir_ + "/pg_ident.conf"; }
 

@@ -93,6 +93,8 @@ public:
     /// read once. A command may fill it before it opens the folder (see apply), so that a wrong
     /// source fails before anything is written.
     void adopt_passphrases(PassphraseCache&& read) noexcept { passphrases_ = std::move(read); }
+    /// Loads (and decrypts) both CA keys: a wrong passphrase throws Error(input) here.
+    void unlock_ca_keys();
     /// With a passphrase source: decrypts both CA keys (a wrong passphrase throws Error(input)
     /// here, before anything changes) and encrypts any that are still stored in the clear.
     std::vector<Action> protect_ca_keys();
@@ -166,7 +168,7 @@ public:
     /// Queues clients/ and clients/ROLE (mode 0700) to be created, or their modes restored.
     void queue_client_folder(const std::string& user);
     /// The mode pgca gives a client or server folder.
-    static constexpr mode_t kFolderMode = 0700;
+    static constexpr mode_t kFolderMode = io::Layout::kPrivateDir;
 
     /// Marks `entry` revoked now for `reason`. Returns false (and changes nothing) when it
     /// already was revoked.

@@ -1,0 +1,84 @@
+// The commands that run without a profile (init, issue, revoke, rotate, crl), each one library
+// call: the CLI parses options, calls it, and prints what it returns.
+#pragma once
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "pgca/pki.hpp"
+#include "pgca/profile.hpp"
+#include "pgca/secret.hpp"
+
+namespace pgca::ops {
+
+/// Creates the root CA (and `spec.intermediate`) in `dir` and its first CRLs. The passphrase
+/// source, if any, is read before the folder is created. Throws Error(policy) when the folder
+/// already has a root CA. Returns what was made.
+std::vector<Action> init(const std::string& dir, const CaSpec& spec, const OpenOptions& open);
+
+/// Issues a server certificate and writes servers/NAME/ with its postgresql.ssl.conf rendered as
+/// the last apply rendered it (install_dir, CRL mode, key_passphrase and the server settings of
+/// the applied profile, when it names this server).
+IssuedLeaf issue_server(const std::string& dir, const ServerSpec& spec, KeyAlg key, int days, const OpenOptions& open);
+
+/// Issues client certificates and writes each clients/ROLE/ with its pg_service.conf rendered
+/// from the applied profile (its servers and client settings).
+std::vector<IssuedLeaf> issue_clients(const std::string& dir, const std::vector<ClientSpec>& specs, KeyAlg key,
+                                      int days, unsigned jobs, const OpenOptions& open, const Progress& progress);
+
+/// What to revoke: one serial (any number of leading zeros, any case), or every unexpired
+/// certificate of a server or client.
+struct RevokeTarget {
+    std::string serial;  ///< "" unless revoking by serial
+    std::string kind;    ///< "server" or "client" (by name)
+    std::string name;
+};
+
+struct RevokeResult {
+    std::string what;  ///< "serial 0A12", "client \"alice\""
+    std::vector<std::string> revoked;
+    std::vector<std::string> already;
+    std::vector<Action> crls;
+};
+
+/// Revokes `target` and refreshes the CRLs, in one transaction. A committed revocation whose CRL
+/// could not be written throws Error(io) saying so (and naming `pgca crl`).
+RevokeResult revoke(const std::string& dir, const RevokeTarget& target, RevocationReason reason,
+                    const OpenOptions& open);
+
+/// `pgca crl`: new CRLs for every CA, now. `days` 0 = what the last apply recorded.
+std::vector<Action> refresh_crls(const std::string& dir, int days, const OpenOptions& open);
+
+struct RotateOptions {
+    std::vector<std::string> servers;  ///< empty = every server with a valid certificate
+    std::optional<int> within;         ///< days; default: the applied renew_before_days, else 30
+    bool force = false;
+    bool keep_key = false;
+    std::string reload;         ///< shell command run after a rotation; "" = none
+    std::string verify;         ///< HOST:PORT probed afterwards; "" = none
+    std::string verify_name;    ///< name to check in the served certificate; "" = the host
+    int verify_timeout = 15;    ///< seconds, retries included
+    /// Called with each action as it is done (the reload included, as verb "reload"), before
+    /// the reload runs and the server is verified.
+    std::function<void(const Action&)> on_action;
+};
+
+struct VerifyResult {
+    std::string target;
+    std::string serial;
+    std::string tls_version;
+    long days_left = 0;
+};
+
+struct RotateResult {
+    std::vector<Action> actions;
+    std::optional<VerifyResult> verified;
+};
+
+/// Renews the server certificates that are due (or stale on disk, or all with `force`), runs the
+/// reload command and checks what the server now serves.
+RotateResult rotate(const std::string& dir, const RotateOptions& options, const OpenOptions& open);
+
+}  // namespace pgca::ops

@@ -1,0 +1,541 @@
+// apply's plan: what the profile asks for, against what the ledger and the files say.
+#include "pgca/plan.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <ctime>
+#include <set>
+#include <string_view>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "parallel.hpp"
+#include "pgca/error.hpp"
+#include "pgca/pg_access.hpp"
+#include "pgca/pg_render.hpp"
+
+namespace pgca {
+namespace {
+
+constexpr long kDaySeconds = 24 * 60 * 60;
+
+// The issuing CA as the plan sees it: the one that signs once the plan's CA steps are done.
+struct IssuingCa {
+    bool ready = false;      // a CA exists before the plan runs
+    std::string dn;          // "" when the plan makes a new issuing CA (a new intermediate)
+    std::time_t not_after = 0;
+};
+
+// Why an existing certificate must be issued again, or "" when it can stay.
+std::string reissue_reason(const LedgerEntry& current, const nlohmann::json& wanted, const io::Folder& folder,
+                           const std::string& cert_file, const std::string& key_file, const IssuingCa& ca,
+                           const PkiDir& pki, int renew_before_days) {
+    // The ledger's detail is the dump of what was wanted at issue time: equal text means nothing
+    // changed, without parsing (this runs per client).
+    if (current.detail != wanted.dump()) {
+        nlohmann::json have = nlohmann::json::parse(current.detail, nullptr, false);
+        for (const auto& [k, v] : wanted.items())
+            if (!have.is_object() || (!have.contains(k) && v != "") || (have.contains(k) && have[k] != v))
+                return k + " changed (" + (have.is_object() && have.contains(k) ? have[k].dump() : "none") + " → " +
+                       v.dump() + ")";
+    }
+    std::time_t now = std::time(nullptr);
+    // Renewing only helps when the new certificate would end later: one already ending with its
+    // issuer (leaves are clamped to the CA's notAfter) stays, or every apply would re-issue it.
+    if (current.not_after - now <= static_cast<std::time_t>(renew_before_days) * kDaySeconds &&
+        current.not_after < ca.not_after)
+        return "expires " + format_time(current.not_after) + ", within renew_before_days (" +
+               std::to_string(renew_before_days) + ")";
+    if (current.issuer != ca.dn) return "it was not issued by the current CA";
+    auto cert_pem = folder.try_read(cert_file);
+    auto key_pem = folder.try_read(key_file);
+    if (!cert_pem || !key_pem) return "its files are missing";
+    if (!current.cert_file_sha256.empty() && !current.key_file_sha256.empty()) {
+        // The ledger knows the files as written: comparing digests is enough, and cheap.
+        if (sha256_hex(*cert_pem) != current.cert_file_sha256) return cert_file + " is not the file pgca wrote";
+        if (sha256_hex(*key_pem) != current.key_file_sha256) return key_file + " is not the file pgca wrote";
+        return {};
+    }
+    try {
+        Certificate cert = Certificate::from_pem(*cert_pem, cert_file);
+        if (cert.sha256_fingerprint() != current.fingerprint) return cert_file + " is not the certificate in the ledger";
+        if (!cert.matches(PrivateKey::from_pem(*key_pem, key_file))) return key_file + " does not match " + cert_file;
+        if (!cert.issued_by(pki.issuer_certificate())) return "it was not issued by the current CA";
+    } catch (const Error& e) {
+        return std::string("its files are unreadable: ") + e.what();
+    }
+    return {};
+}
+
+// The servers and clients a profile lists, looked up in sets: Profile::find_client is a linear
+// scan, and these run per ledger entry.
+class Listed {
+public:
+    explicit Listed(const Profile& profile) {
+        for (const auto& s : profile.servers) servers_.insert(s.name);
+        for (const auto& c : profile.clients) clients_.insert(c.user);
+    }
+    bool operator()(std::string_view kind, std::string_view name) const {
+        return kind == "server" ? servers_.count(name) != 0 : clients_.count(name) != 0;
+    }
+
+private:
+    std::unordered_set<std::string_view> servers_, clients_;
+};
+
+// The servers and clients with a valid certificate that left the profile: apply retires them.
+std::set<std::pair<std::string, std::string>> leaving(const std::vector<LedgerEntry>& valid, const Listed& listed) {
+    std::set<std::pair<std::string, std::string>> gone;
+    for (const auto& e : valid)
+        if ((e.kind == "server" || e.kind == "client") && !listed(e.kind, e.name)) gone.insert({e.kind, e.name});
+    return gone;
+}
+
+// Destructive changes are deliberate: a profile of another name than the folder's, or one that
+// would retire most of the folder at once, is almost always the wrong file. Both stop the apply
+// (dry run included) before anything changes, unless the options say it is meant.
+void refuse_surprises(const Profile& profile, Ledger& ledger, const std::vector<LedgerEntry>& valid,
+                      const ApplyOptions& options) {
+    auto have = ledger.get_meta("profile_name");
+    if (have && *have != profile.name && !options.rename)
+        throw Error(ErrorKind::policy, "profile \"" + profile.name + "\": the folder belongs to profile \"" + *have +
+                                           "\"; applying another profile would revoke every certificate it does not "
+                                           "list; pass --rename if \"" + profile.name + "\" replaces \"" + *have + "\"");
+    if (options.allow_mass_revocation) return;
+    constexpr std::size_t kMassRevocation = 5;
+    std::set<std::pair<std::string, std::string>> leaves;
+    for (const auto& e : valid)
+        if (e.kind == "server" || e.kind == "client") leaves.insert({e.kind, e.name});
+    auto gone = leaving(valid, Listed(profile));
+    if (gone.size() < kMassRevocation || gone.size() * 2 <= leaves.size()) return;
+    std::string list;
+    for (const auto& [kind, name] : gone) list += (list.empty() ? "" : ", ") + kind + " " + name;
+    throw Error(ErrorKind::policy, "profile \"" + profile.name + "\" would revoke " + std::to_string(gone.size()) +
+                                       " of the folder's " + std::to_string(leaves.size()) +
+                                       " servers and clients (no longer in the profile: " + list +
+                                       "); nothing was changed; pass --allow-mass-revocation if that is intended");
+}
+
+std::string joined(const std::vector<std::string>& items) {
+    std::string out;
+    for (const auto& s : items) out += (out.empty() ? "" : ", ") + s;
+    return out.empty() ? std::string("nothing") : out;
+}
+
+// A leaf that left the profile: each certificate retire() revokes, and the folder it removes.
+void plan_retire(Plan& plan, Ledger& ledger, const io::Layout& layout, const std::string& kind,
+                 const std::string& name) {
+    const std::time_t now = std::time(nullptr);
+    std::vector<std::string> serials;
+    for (const auto& e : ledger.by_name(kind, name))
+        if (e.status != "revoked" && e.not_after > now) serials.push_back(e.serial);
+    plan.steps.push_back({StepKind::retire, kind, name, "no longer in the profile; would revoke " + joined(serials)});
+    std::string folder = kind == "client" ? layout.client_dir(name) : layout.server_dir(name);
+    if (io::exists(folder))
+        plan.steps.push_back({StepKind::remove, "file", folder, kind + " no longer in the profile", true, false});
+}
+
+// The CRL folders of the servers that stay: the files refresh_crls removes because they are not
+// a current CA's hashed CRL name.
+void plan_stale_crl_files(Plan& plan, const PkiDir& pki, const Profile& profile) {
+    if (!pki.has_ca()) return;
+    std::set<std::string> names{hashed_crl_name(pki.root())};
+    if (pki.has_intermediate()) names.insert(hashed_crl_name(pki.issuer_certificate()));
+    for (const auto& s : profile.servers) {
+        std::string dir = pki.layout().server_crl_dir(s.name);
+        for (const auto& f : io::list_dir(dir))
+            if (names.count(f) == 0)
+                plan.steps.push_back({StepKind::remove, "file", dir + "/" + f, "not a current CA's CRL", true, false});
+    }
+}
+
+// The CA steps, and the warnings about a CA the profile describes otherwise.
+IssuingCa plan_ca(Plan& plan, const Profile& profile, PkiDir& pki) {
+    IssuingCa ca;
+    if (!pki.has_ca()) {
+        plan.steps.push_back({StepKind::create_root, "root", "root", ""});
+        return ca;
+    }
+    ca.ready = true;
+    std::string have = pki.root().subject_rfc2253();
+    std::string want = profile.ca.subject.rfc2253();
+    if (have != want)
+        plan.warnings.push_back("ca.subject: the folder's root CA is \"" + have + "\", the profile says \"" + want +
+                                "\"; pgca keeps the existing root (a new root means new trust on every server and "
+                                "client)");
+    ca.dn = pki.issuer().certificate().subject_rfc2253();
+    ca.not_after = pki.issuer_certificate().not_after();
+    if (profile.ca.intermediate && !pki.has_intermediate()) {
+        plan.steps.push_back({StepKind::create_intermediate, "intermediate", "intermediate", ""});
+        ca.dn.clear();  // every leaf the root signed is issued again by the new intermediate
+    } else if (!profile.ca.intermediate && pki.has_intermediate()) {
+        plan.warnings.push_back("ca.intermediate: the folder has an intermediate CA the profile does not mention; "
+                                "pgca keeps issuing from it");
+    }
+    if (ca.not_after - std::time(nullptr) <= static_cast<std::time_t>(profile.defaults.renew_before_days) * kDaySeconds)
+        plan.warnings.push_back("the issuing CA expires " + format_time(ca.not_after) +
+                                ", within renew_before_days: certificates cannot outlive it, so they are not renewed; "
+                                "plan a new CA");
+    return ca;
+}
+
+// The ledger's current certificates, by kind and name (hashed: names never hold a newline).
+class Current {
+public:
+    explicit Current(std::vector<LedgerEntry>&& valid) {
+        map_.reserve(valid.size());
+        for (auto& e : valid) {
+            std::string k = key(e.kind, e.name);
+            map_[std::move(k)] = std::move(e);
+        }
+    }
+    const LedgerEntry* find(std::string_view kind, std::string_view name) const {
+        auto it = map_.find(key(kind, name));
+        return it == map_.end() ? nullptr : &it->second;
+    }
+
+private:
+    static std::string key(std::string_view kind, std::string_view name) {
+        std::string k;
+        k.reserve(kind.size() + 1 + name.size());
+        k.append(kind).append(1, '\n').append(name);
+        return k;
+    }
+    std::unordered_map<std::string, LedgerEntry> map_;
+};
+
+// The certificate steps: keep, issue or reissue, servers then clients, keeps first.
+class LeafPlanner {
+public:
+    LeafPlanner(Plan& plan, const Profile& profile, PkiDir& pki, const Current& current, const IssuingCa& ca)
+        : plan_(plan), profile_(profile), pki_(pki), current_(current), ca_(ca) {}
+
+    void servers() {
+        for (const auto& s : profile_.servers) {
+            nlohmann::json wanted = {{"hosts", s.hosts},
+                                     {"key", std::string(to_string(profile_.server_key(s)))},
+                                     {"key_passphrase", s.key_passphrase.to_json()}};
+            const io::Layout& l = pki_.layout();
+            std::string why = reason("server", s.name, wanted, io::Folder(l.server_dir(s.name)), io::Layout::kServerCert,
+                                     io::Layout::kServerKey);
+            if (decide("server", s.name, std::move(why)))
+                plan_.servers.push_back(
+                    {s.name, s.hosts, profile_.server_key(s), profile_.server_days(s), false, s.key_passphrase});
+        }
+    }
+
+    // Checking a client reads and hashes its certificate and key files and compares its
+    // pg_service.conf: with one folder lookup per client, and on several threads, because a
+    // profile may list thousands of them.
+    void clients() {
+        checks_.resize(profile_.clients.size());
+        detail::PhaseTimer timer_check("check clients");
+        detail::parallel_for(
+            profile_.clients.size(), pki_.jobs(),
+            [&](std::size_t i, std::size_t) {
+                const ClientSpec& c = profile_.clients[i];
+                io::Folder folder(pki_.layout().client_dir(c.user));
+                nlohmann::json wanted = {{"cn", c.common_name()}, {"key", std::string(to_string(profile_.client_key(c)))}};
+                checks_[i].why = reason("client", c.user, wanted, folder, io::Layout::kClientCert, io::Layout::kClientKey);
+                io::FileWrite service = pki_.client_service_file(profile_, c);
+                if (!folder.holds(io::Layout::kClientService, service.data, service.mode))
+                    checks_[i].service = std::move(service);
+                checks_[i].folder_ok = folder.mode() == PkiDir::kFolderMode;
+            },
+            256);
+        timer_check.stop();
+        for (std::size_t i = 0; i < profile_.clients.size(); ++i) {
+            const ClientSpec& c = profile_.clients[i];
+            if (decide("client", c.user, std::move(checks_[i].why)))
+                plan_.clients.push_back({c.user, c.cn, profile_.client_key(c), profile_.client_days(c)});
+        }
+    }
+
+    // The issue steps (after every keep), every server's postgresql.ssl.conf (written when it
+    // differs), then each client's pg_service.conf that differs or the folder whose mode is to be
+    // restored.
+    void finish() {
+        for (auto& step : issues_) plan_.steps.push_back(std::move(step));
+        for (const auto& s : profile_.servers)
+            plan_.steps.push_back({StepKind::write_server_conf, "server", s.name, "", false, true});
+        for (std::size_t i = 0; i < checks_.size(); ++i) {
+            const std::string& user = profile_.clients[i].user;
+            if (checks_[i].service) {
+                plan_.steps.push_back({StepKind::write_service, "client", user, "", false, true});
+                plan_.writes.push_back(std::move(*checks_[i].service));
+            } else if (!checks_[i].folder_ok) {
+                plan_.steps.push_back({StepKind::ensure_folder, "client", user, "", false, true});
+            }
+        }
+    }
+
+private:
+    struct ClientCheck {
+        std::string why;                       // "" when its certificate stays
+        std::optional<io::FileWrite> service;  // pg_service.conf, when it differs
+        bool folder_ok = false;                // the folder exists with its mode
+    };
+
+    std::string reason(const std::string& kind, const std::string& name, const nlohmann::json& wanted,
+                       const io::Folder& folder, const char* cert_file, const char* key_file) const {
+        const LedgerEntry* e = current_.find(kind, name);
+        if (e == nullptr) return "new";
+        if (!ca_.ready) return "new CA";
+        return reissue_reason(*e, wanted, folder, cert_file, key_file, ca_, pki_, profile_.defaults.renew_before_days);
+    }
+
+    // A keep step now, or an issue step queued after every keep. True when it issues.
+    bool decide(const char* kind, const std::string& name, std::string why) {
+        const LedgerEntry* e = current_.find(kind, name);
+        if (why.empty()) {
+            plan_.steps.push_back({StepKind::keep, kind, name, "serial " + e->serial});
+            return false;
+        }
+        issues_.push_back({e != nullptr ? StepKind::reissue : StepKind::issue, kind, name, std::move(why)});
+        return true;
+    }
+
+    Plan& plan_;
+    const Profile& profile_;
+    PkiDir& pki_;
+    const Current& current_;
+    const IssuingCa& ca_;
+    std::vector<ClientCheck> checks_;
+    std::vector<Step> issues_;
+};
+
+}  // namespace
+
+const char* verb(StepKind kind) noexcept {
+    switch (kind) {
+        case StepKind::protect_ca_keys: return "encrypt";
+        case StepKind::create_root:
+        case StepKind::create_intermediate: return "create";
+        case StepKind::issue: return "issue";
+        case StepKind::reissue: return "reissue";
+        case StepKind::keep: return "keep";
+        case StepKind::write_server_conf:
+        case StepKind::write_service:
+        case StepKind::refresh_crls:
+        case StepKind::write_file: return "write";
+        case StepKind::ensure_folder: return "ensure";
+        case StepKind::retire: return "revoke";
+        case StepKind::remove: return "remove";
+        case StepKind::record_settings: return "record";
+    }
+    return "?";
+}
+
+std::vector<Action> Plan::preview() const {
+    std::vector<Action> out;
+    for (const auto& s : steps)
+        if (s.listed) out.push_back({verb(s.kind), s.target_kind, s.name, s.reason});
+    return out;
+}
+
+AccessFiles render_access(const Profile& profile) {
+    pg::AccessPlan access = pg::plan_access(profile.hba, profile.clients, profile.source);
+    return {pg::render_hba(profile.name, access), pg::render_ident(profile.name, access), access.warnings};
+}
+
+Plan plan_fresh_apply(const Profile& profile, const AccessFiles& access, const io::Layout& layout) {
+    Plan plan;
+    plan.steps.push_back({StepKind::create_root, "root", "root", "new root CA \"" + profile.ca.subject.get("CN") + "\""});
+    if (profile.ca.intermediate)
+        plan.steps.push_back({StepKind::create_intermediate, "intermediate", "intermediate", "", true, false});
+    for (const auto& s : profile.servers) plan.steps.push_back({StepKind::issue, "server", s.name, "new"});
+    for (const auto& c : profile.clients) plan.steps.push_back({StepKind::issue, "client", c.user, "new"});
+    plan.steps.push_back({StepKind::write_file, "file", layout.hba(), ""});
+    plan.writes.push_back({layout.hba(), access.hba, io::Layout::kPublicFile});
+    plan.steps.push_back({StepKind::write_file, "file", layout.ident(), ""});
+    plan.writes.push_back({layout.ident(), access.ident, io::Layout::kPublicFile});
+    return plan;
+}
+
+Plan plan_apply(const Profile& profile, const AccessFiles& access, PkiDir& pki, const ApplyOptions& options) {
+    Plan plan;
+    // What the ledger says is current, in one query rather than one per entry.
+    detail::PhaseTimer timer_ledger("read ledger");
+    std::vector<LedgerEntry> valid = pki.ledger().valid_entries();
+    timer_ledger.stop();
+    refuse_surprises(profile, pki.ledger(), valid, options);
+    // A wrong or missing passphrase stops here, before anything changes; keys still stored in
+    // the clear are encrypted once the profile names a source.
+    if (!profile.ca.passphrase.empty() && pki.has_ca()) {
+        pki.unlock_ca_keys();
+        plan.steps.push_back({StepKind::protect_ca_keys, "root", "root", "", false, true});
+    }
+    const IssuingCa ca = plan_ca(plan, profile, pki);
+
+    const Listed listed(profile);
+    const auto gone = leaving(valid, listed);
+    const Current current(std::move(valid));
+    LeafPlanner leaves(plan, profile, pki, current, ca);
+    leaves.servers();
+    leaves.clients();
+    leaves.finish();
+
+    // Entries that left the profile: their certificates are revoked and their files removed,
+    // so a departed user's copy of the key stops working once the servers load the new CRL.
+    for (const auto& [kind, name] : gone) plan_retire(plan, pki.ledger(), pki.layout(), kind, name);
+    // Folders nobody accounts for (left by a killed run, or by hand): removed.
+    for (const auto& [parent, kind] : {std::pair{pki.layout().servers_dir(), "server"},
+                                       std::pair{pki.layout().clients_dir(), "client"}})
+        for (const auto& name : io::list_dir(parent))
+            if (!listed(kind, name) && gone.count({kind, name}) == 0)
+                plan.steps.push_back({StepKind::remove, "file", parent + "/" + name, "not in the profile"});
+    plan_stale_crl_files(plan, pki, profile);
+
+    plan.steps.push_back({StepKind::refresh_crls, "crl", "", "", false, true});
+    for (const auto& [path, text] : {std::pair{pki.layout().hba(), &access.hba}, {pki.layout().ident(), &access.ident}}) {
+        plan.steps.push_back({StepKind::write_file, "file", path, "", false, true});
+        plan.writes.push_back({path, *text, io::Layout::kPublicFile});
+    }
+    plan.steps.push_back({StepKind::record_settings, "file", pki.layout().ledger(), "", false, true});
+    return plan;
+}
+
+namespace {
+
+// Carries out one plan, step by step, reporting what each did.
+class Executor {
+public:
+    Executor(Plan& plan, const Profile& profile, PkiDir& pki, const Progress& progress)
+        : plan_(plan), profile_(profile), pki_(pki), progress_(progress) {}
+
+    std::vector<Action> run() {
+        for (auto& step : plan_.steps)
+            if (step.executes) one(step);
+        return std::move(done_);
+    }
+
+private:
+    void add(std::vector<Action>&& actions) {
+        for (auto& a : actions) done_.push_back(std::move(a));
+    }
+
+    void one(Step& step) {
+        switch (step.kind) {
+            case StepKind::protect_ca_keys: return add(pki_.protect_ca_keys());
+            case StepKind::create_root: return add(pki_.create_ca(profile_.ca));
+            case StepKind::create_intermediate: return done_.push_back(pki_.create_intermediate(*profile_.ca.intermediate));
+            case StepKind::keep: return done_.push_back({verb(step.kind), step.target_kind, step.name, step.reason});
+            case StepKind::issue:
+            case StepKind::reissue: return issued(step);
+            case StepKind::write_server_conf: {
+                const ServerSpec* s = profile_.find_server(step.name);
+                if (s != nullptr && pki_.write_server_conf(profile_, *s))
+                    done_.push_back({"write", "file", pki_.layout().server_conf(step.name), ""});
+                return;
+            }
+            case StepKind::write_service: {
+                io::FileWrite& w = plan_.writes[next_write_++];
+                pki_.queue_client_folder(step.name);
+                done_.push_back({"write", "file", w.path, ""});
+                return pki_.files().write(std::move(w.path), std::move(w.data), w.mode);
+            }
+            case StepKind::ensure_folder: return pki_.queue_client_folder(step.name);
+            case StepKind::retire: {
+                auto serials = pki_.retire(step.target_kind, step.name, RevocationReason::cessation_of_operation);
+                done_.push_back({"revoke", step.target_kind, step.name,
+                                 "no longer in the profile; revoked " + joined(serials) + ", folder removed"});
+                return;
+            }
+            case StepKind::remove:
+                pki_.files().remove(step.name);
+                return done_.push_back({"remove", "file", step.name, step.reason});
+            case StepKind::refresh_crls: {
+                detail::PhaseTimer timer_crls("crls");
+                return add(pki_.refresh_crls(profile_.defaults.crl_days, false));
+            }
+            case StepKind::write_file: {
+                io::FileWrite& w = plan_.writes[next_write_++];
+                if (pki_.files().write_if_changed(w.path, std::move(w.data), w.mode))
+                    done_.push_back({"write", "file", w.path, ""});
+                return;
+            }
+            case StepKind::record_settings: return record_settings();
+        }
+    }
+
+    // Every issue and reissue is made in one batch, at the first of them.
+    void issued(const Step& step) {
+        if (!made_) {
+            leaves_ = pki_.issue_batch(plan_.servers, plan_.clients, progress_);
+            made_ = true;
+        }
+        done_.push_back({verb(step.kind), step.target_kind, step.name,
+                         "serial " + leaves_[next_leaf_++].serial_hex + " (" + step.reason + ")"});
+    }
+
+    void record_settings() {
+        Ledger& ledger = pki_.ledger();
+        ledger.set_meta("profile_name", profile_.name);
+        ledger.set_meta("renew_before_days", std::to_string(profile_.defaults.renew_before_days));
+        ledger.set_meta("crl_days", std::to_string(profile_.defaults.crl_days));
+        ledger.set_meta("ca_passphrase", profile_.ca.passphrase.to_json());
+        ledger.set_meta("applied_profile", applied_profile_json(profile_));
+    }
+
+    Plan& plan_;
+    const Profile& profile_;
+    PkiDir& pki_;
+    const Progress& progress_;
+    std::vector<Action> done_;
+    std::vector<IssuedLeaf> leaves_;
+    bool made_ = false;
+    std::size_t next_leaf_ = 0;
+    std::size_t next_write_ = 0;
+};
+
+}  // namespace
+
+std::vector<Action> execute(Plan& plan, const Profile& profile, PkiDir& pki, const Progress& progress) {
+    return Executor(plan, profile, pki, progress).run();
+}
+
+std::string applied_profile_json(const Profile& profile) {
+    nlohmann::json servers = nlohmann::json::array();
+    for (const auto& s : profile.servers)
+        servers.push_back({{"name", s.name},
+                           {"hosts", s.hosts},
+                           {"install_dir", s.install_dir},
+                           {"crl", s.crl},
+                           {"key_passphrase", s.key_passphrase.to_json()}});
+    nlohmann::json j = {{"name", profile.name},
+                        {"servers", servers},
+                        {"server_settings", profile.server_settings},
+                        {"client_settings", profile.client_settings}};
+    return j.dump();
+}
+
+Profile applied_profile(PkiDir& pki) {
+    Profile p;
+    p.name = pki.ledger().get_meta("profile_name").value_or("pgca");
+    auto text = pki.ledger().get_meta("applied_profile");
+    if (!text) {
+        // A folder made by init alone (or by a pgca that did not record the profile).
+        p.client_settings["sslmode"] = "verify-full";
+        return p;
+    }
+    try {
+        auto j = nlohmann::json::parse(*text);
+        p.name = j.at("name").get<std::string>();
+        for (const auto& s : j.at("servers")) {
+            ServerSpec spec;
+            spec.name = s.at("name").get<std::string>();
+            spec.hosts = s.at("hosts").get<std::vector<std::string>>();
+            spec.install_dir = s.at("install_dir").get<std::string>();
+            spec.crl = s.at("crl").get<std::string>();
+            spec.key_passphrase = PassphraseSource::from_json(s.at("key_passphrase").get<std::string>());
+            p.servers.push_back(std::move(spec));
+        }
+        p.server_settings = j.at("server_settings").get<std::map<std::string, std::string>>();
+        p.client_settings = j.at("client_settings").get<std::map<std::string, std::string>>();
+    } catch (const nlohmann::json::exception& e) {
+        throw Error(ErrorKind::ledger, std::string("ledger meta \"applied_profile\" is malformed: ") + e.what());
+    }
+    return p;
+}
+
+}  // namespace pgca

@@ -1,0 +1,75 @@
+// Files that `issue` writes after an apply are rendered as apply rendered them: from the profile
+// the apply recorded in the ledger, not from a made-up one.
+#include <catch2/catch.hpp>
+
+#include <nlohmann/json.hpp>
+
+#include <string>
+
+#include "process.hpp"
+#include "temp_dir.hpp"
+
+using namespace pgca;
+
+namespace {
+
+using test::pgca_run;
+
+// A profile whose server lives elsewhere (install_dir), reads CRLs from a folder, has an
+// encrypted key and extra ssl settings, and whose clients get client settings.
+std::string deployed_profile(const std::string& tmp) {
+    nlohmann::json p = {
+        {"pgca_profile", 1},
+        {"name", "deployed"},
+        {"ca", {{"subject", {{"CN", "Deployed Root CA"}}}}},
+        {"servers",
+         {{{"name", "db"},
+           {"hosts", {"db.example.com"}},
+           {"install_dir", "/etc/postgresql/15/main/pgca"},
+           {"crl", "dir"},
+           {"key_passphrase", {{"file", tmp + "/server.pass"}}}}}},
+        {"clients", {{{"user", "alice"}}}},
+        {"hba", {{{"type", "hostssl"}, {"database", "all"}, {"user", "all"}, {"address", "all"}, {"method", "cert"}}}},
+        {"server_settings", {{"ssl_min_protocol_version", "TLSv1.3"}}},
+        {"client_settings", {{"sslmode", "verify-full"}, {"connect_timeout", 7}}},
+    };
+    std::string path = tmp + "/profile.json";
+    test::write_file(path, p.dump(2));
+    test::write_file(tmp + "/server.pass", "server secret\n", 0600);
+    return path;
+}
+
+// `text` with every `from` replaced by `to`.
+std::string replaced(std::string text, const std::string& from, const std::string& to) {
+    for (std::size_t pos = 0; (pos = text.find(from, pos)) != std::string::npos; pos += to.size())
+        text.replace(pos, from.size(), to);
+    return text;
+}
+
+}  // namespace
+
+TEST_CASE("issue server after apply writes the postgresql.ssl.conf apply wrote", "[issue][plan]") {
+    test::TempDir tmp;
+    const std::string dir = tmp.path() + "/pki";
+    REQUIRE(pgca_run({"apply", deployed_profile(tmp.path()), "--dir", dir}).exit_code == 0);
+    const std::string conf = dir + "/servers/db/postgresql.ssl.conf";
+    const std::string applied = test::read_file(conf);
+    REQUIRE_THAT(applied, Catch::Contains("/etc/postgresql/15/main/pgca/server.crt"));
+
+    auto r = pgca_run({"issue", "server", "--dir", dir, "--name", "db", "--host", "db.example.com"});
+    REQUIRE(r.exit_code == 0);
+    CHECK(test::read_file(conf) == applied);
+    // The new key is encrypted as the conf's ssl_passphrase_command expects.
+    CHECK_THAT(test::read_file(dir + "/servers/db/server.key"), Catch::Contains("ENCRYPTED"));
+}
+
+TEST_CASE("issue client after apply writes a pg_service.conf like apply's", "[issue][plan]") {
+    test::TempDir tmp;
+    const std::string dir = tmp.path() + "/pki";
+    REQUIRE(pgca_run({"apply", deployed_profile(tmp.path()), "--dir", dir}).exit_code == 0);
+    const std::string alice = test::read_file(dir + "/clients/alice/pg_service.conf");
+    REQUIRE_THAT(alice, Catch::Contains("host=db.example.com"));
+
+    REQUIRE(pgca_run({"issue", "client", "--dir", dir, "--user", "bob"}).exit_code == 0);
+    CHECK(test::read_file(dir + "/clients/bob/pg_service.conf") == replaced(alice, "alice", "bob"));
+}
