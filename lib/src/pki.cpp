@@ -134,11 +134,15 @@ std::unique_ptr<PkiDir> PkiDir::open(const std::string& dir, const OpenOptions& 
         // state while a writer works.
         if (!io::exists(l.ledger()))
             throw Error(ErrorKind::input, "\"" + l.dir() + "\" has no ledger (pgca.db)");
-        pki->ledger_ = open_sqlite_ledger(l.ledger(), true);
+        LedgerOptions reader;
+        reader.read_only = true;
+        pki->ledger_ = open_ledger("sqlite:" + l.ledger(), reader);
     } else {
-        pki->lock_ = std::make_unique<io::DirLock>(l.dir(), options.lock_timeout_seconds);
+        // The one place the folder's ledger backend is chosen. Its lock (DIR/.lock) is taken
+        // before anything else changes.
+        pki->ledger_ = open_ledger("sqlite:" + l.ledger());
+        pki->lock_ = pki->ledger_->lock_exclusive(options.lock_timeout_seconds);
         pki->sweep_after_crash();
-        pki->ledger_ = open_sqlite_ledger(l.ledger());
     }
     if (auto src = pki->ledger_->get_meta("ca_passphrase")) pki->ca_source_ = PassphraseSource::from_json(*src);
     pki->load_ca();

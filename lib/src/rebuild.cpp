@@ -269,7 +269,7 @@ RebuildResult rebuild_ledger(const std::string& dir) {
     const std::string temp = l.dir() + "/pgca.db.rebuild";
     remove_database(temp);
     {
-        auto ledger = open_sqlite_ledger(temp);
+        auto ledger = open_ledger("sqlite:" + temp);
         in_transaction(*ledger, [&](Ledger& led) { rebuilder.record(led); });
     }
     RebuildResult result = rebuilder.take();

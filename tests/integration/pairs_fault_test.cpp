@@ -79,7 +79,7 @@ void check_pairs(const std::string& dir, const std::string& when) {
 
 // The ledger's current certificate of every name is the one on disk.
 void check_ledger(const std::string& dir, const std::string& when) {
-    auto ledger = open_sqlite_ledger(dir + "/pgca.db");
+    auto ledger = open_ledger("sqlite:" + dir + "/pgca.db");
     for (const auto& p : pairs_of(dir)) {
         INFO(when << ": " << p.folder);
         auto current = ledger->current(parse_cert_kind(p.kind).value(), p.name);

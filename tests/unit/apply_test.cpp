@@ -105,7 +105,7 @@ TEST_CASE("apply re-issues what changed or broke, and only that", "[apply]") {
     json doc = base_profile();
     (void)apply(parse_profile(doc.dump(), "t.json"), dir, {});
     auto pki_serial = [&](CertKind kind, const std::string& name) {
-        return open_sqlite_ledger(dir + "/pgca.db")->current(kind, name)->serial;
+        return open_ledger("sqlite:" + dir + "/pgca.db")->current(kind, name)->serial;
     };
     std::string db_serial = pki_serial(CertKind::server, "db");
     std::string alice_serial = pki_serial(CertKind::client, "alice");
@@ -120,7 +120,7 @@ TEST_CASE("apply re-issues what changed or broke, and only that", "[apply]") {
     CHECK(ci.dns_names == std::vector<std::string>{"localhost", "db.example.com"});
     // The replaced certificates are marked superseded in the ledger.
     std::size_t superseded = 0;
-    for (const auto& e : open_sqlite_ledger(dir + "/pgca.db")->list()) superseded += e.status == CertStatus::superseded ? 1 : 0;
+    for (const auto& e : open_ledger("sqlite:" + dir + "/pgca.db")->list()) superseded += e.status == CertStatus::superseded ? 1 : 0;
     CHECK(superseded == 2);
 }
 
@@ -161,7 +161,7 @@ TEST_CASE("a dry run on an existing folder shows renewals and revocations but ch
     CHECK(count(r, "keep") == 1);
     std::string after = test::run({"sh", "-c", "cd '" + dir + "' && find . -type f ! -name '.lock' ! -name 'pgca.db*' | sort | xargs sha256sum"}).out;
     CHECK(before == after);
-    auto ledger = open_sqlite_ledger(dir + "/pgca.db");
+    auto ledger = open_ledger("sqlite:" + dir + "/pgca.db");
     for (const auto& e : ledger->list()) CHECK(e.status == CertStatus::valid);
 
     // The real run does it: bob's certificates are revoked, his folder is gone, the CRL lists him.
@@ -214,7 +214,7 @@ TEST_CASE("a bulk issue that fails part-way records nothing and writes nothing",
     test::TempDir tmp;
     std::string dir = tmp.path() + "/pki";
     (void)apply(parse_profile(base_profile().dump(), "t.json"), dir, {});
-    const std::size_t rows = open_sqlite_ledger(dir + "/pgca.db")->list().size();
+    const std::size_t rows = open_ledger("sqlite:" + dir + "/pgca.db")->list().size();
     std::vector<ClientRequest> reqs;
     for (int i = 0; i < 300; ++i) reqs.push_back({"bulk" + std::to_string(i), "", KeyAlg::ec_p256, i == 150 ? 0 : 30});
     auto pki = PkiDir::open(dir, false);

@@ -127,7 +127,7 @@ TEST_CASE("apply re-issues on what the fingerprint covers, and days are recorded
     auto doc = one_server_profile();
     (void)apply(parse_profile(doc.dump(), "t.json"), dir, {});
     {
-        auto l = open_sqlite_ledger(dir + "/pgca.db", true);
+        auto l = open_ledger("sqlite:" + dir + "/pgca.db", {true});
         CHECK(l->current(CertKind::server, "db")->params.days == 45);
         CHECK(l->current(CertKind::client, "alice")->params.days == 365);
     }
@@ -149,7 +149,7 @@ TEST_CASE("apply re-issues on what the fingerprint covers, and days are recorded
     CHECK(action_for(r, "server", "db")->verb == "reissue");
     CHECK(action_for(r, "server", "db")->detail == R"(hosts changed (["localhost"] → ["localhost","db.example.com"]))");
     r = apply(parse_profile(doc.dump(), "t.json"), dir, {});
-    auto l = open_sqlite_ledger(dir + "/pgca.db", true);
+    auto l = open_ledger("sqlite:" + dir + "/pgca.db", {true});
     CHECK(l->current(CertKind::server, "db")->params.days == 60);
     l.reset();
 
@@ -157,7 +157,7 @@ TEST_CASE("apply re-issues on what the fingerprint covers, and days are recorded
     auto rotated = test::pgca_run({"rotate", "--dir", dir, "--force"});
     INFO(rotated.err);
     REQUIRE(rotated.exit_code == 0);
-    auto now = open_sqlite_ledger(dir + "/pgca.db", true)->current(CertKind::server, "db");
+    auto now = open_ledger("sqlite:" + dir + "/pgca.db", {true})->current(CertKind::server, "db");
     REQUIRE(now);
     CHECK(now->params.days == 60);
     CHECK(now->params.hosts == std::vector<std::string>{"localhost", "db.example.com"});

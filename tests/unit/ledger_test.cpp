@@ -31,7 +31,7 @@ TEST_CASE("the ledger records, finds the current certificate and survives reopen
     test::TempDir tmp;
     std::string path = tmp.path() + "/pgca.db";
     {
-        auto l = open_sqlite_ledger(path);
+        auto l = open_ledger("sqlite:" + path);
         in_transaction(*l, [](Ledger& t) {
             t.record(entry("01", "alice"));
             t.record(entry("02", "bob"));
@@ -42,7 +42,7 @@ TEST_CASE("the ledger records, finds the current certificate and survives reopen
         CHECK(l->current(CertKind::client, "alice")->serial == "03");
         CHECK_FALSE(l->current(CertKind::server, "alice"));
     }
-    auto l = open_sqlite_ledger(path);  // migrations run once; reopening is fine
+    auto l = open_ledger("sqlite:" + path);  // migrations run once; reopening is fine
     auto all = l->list();
     REQUIRE(all.size() == 3);
     CHECK(all[0].status == CertStatus::superseded);
@@ -55,7 +55,7 @@ TEST_CASE("the ledger records, finds the current certificate and survives reopen
 
 TEST_CASE("a serial is unique per issuer: the constraint, not a hope", "[ledger]") {
     test::TempDir tmp;
-    auto l = open_sqlite_ledger(tmp.path() + "/pgca.db");
+    auto l = open_ledger("sqlite:" + tmp.path() + "/pgca.db");
     l->record(entry("0A", "alice"));
     CHECK_THROWS_AS(l->record(entry("0A", "bob")), Error);
     LedgerEntry other = entry("0A", "carol");
@@ -65,7 +65,7 @@ TEST_CASE("a serial is unique per issuer: the constraint, not a hope", "[ledger]
 
 TEST_CASE("a rolled-back transaction leaves nothing", "[ledger]") {
     test::TempDir tmp;
-    auto l = open_sqlite_ledger(tmp.path() + "/pgca.db");
+    auto l = open_ledger("sqlite:" + tmp.path() + "/pgca.db");
     CHECK_THROWS(in_transaction(*l, [](Ledger& t) {
         t.record(entry("01", "alice"));
         throw Error(ErrorKind::internal, "boom");
@@ -77,7 +77,7 @@ TEST_CASE("a serial is found with or without its leading zeros", "[ledger]") {
     // One serial in eight starts with a byte below 0x10 ("0F…"): `revoke --serial` strips leading
     // zeros from what the operator typed, and used to miss those certificates.
     test::TempDir tmp;
-    auto l = open_sqlite_ledger(tmp.path() + "/pgca.db");
+    auto l = open_ledger("sqlite:" + tmp.path() + "/pgca.db");
     in_transaction(*l, [](Ledger& t) {
         t.record(entry("0F12AB", "alice"));
         t.record(entry("000E34", "bob"));
@@ -97,7 +97,7 @@ TEST_CASE("a serial is found with or without its leading zeros", "[ledger]") {
 
 TEST_CASE("typed fields and IssueParams come back as recorded", "[ledger]") {
     test::TempDir tmp;
-    auto l = open_sqlite_ledger(tmp.path() + "/pgca.db");
+    auto l = open_ledger("sqlite:" + tmp.path() + "/pgca.db");
     PassphraseSource pass;
     pass.kind = PassphraseSource::Kind::command;
     pass.value = "cat /run/pass";
@@ -220,7 +220,7 @@ INSERT INTO certificates (serial, issuer, kind, name, subject, not_before, not_a
   '{"days":397,"hosts":["enc.example.com"],"key":"ec-p256"}', 0, 0, ''),
  ('05', 'CN=R', 'unknown', '(no certificate on disk)', '', 0, 9000000000, '', 'revoked', '{}', 0, 5, 'superseded');
 )sql");
-    auto l = open_sqlite_ledger(path);
+    auto l = open_ledger("sqlite:" + path);
     auto all = l->list();
     REQUIRE(all.size() == 6);
     CHECK(all[0].params.key == KeyAlg::ec_p384);
@@ -257,21 +257,21 @@ INSERT INTO certificates (serial, issuer, kind, name, subject, not_before, not_a
     e.issuer = "CN=R";
     CHECK_NOTHROW(l->record(e));
     l.reset();
-    CHECK(open_sqlite_ledger(path, true)->list().size() == 7);
+    CHECK(open_ledger("sqlite:" + path, {true})->list().size() == 7);
 }
 
 TEST_CASE("a stored value this pgca cannot read names its row and column", "[ledger]") {
     test::TempDir tmp;
     const std::string path = tmp.path() + "/pgca.db";
     {
-        auto l = open_sqlite_ledger(path);
+        auto l = open_ledger("sqlite:" + path);
         l->record(entry("01", "alice"));
         l->record(entry("02", "bob"));
     }
     auto refused = [&](const char* sql, const std::string& message) {
         raw_sql(path, sql);
         try {
-            (void)open_sqlite_ledger(path)->list();
+            (void)open_ledger("sqlite:" + path)->list();
             FAIL("read " << sql);
         } catch (const Error& e) {
             CHECK(e.kind() == ErrorKind::ledger);

@@ -29,7 +29,7 @@ std::string issue_alice(const std::string& dir) {
     r = pgca_run({"issue", "client", "--dir", dir, "--user", "alice"});
     INFO(r.err);
     REQUIRE(r.exit_code == 0);
-    auto rows = open_sqlite_ledger(dir + "/pgca.db", true)->by_name(CertKind::client, "alice");
+    auto rows = open_ledger("sqlite:" + dir + "/pgca.db", {true})->by_name(CertKind::client, "alice");
     REQUIRE(rows.size() == 1);
     return rows.front().serial;
 }
@@ -52,7 +52,7 @@ TEST_CASE("a revocation committed but not published says so, and `pgca crl` publ
     CHECK_THAT(r.err, Contains(dir + "/crl"));
     CHECK_THAT(r.err, Catch::EndsWith("; run `pgca crl`\n"));
 
-    auto rows = open_sqlite_ledger(dir + "/pgca.db", true)->by_name(CertKind::client, "alice");
+    auto rows = open_ledger("sqlite:" + dir + "/pgca.db", {true})->by_name(CertKind::client, "alice");
     REQUIRE(rows.size() == 1);
     CHECK(rows.front().status == CertStatus::revoked);  // committed, not rolled back
     CHECK(rows.front().revocation_reason == RevocationReason::key_compromise);

@@ -361,7 +361,7 @@ TEST_CASE("revoke --serial finds a serial whose first hex digit is 0", "[ownersh
     REQUIRE(pgca_run({"apply", write_profile(tmp, profile("o", 1)), "--dir", dir}).exit_code == 0);
     const std::string serial = "0A" + std::string(30, 'B');
     {
-        auto ledger = open_sqlite_ledger(dir + "/pgca.db");
+        auto ledger = open_ledger("sqlite:" + dir + "/pgca.db");
         LedgerEntry e = ledger->current(CertKind::client, "c0").value();
         e.serial = serial;
         e.name = "zed";

@@ -67,19 +67,37 @@ struct CrlState {
     std::int64_t entries = 0;
 };
 
+/// A writer's exclusion from every other writer of the same ledger, held while it lives.
+class LedgerLock {
+public:
+    virtual ~LedgerLock() = default;
+};
+
 /// Storage for the inventory. Every mutating command runs inside one transaction.
+///
+/// The contract every backend keeps (tests/unit/ledger_conformance_test.cpp checks it):
+///  - a transaction is all or nothing: rollback() restores every row, CRL state and meta value
+///    to what begin() saw; ids are assigned increasing, in the order of record();
+///  - lists are oldest first (record order) unless said otherwise;
+///  - kind, status, revocation reason and IssueParams come back as recorded.
 class Ledger {
 public:
     virtual ~Ledger() = default;
+
+    /// Takes the writers' lock, waiting at most `timeout_seconds` (negative: no limit) for the
+    /// writer that holds it; then throws Error(io) naming the holder. A second lock on the same
+    /// ledger, from this process or another, waits like any writer. Readers take none.
+    [[nodiscard]] virtual std::unique_ptr<LedgerLock> lock_exclusive(int timeout_seconds) = 0;
 
     virtual void begin() = 0;
     virtual void commit() = 0;
     virtual void rollback() noexcept = 0;
 
-    /// Records a newly issued certificate (status "valid"). Throws Error(ledger) when its serial
-    /// is already known for the same issuer.
+    /// Records a newly issued certificate with status "valid" (whatever `entry.status` says),
+    /// not revoked, under a new id. Throws Error(ledger) when its serial is already known for
+    /// the same issuer, and then records nothing.
     virtual void record(const LedgerEntry& entry) = 0;
-    /// Sets the status of the certificate (issuer, serial).
+    /// Sets the status of the certificate (issuer, serial); nothing when there is none.
     virtual void set_status(const std::string& issuer, const std::string& serial, CertStatus status) = 0;
     /// The newest "valid" certificate of `kind` named `name`, if any.
     [[nodiscard]] virtual std::optional<LedgerEntry> current(CertKind kind, const std::string& name) = 0;
@@ -97,13 +115,15 @@ public:
     [[nodiscard]] virtual std::vector<Revocation> revocations(const std::string& issuer, std::time_t now) = 0;
     /// The names of `kind` (server, client) that have a "valid" certificate, sorted.
     [[nodiscard]] virtual std::vector<std::string> valid_names(CertKind kind) = 0;
-    /// Marks a certificate revoked at `when` for `reason`. Returns false if it already was.
+    /// Marks a certificate revoked at `when` for `reason`. Returns false (and changes nothing)
+    /// if it already was, or there is no such certificate.
     virtual bool revoke(const std::string& issuer, const std::string& serial, std::time_t when,
                         RevocationReason reason) = 0;
 
     /// The last CRL recorded for `issuer`, if any.
     [[nodiscard]] virtual std::optional<CrlState> crl_state(const std::string& issuer) = 0;
-    /// Records a newly made CRL (its number must be greater than the last one's).
+    /// Records a newly made CRL. Throws Error(ledger), changing nothing, unless its number is
+    /// greater than the last one's for the same issuer.
     virtual void record_crl(const CrlState& state) = 0;
 
     /// A small key/value store for the folder's own settings (e.g. the profile last applied).
@@ -111,12 +131,21 @@ public:
     virtual void set_meta(const std::string& key, const std::string& value) = 0;
 };
 
-/// Opens (creating if needed) the SQLite ledger at `path`, and brings its schema up to date.
-/// With `read_only`, opens an existing ledger for reading only: nothing written (query_only), no
-/// schema change, no waiting for a writer (WAL readers see the last commit), and a ledger that
-/// needs a migration is refused with a request to run a writing command first. Throws
-/// Error(ledger).
-[[nodiscard]] std::unique_ptr<Ledger> open_sqlite_ledger(const std::string& path, bool read_only = false);
+struct LedgerOptions {
+    /// Open an existing ledger for reading only: nothing written, no schema change, no waiting
+    /// for a writer (a reader sees the last commit); a ledger that needs a migration is refused
+    /// with a request to run a writing command first.
+    bool read_only = false;
+};
+
+/// Opens the ledger `url` names, creating it if needed (unless read_only) and bringing its
+/// schema up to date:
+///  - `sqlite:PATH`: the SQLite file PATH (relative to the working directory unless absolute);
+///    a ledger whose schema is newer than this pgca is refused naming both versions;
+///  - `memory:`: a new, empty ledger in memory, gone with the object.
+/// Anything else is Error(usage) naming the URL and the schemes supported (PostgreSQL URLs and
+/// conninfo strings: not supported yet). Other failures: Error(ledger).
+[[nodiscard]] std::unique_ptr<Ledger> open_ledger(const std::string& url, const LedgerOptions& options = {});
 
 /// Runs `fn(ledger)` in one transaction: commit on return, rollback on exception.
 template <class Fn>

@@ -230,8 +230,8 @@ private:
 
     io::Layout layout_;
     io::Tree tree_;  // nothing beneath DIR is reached through a link
-    std::unique_ptr<io::DirLock> lock_;
     std::unique_ptr<Ledger> ledger_;
+    std::unique_ptr<LedgerLock> lock_;  // after ledger_: released before the ledger closes
     std::optional<CertificateAuthority> root_;
     std::optional<CertificateAuthority> intermediate_;
     std::optional<Certificate> root_cert_;

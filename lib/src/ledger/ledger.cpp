@@ -3,8 +3,15 @@
 
 #include <utility>
 
+#include "ledger/backends.hpp"
+#include "pgca/error.hpp"
+
 namespace pgca {
 namespace {
+
+constexpr const char* kSupported = "supported: sqlite:PATH, memory:";
+
+bool starts_with(const std::string& s, std::string_view prefix) { return s.compare(0, prefix.size(), prefix) == 0; }
 
 constexpr std::pair<CertStatus, std::string_view> kStatusNames[] = {
     {CertStatus::valid, "valid"},
@@ -29,6 +36,20 @@ std::optional<CertStatus> parse_cert_status(std::string_view text) noexcept {
     for (const auto& [s, name] : kStatusNames)
         if (name == text) return s;
     return std::nullopt;
+}
+
+std::unique_ptr<Ledger> open_ledger(const std::string& url, const LedgerOptions& options) {
+    if (starts_with(url, "sqlite:")) {
+        const std::string path = url.substr(7);
+        if (path.empty()) throw Error(ErrorKind::usage, "ledger URL \"" + url + "\": no file after sqlite:");
+        return detail::open_sqlite_ledger(path, options.read_only);
+    }
+    if (url == "memory:") return detail::open_memory_ledger();
+    // postgresql://…, postgres://…, or a libpq conninfo ("host=… dbname=…").
+    if (starts_with(url, "postgresql:") || starts_with(url, "postgres:") || url.find('=') != std::string::npos)
+        throw Error(ErrorKind::usage, "ledger URL \"" + url + "\": a PostgreSQL ledger is not supported yet (issue: "
+                                      "shared ledger); " + kSupported);
+    throw Error(ErrorKind::usage, "ledger URL \"" + url + "\": unknown scheme; " + std::string(kSupported));
 }
 
 }  // namespace pgca

@@ -11,107 +11,18 @@
 #include <optional>
 #include <string>
 
+#include "ledger/backends.hpp"
+#include "ledger/sqlite/migrations.hpp"
 #include "pgca/error.hpp"
+#include "pgca/io.hpp"
 #include "pgca/ledger.hpp"
 
 namespace pgca {
 namespace {
 
-// Numbered migrations; schema_version in PRAGMA user_version says how many have run.
-const char* const kMigrations[] = {
-    R"sql(
-CREATE TABLE certificates (
-    id          INTEGER PRIMARY KEY,
-    serial      TEXT    NOT NULL,
-    issuer      TEXT    NOT NULL,
-    kind        TEXT    NOT NULL CHECK (kind IN ('root', 'intermediate', 'server', 'client')),
-    name        TEXT    NOT NULL,
-    subject     TEXT    NOT NULL,
-    not_before  INTEGER NOT NULL,
-    not_after   INTEGER NOT NULL,
-    fingerprint TEXT    NOT NULL,
-    status      TEXT    NOT NULL CHECK (status IN ('valid', 'revoked', 'superseded', 'expired')),
-    detail      TEXT    NOT NULL DEFAULT '{}',
-    issued_at   INTEGER NOT NULL,
-    UNIQUE (issuer, serial)
-);
-CREATE INDEX certificates_by_name ON certificates (kind, name, status);
-CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-)sql",
-    R"sql(
-ALTER TABLE certificates ADD COLUMN revoked_at INTEGER NOT NULL DEFAULT 0;
-ALTER TABLE certificates ADD COLUMN revocation_reason TEXT NOT NULL DEFAULT '';
-CREATE INDEX certificates_revoked ON certificates (issuer, status);
-CREATE INDEX certificates_by_serial ON certificates (serial);
-CREATE TABLE crls (
-    issuer      TEXT    PRIMARY KEY,
-    number      INTEGER NOT NULL,
-    this_update INTEGER NOT NULL,
-    next_update INTEGER NOT NULL,
-    entries     INTEGER NOT NULL
-);
-)sql",
-    R"sql(
-ALTER TABLE certificates ADD COLUMN cert_file_sha256 TEXT NOT NULL DEFAULT '';
-ALTER TABLE certificates ADD COLUMN key_file_sha256 TEXT NOT NULL DEFAULT '';
-CREATE INDEX certificates_by_status ON certificates (status);
-)sql",
-    // kind 'unknown': a revocation `pgca ledger rebuild` found in a CRL whose certificate is no
-    // longer on disk (SQLite changes a CHECK constraint only by copying the table).
-    R"sql(
-CREATE TABLE certificates_v4 (
-    id          INTEGER PRIMARY KEY,
-    serial      TEXT    NOT NULL,
-    issuer      TEXT    NOT NULL,
-    kind        TEXT    NOT NULL CHECK (kind IN ('root', 'intermediate', 'server', 'client', 'unknown')),
-    name        TEXT    NOT NULL,
-    subject     TEXT    NOT NULL,
-    not_before  INTEGER NOT NULL,
-    not_after   INTEGER NOT NULL,
-    fingerprint TEXT    NOT NULL,
-    status      TEXT    NOT NULL CHECK (status IN ('valid', 'revoked', 'superseded', 'expired')),
-    detail      TEXT    NOT NULL DEFAULT '{}',
-    issued_at   INTEGER NOT NULL,
-    revoked_at  INTEGER NOT NULL DEFAULT 0,
-    revocation_reason TEXT NOT NULL DEFAULT '',
-    cert_file_sha256  TEXT NOT NULL DEFAULT '',
-    key_file_sha256   TEXT NOT NULL DEFAULT '',
-    UNIQUE (issuer, serial)
-);
-INSERT INTO certificates_v4 (id, serial, issuer, kind, name, subject, not_before, not_after, fingerprint, status,
-                             detail, issued_at, revoked_at, revocation_reason, cert_file_sha256, key_file_sha256)
-    SELECT id, serial, issuer, kind, name, subject, not_before, not_after, fingerprint, status,
-           detail, issued_at, revoked_at, revocation_reason, cert_file_sha256, key_file_sha256 FROM certificates;
-DROP TABLE certificates;
-ALTER TABLE certificates_v4 RENAME TO certificates;
-CREATE INDEX certificates_by_name ON certificates (kind, name, status);
-CREATE INDEX certificates_revoked ON certificates (issuer, status);
-CREATE INDEX certificates_by_serial ON certificates (serial);
-CREATE INDEX certificates_by_status ON certificates (status);
-)sql",
-    // Typed columns instead of the JSON `detail`, filled from it: hosts comma-separated (a host
-    // never holds a comma), key_passphrase as PassphraseSource::to_json() ('' = none); NULL (and
-    // days 0) where the row never said. The parameters' fingerprint is not stored: it is computed
-    // from these columns, so a later change of its encoding leaves nothing stale.
-    R"sql(
-ALTER TABLE certificates ADD COLUMN hosts TEXT;
-ALTER TABLE certificates ADD COLUMN cn TEXT;
-ALTER TABLE certificates ADD COLUMN key_alg TEXT;
-ALTER TABLE certificates ADD COLUMN days INTEGER NOT NULL DEFAULT 0;
-ALTER TABLE certificates ADD COLUMN key_passphrase TEXT;
-UPDATE certificates SET
-    hosts = (SELECT group_concat(value, ',') FROM (SELECT value FROM json_each(certificates.detail, '$.hosts')
-                                                     ORDER BY key)),
-    cn = json_extract(detail, '$.cn'),
-    key_alg = NULLIF(json_extract(detail, '$.key'), ''),
-    days = coalesce(json_extract(detail, '$.days'), 0),
-    key_passphrase = json_extract(detail, '$.key_passphrase')
-WHERE json_valid(detail) AND json_type(detail) = 'object';
-ALTER TABLE certificates DROP COLUMN detail;
-)sql",
-};
-
-constexpr std::size_t kMigrationCount = sizeof kMigrations / sizeof kMigrations[0];
+// The numbered migrations (sqlite/migrations/NNNN_*.sql, embedded at build time, in order);
+// PRAGMA user_version says how many have run.
+const std::size_t kMigrationCount = detail::sqlite_migrations().size();
 
 class Stmt final {
 public:
@@ -321,6 +232,21 @@ public:
                                                "\" is not greater than the last one");
     }
 
+    // The writers' lock is the folder's DIR/.lock beside the database (flock, with the holder's
+    // pid, start time and command written in it): the same file every pgca version takes.
+    std::unique_ptr<LedgerLock> lock_exclusive(int timeout_seconds) override {
+        class Lock final : public LedgerLock {
+        public:
+            Lock(const std::string& dir, int timeout) : lock_(dir, timeout) {}
+
+        private:
+            io::DirLock lock_;
+        };
+        const std::size_t slash = path_.rfind('/');
+        const std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : path_.substr(0, slash);
+        return std::make_unique<Lock>(dir, timeout_seconds);
+    }
+
     std::optional<std::string> get_meta(const std::string& key) override {
         Stmt s(db_, "SELECT value FROM meta WHERE key = ?1");
         s.bind(1, key);
@@ -483,14 +409,22 @@ private:
                                                std::to_string(kMigrationCount) + ")");
     }
 
+    // Each migration in its own transaction. The version is read again inside it: another
+    // writer may have migrated while this one waited for SQLite's write lock (the folder's lock
+    // is taken after the ledger is opened, see lock_exclusive).
     void migrate() {
-        const std::size_t version = schema_version();
-        check_not_newer(version);
-        for (std::size_t i = version; i < kMigrationCount; ++i) {
+        check_not_newer(schema_version());
+        while (true) {
             exec("BEGIN IMMEDIATE");
             try {
-                exec(kMigrations[i]);
-                exec(("PRAGMA user_version = " + std::to_string(i + 1)).c_str());
+                const std::size_t version = schema_version();
+                check_not_newer(version);
+                if (version == kMigrationCount) {
+                    exec("COMMIT");
+                    return;
+                }
+                exec(detail::sqlite_migrations()[version]);
+                exec(("PRAGMA user_version = " + std::to_string(version + 1)).c_str());
                 exec("COMMIT");
             } catch (...) {
                 rollback();
@@ -508,7 +442,7 @@ private:
 
 }  // namespace
 
-std::unique_ptr<Ledger> open_sqlite_ledger(const std::string& path, bool read_only) {
+std::unique_ptr<Ledger> detail::open_sqlite_ledger(const std::string& path, bool read_only) {
     return std::make_unique<SqliteLedger>(path, read_only);
 }
 

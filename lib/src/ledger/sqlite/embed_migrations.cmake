@@ -1,0 +1,26 @@
+# Writes OUTPUT: a C++ source returning the text of every SQL file in DIR, in file-name order
+# (0001_….sql, 0002_….sql, …). Run at build time (see lib/CMakeLists.txt).
+file(GLOB files "${DIR}/*.sql")
+list(SORT files)
+set(body "")
+foreach(f IN LISTS files)
+  file(READ "${f}" text)
+  get_filename_component(name "${f}" NAME)
+  string(APPEND body "        // ${name}\n        R\"pgca_sql(${text})pgca_sql\",\n")
+endforeach()
+file(WRITE "${OUTPUT}.tmp"
+"// Generated from lib/src/ledger/sqlite/migrations/*.sql by embed_migrations.cmake; do not edit.
+#include \"ledger/sqlite/migrations.hpp\"
+
+namespace pgca::detail {
+
+const std::vector<const char*>& sqlite_migrations() {
+    static const std::vector<const char*> texts{
+${body}    };
+    return texts;
+}
+
+}  // namespace pgca::detail
+")
+file(COPY_FILE "${OUTPUT}.tmp" "${OUTPUT}" ONLY_IF_DIFFERENT)
+file(REMOVE "${OUTPUT}.tmp")
