@@ -95,12 +95,12 @@ std::vector<LedgerEntry> revoke_targets(Ledger& ledger, const RevokeTarget& targ
         std::string serial = canonical_serial(target.serial);
         what = "serial " + serial;
         for (auto& e : ledger.by_serial(serial))
-            if (e.kind == "server" || e.kind == "client") targets.push_back(std::move(e));
+            if (e.kind == CertKind::server || e.kind == CertKind::client) targets.push_back(std::move(e));
         if (targets.empty()) throw Error(ErrorKind::input, "revoke: no server or client certificate with " + what);
         if (targets.size() > 1) throw Error(ErrorKind::input, "revoke: " + what + " is ambiguous (several issuers)");
         return targets;
     }
-    what = target.kind + " \"" + target.name + "\"";
+    what = std::string(to_string(target.kind)) + " \"" + target.name + "\"";
     auto all = ledger.by_name(target.kind, target.name);
     if (all.empty()) throw Error(ErrorKind::input, "revoke: the ledger has no certificate for " + what);
     // Superseded certificates are still valid until they expire: revoke them too.
@@ -184,23 +184,25 @@ std::vector<std::string> rotation_names(Ledger& ledger, const RotateOptions& opt
     if (names.empty()) {
         std::set<std::string> seen;
         for (const auto& e : ledger.list())
-            if (e.kind == "server" && e.status == "valid" && seen.insert(e.name).second) names.push_back(e.name);
+            if (e.kind == CertKind::server && e.status == CertStatus::valid && seen.insert(e.name).second)
+                names.push_back(e.name);
     }
     if (names.empty()) throw Error(ErrorKind::input, "rotate: the folder has no server certificates");
     return names;
 }
 
-// The request that renews `current` as it was issued (hosts, key type, lifetime, passphrase).
+// The request that renews `current` as it was issued (hosts, key type, lifetime, passphrase:
+// the days included, recorded though never a reason to re-issue).
 ServerRequest renewal_of(const LedgerEntry& current, bool keep_key) {
-    auto detail = nlohmann::json::parse(current.detail, nullptr, false);
+    const IssueParams& was = current.params;
     ServerRequest req;
     req.name = current.name;
-    if (!detail.is_object() || !detail.contains("hosts"))
+    if (was.hosts.empty())
         throw Error(ErrorKind::ledger, "rotate: the ledger does not record the hosts of server \"" + current.name + "\"");
-    req.hosts = detail["hosts"].get<std::vector<std::string>>();
-    req.key = parse_key_alg(detail.value("key", "ec-p256")).value_or(KeyAlg::ec_p256);
-    req.days = detail.value("days", 397);
-    req.key_passphrase = PassphraseSource::from_json(detail.value("key_passphrase", ""));
+    req.hosts = was.hosts;
+    req.key = was.key.value_or(KeyAlg::ec_p256);
+    req.days = was.days > 0 ? was.days : 397;
+    req.key_passphrase = was.key_passphrase.value_or(PassphraseSource{});
     req.keep_key = keep_key;
     return req;
 }
@@ -267,7 +269,7 @@ RotateResult rotate(const std::string& dir, const RotateOptions& options, const 
         std::vector<ServerRequest> reqs;
         std::vector<std::string> old_serials;
         for (const auto& name : names) {
-            auto current = pki->ledger().current("server", name);
+            auto current = pki->ledger().current(CertKind::server, name);
             if (!current) throw Error(ErrorKind::input, "rotate: no valid certificate for server \"" + name + "\"");
             const bool due = current->not_after - now <= static_cast<std::time_t>(within) * kDaySeconds;
             // A run whose files could not be written after its commit (put back to the old pair)

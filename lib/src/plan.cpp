@@ -27,17 +27,14 @@ struct IssuingCa {
 };
 
 // Why an existing certificate must be issued again, or "" when it can stay.
-std::string reissue_reason(const LedgerEntry& current, const nlohmann::json& wanted, const io::Folder& folder,
+std::string reissue_reason(const LedgerEntry& current, const IssueParams& wanted, const io::Folder& folder,
                            const std::string& cert_file, const std::string& key_file, const IssuingCa& ca,
                            const PkiDir& pki, int renew_before_days) {
-    // The ledger's detail is the dump of what was wanted at issue time: equal text means nothing
-    // changed, without parsing (this runs per client).
-    if (current.detail != wanted.dump()) {
-        nlohmann::json have = nlohmann::json::parse(current.detail, nullptr, false);
-        for (const auto& [k, v] : wanted.items())
-            if (!have.is_object() || (!have.contains(k) && v != "") || (have.contains(k) && have[k] != v))
-                return k + " changed (" + (have.is_object() && have.contains(k) ? have[k].dump() : "none") + " → " +
-                       v.dump() + ")";
+    // Equal fingerprints mean nothing that decides a re-issue changed (this runs per client);
+    // otherwise the first difference is the reason (none when only unknown fields differ).
+    if (current.params.fingerprint() != wanted.fingerprint()) {
+        auto why = current.params.differences(wanted);
+        if (!why.empty()) return why.front();
     }
     std::time_t now = std::time(nullptr);
     // Renewing only helps when the new certificate would end later: one already ending with its
@@ -75,8 +72,8 @@ public:
         for (const auto& s : profile.servers) servers_.insert(s.name);
         for (const auto& c : profile.clients) clients_.insert(c.user);
     }
-    bool operator()(std::string_view kind, std::string_view name) const {
-        return kind == "server" ? servers_.count(name) != 0 : clients_.count(name) != 0;
+    bool operator()(CertKind kind, std::string_view name) const {
+        return kind == CertKind::server ? servers_.count(name) != 0 : clients_.count(name) != 0;
     }
 
 private:
@@ -84,10 +81,12 @@ private:
 };
 
 // The servers and clients with a valid certificate that left the profile: apply retires them.
-std::set<std::pair<std::string, std::string>> leaving(const std::vector<LedgerEntry>& valid, const Listed& listed) {
-    std::set<std::pair<std::string, std::string>> gone;
+bool is_leaf(CertKind kind) { return kind == CertKind::server || kind == CertKind::client; }
+
+std::set<std::pair<CertKind, std::string>> leaving(const std::vector<LedgerEntry>& valid, const Listed& listed) {
+    std::set<std::pair<CertKind, std::string>> gone;
     for (const auto& e : valid)
-        if ((e.kind == "server" || e.kind == "client") && !listed(e.kind, e.name)) gone.insert({e.kind, e.name});
+        if (is_leaf(e.kind) && !listed(e.kind, e.name)) gone.insert({e.kind, e.name});
     return gone;
 }
 
@@ -103,13 +102,13 @@ void refuse_surprises(const Profile& profile, Ledger& ledger, const std::vector<
                                            "list; pass --rename if \"" + profile.name + "\" replaces \"" + *have + "\"");
     if (options.allow_mass_revocation) return;
     constexpr std::size_t kMassRevocation = 5;
-    std::set<std::pair<std::string, std::string>> leaves;
+    std::set<std::pair<CertKind, std::string>> leaves;
     for (const auto& e : valid)
-        if (e.kind == "server" || e.kind == "client") leaves.insert({e.kind, e.name});
+        if (is_leaf(e.kind)) leaves.insert({e.kind, e.name});
     auto gone = leaving(valid, Listed(profile));
     if (gone.size() < kMassRevocation || gone.size() * 2 <= leaves.size()) return;
     std::string list;
-    for (const auto& [kind, name] : gone) list += (list.empty() ? "" : ", ") + kind + " " + name;
+    for (const auto& [kind, name] : gone) list += (list.empty() ? "" : ", ") + std::string(to_string(kind)) + " " + name;
     throw Error(ErrorKind::policy, "profile \"" + profile.name + "\" would revoke " + std::to_string(gone.size()) +
                                        " of the folder's " + std::to_string(leaves.size()) +
                                        " servers and clients (no longer in the profile: " + list +
@@ -123,16 +122,16 @@ std::string joined(const std::vector<std::string>& items) {
 }
 
 // A leaf that left the profile: each certificate retire() revokes, and the folder it removes.
-void plan_retire(Plan& plan, Ledger& ledger, const io::Layout& layout, const std::string& kind,
-                 const std::string& name) {
+void plan_retire(Plan& plan, Ledger& ledger, const io::Layout& layout, CertKind kind, const std::string& name) {
     const std::time_t now = std::time(nullptr);
+    const std::string kind_name(to_string(kind));
     std::vector<std::string> serials;
     for (const auto& e : ledger.by_name(kind, name))
-        if (e.status != "revoked" && e.not_after > now) serials.push_back(e.serial);
-    plan.steps.push_back({StepKind::retire, kind, name, "no longer in the profile; would revoke " + joined(serials)});
-    std::string folder = kind == "client" ? layout.client_dir(name) : layout.server_dir(name);
+        if (e.status != CertStatus::revoked && e.not_after > now) serials.push_back(e.serial);
+    plan.steps.push_back({StepKind::retire, kind_name, name, "no longer in the profile; would revoke " + joined(serials)});
+    std::string folder = kind == CertKind::client ? layout.client_dir(name) : layout.server_dir(name);
     if (io::exists(folder))
-        plan.steps.push_back({StepKind::remove, "file", folder, kind + " no longer in the profile", true, false});
+        plan.steps.push_back({StepKind::remove, "file", folder, kind_name + " no longer in the profile", true, false});
 }
 
 // The CRL folders of the servers that stay: the files refresh_crls removes because they are not
@@ -189,13 +188,14 @@ public:
             map_[std::move(k)] = std::move(e);
         }
     }
-    const LedgerEntry* find(std::string_view kind, std::string_view name) const {
+    const LedgerEntry* find(CertKind kind, std::string_view name) const {
         auto it = map_.find(key(kind, name));
         return it == map_.end() ? nullptr : &it->second;
     }
 
 private:
-    static std::string key(std::string_view kind, std::string_view name) {
+    static std::string key(CertKind kind_enum, std::string_view name) {
+        const std::string_view kind = to_string(kind_enum);
         std::string k;
         k.reserve(kind.size() + 1 + name.size());
         k.append(kind).append(1, '\n').append(name);
@@ -212,13 +212,12 @@ public:
 
     void servers() {
         for (const auto& s : profile_.servers) {
-            nlohmann::json wanted = {{"hosts", s.hosts},
-                                     {"key", std::string(to_string(profile_.server_key(s)))},
-                                     {"key_passphrase", s.key_passphrase.to_json()}};
+            const IssueParams wanted =
+                IssueParams::server(s.name, s.hosts, profile_.server_key(s), profile_.server_days(s), s.key_passphrase);
             const io::Layout& l = pki_.layout();
-            std::string why = reason("server", s.name, wanted, io::Folder(l.server_dir(s.name)), io::Layout::kServerCert,
+            std::string why = reason(wanted, io::Folder(l.server_dir(s.name)), io::Layout::kServerCert,
                                      io::Layout::kServerKey);
-            if (decide("server", s.name, std::move(why)))
+            if (decide(CertKind::server, s.name, std::move(why)))
                 plan_.servers.push_back(
                     {s.name, s.hosts, profile_.server_key(s), profile_.server_days(s), false, s.key_passphrase});
         }
@@ -235,8 +234,9 @@ public:
             [&](std::size_t i, std::size_t) {
                 const ClientSpec& c = profile_.clients[i];
                 io::Folder folder(pki_.layout().client_dir(c.user));
-                nlohmann::json wanted = {{"cn", c.common_name()}, {"key", std::string(to_string(profile_.client_key(c)))}};
-                checks_[i].why = reason("client", c.user, wanted, folder, io::Layout::kClientCert, io::Layout::kClientKey);
+                const IssueParams wanted =
+                    IssueParams::client(c.user, c.cn, profile_.client_key(c), profile_.client_days(c));
+                checks_[i].why = reason(wanted, folder, io::Layout::kClientCert, io::Layout::kClientKey);
                 io::FileWrite service = pki_.client_service_file(profile_, c);
                 if (!folder.holds(io::Layout::kClientService, service.data, service.mode))
                     checks_[i].service = std::move(service);
@@ -246,7 +246,7 @@ public:
         timer_check.stop();
         for (std::size_t i = 0; i < profile_.clients.size(); ++i) {
             const ClientSpec& c = profile_.clients[i];
-            if (decide("client", c.user, std::move(checks_[i].why)))
+            if (decide(CertKind::client, c.user, std::move(checks_[i].why)))
                 plan_.clients.push_back({c.user, c.cn, profile_.client_key(c), profile_.client_days(c)});
         }
     }
@@ -276,22 +276,23 @@ private:
         bool folder_ok = false;                // the folder exists with its mode
     };
 
-    std::string reason(const std::string& kind, const std::string& name, const nlohmann::json& wanted,
-                       const io::Folder& folder, const char* cert_file, const char* key_file) const {
-        const LedgerEntry* e = current_.find(kind, name);
+    std::string reason(const IssueParams& wanted, const io::Folder& folder, const char* cert_file,
+                       const char* key_file) const {
+        const LedgerEntry* e = current_.find(wanted.kind, wanted.name);
         if (e == nullptr) return "new";
         if (!ca_.ready) return "new CA";
         return reissue_reason(*e, wanted, folder, cert_file, key_file, ca_, pki_, profile_.defaults.renew_before_days);
     }
 
     // A keep step now, or an issue step queued after every keep. True when it issues.
-    bool decide(const char* kind, const std::string& name, std::string why) {
+    bool decide(CertKind kind, const std::string& name, std::string why) {
         const LedgerEntry* e = current_.find(kind, name);
+        const std::string kind_name(to_string(kind));
         if (why.empty()) {
-            plan_.steps.push_back({StepKind::keep, kind, name, "serial " + e->serial});
+            plan_.steps.push_back({StepKind::keep, kind_name, name, "serial " + e->serial});
             return false;
         }
-        issues_.push_back({e != nullptr ? StepKind::reissue : StepKind::issue, kind, name, std::move(why)});
+        issues_.push_back({e != nullptr ? StepKind::reissue : StepKind::issue, kind_name, name, std::move(why)});
         return true;
     }
 
@@ -379,8 +380,8 @@ Plan plan_apply(const Profile& profile, const AccessFiles& access, PkiDir& pki, 
     // so a departed user's copy of the key stops working once the servers load the new CRL.
     for (const auto& [kind, name] : gone) plan_retire(plan, pki.ledger(), pki.layout(), kind, name);
     // Folders nobody accounts for (left by a killed run, or by hand): removed.
-    for (const auto& [parent, kind] : {std::pair{pki.layout().servers_dir(), "server"},
-                                       std::pair{pki.layout().clients_dir(), "client"}})
+    for (const auto& [parent, kind] : {std::pair{pki.layout().servers_dir(), CertKind::server},
+                                       std::pair{pki.layout().clients_dir(), CertKind::client}})
         for (const auto& name : io::list_dir(parent))
             if (!listed(kind, name) && gone.count({kind, name}) == 0)
                 plan.steps.push_back({StepKind::remove, "file", parent + "/" + name, "not in the profile"});
@@ -436,7 +437,8 @@ private:
             }
             case StepKind::ensure_folder: return pki_.queue_client_folder(step.name);
             case StepKind::retire: {
-                auto serials = pki_.retire(step.target_kind, step.name, RevocationReason::cessation_of_operation);
+                const CertKind kind = step.target_kind == "client" ? CertKind::client : CertKind::server;
+                auto serials = pki_.retire(kind, step.name, RevocationReason::cessation_of_operation);
                 done_.push_back({"revoke", step.target_kind, step.name,
                                  "no longer in the profile; revoked " + joined(serials) + ", folder removed"});
                 return;

@@ -32,7 +32,7 @@ int run_revoke(int argc, char** argv) {
     if (r.count("serial") != 0) {
         target.serial = r["serial"].as<std::string>();
     } else {
-        target.kind = r.count("user") != 0 ? "client" : "server";
+        target.kind = r.count("user") != 0 ? CertKind::client : CertKind::server;
         target.name = r.count("user") != 0 ? r["user"].as<std::string>() : r["server"].as<std::string>();
     }
     const ops::RevokeResult done = ops::revoke(r["dir"].as<std::string>(), target, *reason, open_options);

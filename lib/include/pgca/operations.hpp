@@ -32,7 +32,7 @@ std::vector<IssuedLeaf> issue_clients(const std::string& dir, const std::vector<
 /// certificate of a server or client.
 struct RevokeTarget {
     std::string serial;  ///< "" unless revoking by serial
-    std::string kind;    ///< "server" or "client" (by name)
+    CertKind kind = CertKind::server;  ///< server or client (by name)
     std::string name;
 };
 
