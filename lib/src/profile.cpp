@@ -10,7 +10,7 @@
 #include "parallel.hpp"
 #include "pgca/error.hpp"
 #include "pgca/io.hpp"
-#include "pgca/pg.hpp"
+#include "pgca/pg_syntax.hpp"
 
 namespace pgca {
 namespace {

@@ -1,14 +1,14 @@
 // Certificate revocation lists: reasons, making a CRL for a CA, and reading one back.
 #pragma once
 
-#include <openssl/types.h>
-
 #include <cstdint>
 #include <ctime>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "pgca/native.hpp"
 
 namespace pgca {
 
@@ -65,6 +65,9 @@ public:
     [[nodiscard]] std::int64_t number() const;
     /// Serials (upper-case hex) of the revoked certificates, in CRL order.
     [[nodiscard]] std::vector<std::string> revoked_serials() const;
+    /// The revoked certificates in CRL order: serial, revocation time and reason
+    /// (unspecified when the entry has no reasonCode).
+    [[nodiscard]] std::vector<RevokedEntry> entries() const;
     /// True when `ca`'s key signed this CRL and its issuer name is `ca`'s subject.
     [[nodiscard]] bool issued_by(const Certificate& ca) const;
     /// The file name OpenSSL's hashed-directory lookup (and so PostgreSQL's ssl_crl_dir) finds
