@@ -1,5 +1,5 @@
 // In-memory issuance with pgca's leaf builder (make_leaf_builder), the counterpart of
-// ../shared/bench/issue_bench.cpp --out mem: with a CA key and certificate loaded, generate a
+// bench/reference/issue_bench.cpp --out mem: with a CA key and certificate loaded, generate a
 // leaf key, issue a client certificate (CN=user<i>) and PEM-encode both, N times, over T
 // threads (one factory per thread, like issue_bench's per-thread CA copy). Prints one line:
 //   RESULT leaf=ec256 ca=EC256 n=… threads=… out=mem fast=1 wall_s=… certs_per_sec=… bytes=…

@@ -56,8 +56,8 @@ AccessPlan plan_access_unnamed(const std::vector<HbaRule>& rules, const std::vec
             throw Error(ErrorKind::profile, where + ": a CN starting with '/' cannot be mapped: pg_ident.conf would "
                                                     "read it as a regular expression");
     };
-    // Every client whose CN is not its role name gets its map line (DESIGN: "then map is required
-    // and pgca writes the pg_ident.conf line").
+    // Every client whose CN is not its role name gets its map line (docs/design.md §4: "then map
+    // is required: pgca then writes the pg_ident.conf line").
     for (std::size_t k = 0; k < clients.size(); ++k) {
         const auto& c = clients[k];
         if (c.cn.empty()) continue;

@@ -70,7 +70,7 @@ std::string render_ident(std::string_view profile_name, const AccessPlan& plan) 
     out += "# MAPNAME  SYSTEM-USERNAME (certificate CN, or RFC 2253 DN for clientname=DN)  PG-USERNAME\n";
     std::vector<std::vector<std::string>> rows;
     for (const auto& l : plan.ident) {
-        // DNs (anything with '=') are always quoted, as POSTGRES-TLS.md 2.5 advises; quoting never
+        // DNs (anything with '=') are always quoted, as docs/postgres-facts.md §2.5 advises; quoting never
         // makes a system-user a regex (only a leading '/' does, which plan_access refuses).
         std::string system_user = quote_name(l.system_user);
         if (system_user.front() != '"' && l.system_user.find('=') != std::string::npos)

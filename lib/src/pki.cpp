@@ -435,7 +435,7 @@ std::vector<IssuedLeaf> PkiDir::issue_batch(const std::vector<ServerRequest>& se
         if (parents.insert(parent).second) files_.make_dir(parent, kPublicDir);
         files_.make_dir(folder, kPrivateDir);
         // The server's ssl_ca_file holds every CA that may sign client certificates, so a client
-        // sending only its leaf still verifies (POSTGRES-TLS.md §1.5); a client's sslrootcert
+        // sending only its leaf still verifies (docs/postgres-facts.md §1.6); a client's sslrootcert
         // holds the self-signed root alone (libpq sets no X509_V_FLAG_PARTIAL_CHAIN).
         const std::string trust = server ? root_pem + chain : root_pem;
         const char* cert_file = server ? "/server.crt" : "/postgresql.crt";

@@ -99,7 +99,7 @@ struct EncodedCrl {
 /// Makes and signs a v2 CRL for `ca`: the entries (with a reasonCode extension unless the reason
 /// is unspecified), cRLNumber `number`, the AKI of `ca`, lastUpdate `this_update` and nextUpdate
 /// `next_update`. PostgreSQL rejects every client certificate once nextUpdate has passed
-/// (POSTGRES-TLS.md §10.1), so callers choose next_update with care.
+/// (docs/postgres-facts.md §8.1), so callers choose next_update with care.
 [[nodiscard]] Crl make_crl(const CertificateAuthority& ca, const std::vector<RevokedEntry>& entries,
                            std::int64_t number, std::time_t this_update, std::time_t next_update);
 
