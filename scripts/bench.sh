@@ -10,7 +10,7 @@
 #
 # What it measures (the targets of issue 5 are printed next to each ratio):
 #   1. in-memory issuance of EC P-256 client certificates with their keys, 1 and 2 threads:
-#      pgca's LeafFactory (bench/issue_mem.cpp) vs the naive reference issue_bench --out mem
+#      pgca's leaf builder (bench/issue_mem.cpp) vs the naive reference issue_bench --out mem
 #   2. `pgca apply` of a 10,000-client EC P-256 profile into a fresh folder (durable, ledger
 #      included) vs issue_bench's in-memory rate and vs the openssl CLI loop (scaled per cert)
 #      and vs the file-system floor: the same files created and synced with nothing else

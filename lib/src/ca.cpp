@@ -1,6 +1,6 @@
 #include "pgca/ca.hpp"
 
-#include "internal.hpp"
+#include "ossl/x509_build.hpp"
 
 namespace pgca {
 

@@ -7,7 +7,7 @@
 #include <cstdio>
 #include <utility>
 
-#include "internal.hpp"
+#include "ossl/x509_name.hpp"
 #include "ossl/der.hpp"
 #include "pgca/key.hpp"
 
@@ -128,8 +128,8 @@ std::string Certificate::serial_hex() const {
 }
 
 std::string Certificate::subject_rfc2253() const { return detail::rfc2253(X509_get_subject_name(x509_)); }
-std::time_t Certificate::not_before() const { return to_time_t(X509_get0_notBefore(x509_)); }
-std::time_t Certificate::not_after() const { return to_time_t(X509_get0_notAfter(x509_)); }
+std::time_t Certificate::not_before() const { return ossl::to_time_t(X509_get0_notBefore(x509_)); }
+std::time_t Certificate::not_after() const { return ossl::to_time_t(X509_get0_notAfter(x509_)); }
 
 std::string Certificate::sha256_fingerprint() const {
     unsigned char md[EVP_MAX_MD_SIZE];
@@ -251,12 +251,6 @@ std::string sha256_hex(std::string_view data) {
         out += digits[md[i] & 15];
     }
     return out;
-}
-
-std::time_t to_time_t(const ASN1_TIME* t) {
-    struct tm tm {};
-    if (t == nullptr || ASN1_TIME_to_tm(t, &tm) != 1) ossl::fail("read certificate time");
-    return timegm(&tm);
 }
 
 std::string format_time(std::time_t t) {

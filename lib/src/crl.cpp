@@ -7,7 +7,7 @@
 #include <cstdio>
 #include <utility>
 
-#include "internal.hpp"
+#include "ossl/x509_name.hpp"
 #include "ossl/der.hpp"
 #include "pgca/ca.hpp"
 #include "pgca/certificate.hpp"
@@ -109,8 +109,8 @@ std::string Crl::to_pem() const {
 }
 
 std::string Crl::issuer_rfc2253() const { return detail::rfc2253(X509_CRL_get_issuer(crl_)); }
-std::time_t Crl::this_update() const { return to_time_t(X509_CRL_get0_lastUpdate(crl_)); }
-std::time_t Crl::next_update() const { return to_time_t(X509_CRL_get0_nextUpdate(crl_)); }
+std::time_t Crl::this_update() const { return ossl::to_time_t(X509_CRL_get0_lastUpdate(crl_)); }
+std::time_t Crl::next_update() const { return ossl::to_time_t(X509_CRL_get0_nextUpdate(crl_)); }
 
 std::int64_t Crl::number() const {
     ossl::Asn1IntPtr n(static_cast<ASN1_INTEGER*>(X509_CRL_get_ext_d2i(crl_, NID_crl_number, nullptr, nullptr)));
@@ -141,7 +141,7 @@ std::vector<RevokedEntry> Crl::entries() const {
         const X509_REVOKED* r = sk_X509_REVOKED_value(revoked, i);
         RevokedEntry e;
         e.serial_hex = serials[static_cast<std::size_t>(i)];
-        e.revoked_at = to_time_t(X509_REVOKED_get0_revocationDate(r));
+        e.revoked_at = ossl::to_time_t(X509_REVOKED_get0_revocationDate(r));
         int crit = 0;
         auto* code = static_cast<ASN1_ENUMERATED*>(X509_REVOKED_get_ext_d2i(r, NID_crl_reason, &crit, nullptr));
         if (code != nullptr) {

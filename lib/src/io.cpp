@@ -27,7 +27,7 @@
 
 #include "parallel.hpp"
 #include "pgca/error.hpp"
-#include "pgca/secret.hpp"
+#include "pgca/wipe.hpp"
 
 namespace pgca::io {
 namespace {

@@ -1,7 +1,7 @@
 // Leaf certificates (servers and clients) behind one interface, private to the library. Two
 // builders make them: the generic OpenSSL path (ossl/x509_build.cpp) and the fast DER path for
 // EC P-256/P-384 leaves (ossl/fast_leaf.cpp); make_leaf_builder() is the one place that chooses.
-// Both read the same rules (leaf_rules() in internal.hpp: basicConstraints, keyUsage, EKU,
+// Both read the same rules (leaf_rules() in ossl/x509_build.hpp: basicConstraints, keyUsage, EKU,
 // SAN, validity clamped to the issuer, random serial, SKI/AKI). OpenSSL-free: the issuing
 // pipeline includes it.
 #pragma once

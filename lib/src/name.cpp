@@ -6,7 +6,7 @@
 #include <array>
 #include <cctype>
 
-#include "internal.hpp"
+#include "ossl/x509_name.hpp"
 #include "pgca/error.hpp"
 
 namespace pgca {

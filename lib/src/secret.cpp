@@ -182,11 +182,6 @@ std::string run_passphrase_command(const PassphraseSource& source) {
 
 }  // namespace
 
-void wipe(std::string& secret) noexcept {
-    if (!secret.empty()) OPENSSL_cleanse(secret.data(), secret.size());
-    secret.clear();
-}
-
 std::string PassphraseSource::describe() const {
     switch (kind) {
         case Kind::env: return "environment variable " + value;

@@ -6,6 +6,8 @@
 #include <string_view>
 #include <list>
 
+#include "pgca/wipe.hpp"
+
 namespace pgca {
 
 /// An environment variable, a file, or a command whose standard output is the passphrase.
@@ -32,9 +34,6 @@ struct PassphraseSource {
 /// The ssl_passphrase_command for a server key protected by `source`, as the database host runs
 /// it (through /bin/sh, with '%' doubled because PostgreSQL expands %p and %%).
 [[nodiscard]] std::string passphrase_command(const PassphraseSource& source);
-
-/// Overwrites a string holding a secret before it is freed.
-void wipe(std::string& secret) noexcept;
 
 /// Passphrases read once per command: each source is read (its command run) at most once, and
 /// every passphrase is wiped when the cache goes. Commands read every source they will need

@@ -38,8 +38,9 @@
 #include <mutex>
 #include <utility>
 
-#include "internal.hpp"
 #include "ossl/der.hpp"
+#include "ossl/x509_build.hpp"
+#include "ossl/x509_name.hpp"
 #include "pgca/secret.hpp"
 
 namespace pgca::detail {

@@ -52,4 +52,10 @@ std::string bio_string(BIO* bio) {
     return std::string(p, static_cast<std::size_t>(n));
 }
 
+std::time_t to_time_t(const ASN1_TIME* t) {
+    struct tm tm {};
+    if (t == nullptr || ASN1_TIME_to_tm(t, &tm) != 1) ossl::fail("read certificate time");
+    return timegm(&tm);
+}
+
 }  // namespace pgca::ossl

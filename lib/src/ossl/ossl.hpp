@@ -9,6 +9,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include <ctime>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -64,6 +65,9 @@ T* check_ptr(T* p, std::string_view what) {
     if (p == nullptr) fail(what);
     return p;
 }
+
+/// Seconds since the epoch of an ASN1_TIME. Throws Error(crypto) for a null or unreadable time.
+[[nodiscard]] std::time_t to_time_t(const ASN1_TIME* t);
 
 /// A memory BIO.
 BioPtr mem_bio();

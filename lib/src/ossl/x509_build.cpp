@@ -1,13 +1,15 @@
 // The generic certificate builder: every certificate pgca makes through OpenSSL's X509_* calls
 // (roots, intermediates, and the leaves the fast path does not make), the one table of rules
 // both leaf builders read, and the generic LeafBuilder.
+#include "ossl/x509_build.hpp"
+
 #include <openssl/rand.h>
 
 #include <algorithm>
 #include <ctime>
 #include <optional>
 
-#include "internal.hpp"
+#include "ossl/x509_name.hpp"
 
 namespace pgca::detail {
 

@@ -1,5 +1,7 @@
-// Declarations shared between the library's crypto modules (name, certificate, ca, crl, the leaf
-// builders); not part of the public API. Includes OpenSSL: no other module includes this.
+// The generic certificate builder and the one table of issuance rules, private to the crypto
+// modules (implemented in ossl/x509_build.cpp): ca.cpp makes roots and intermediates with it,
+// and both leaf builders (the generic one there and the fast path in ossl/fast_leaf.cpp) read
+// the same rules.
 #pragma once
 
 #include <ctime>
@@ -7,26 +9,13 @@
 #include <string>
 #include <vector>
 
-#include "ossl/ossl.hpp"
 #include "leaf.hpp"
+#include "ossl/ossl.hpp"
 #include "pgca/certificate.hpp"
 #include "pgca/key.hpp"
 #include "pgca/name.hpp"
 
-namespace pgca {
-/// Seconds since the epoch of an ASN1_TIME. Throws Error(crypto) for a null or unreadable time.
-[[nodiscard]] std::time_t to_time_t(const ASN1_TIME* t);
-}  // namespace pgca
-
 namespace pgca::detail {
-
-/// Builds the X509_NAME for `dn` (UTF-8 strings, conventional order).
-ossl::X509NamePtr build_name(const DistinguishedName& dn);
-/// RFC 2253 text of an X509_NAME, exactly as PostgreSQL's clientname=DN prints it.
-std::string rfc2253(const X509_NAME* name);
-
-// The issuance rules both certificate builders (the generic one in ossl/x509_build.cpp and the
-// fast path in ossl/fast_leaf.cpp) read.
 
 /// keyUsage bits (RFC 5280 §4.2.1.3 bit numbers), as flags.
 inline constexpr unsigned kDigitalSignature = 1u << 0;
