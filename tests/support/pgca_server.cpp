@@ -19,11 +19,16 @@ ProcessResult run_pgca(const std::vector<std::string>& args) {
     return run(argv);
 }
 
-AppliedServer::AppliedServer(const std::string& profile_json) {
+AppliedServer::AppliedServer(const std::string& profile_json, Cluster cluster) {
     dir_ = tmp_.path() + "/pki";
     applied_ = reapply(profile_json);
     if (applied_.exit_code != 0) throw std::runtime_error(describe({"pgca", "apply"}, applied_));
-    pg_ = std::make_unique<PgCluster>(tmp_.path() + "/pg");
+    if (cluster == Cluster::own) {
+        own_ = std::make_unique<PgCluster>(tmp_.path() + "/pg");
+        pg_ = own_.get();
+    } else {
+        pg_ = &PgCluster::shared();
+    }
 }
 
 ProcessResult AppliedServer::reapply(const std::string& profile_json) {
@@ -39,9 +44,12 @@ void AppliedServer::install_access_files() {
 void AppliedServer::start(const std::string& server, const std::vector<std::string>& roles) {
     // The server reads its key as the postgres user; pgca keeps that owner on later rewrites.
     PgCluster::chown_to_postgres(dir_ + "/servers/" + server);
-    pg_->append_conf("include '" + dir_ + "/servers/" + server + "/postgresql.ssl.conf'\n");
+    pg_->set_case_conf("include '" + dir_ + "/servers/" + server + "/postgresql.ssl.conf'\n");
     install_access_files();
-    pg_->start();
+    if (pg_->running())
+        pg_->reload();
+    else
+        pg_->start();
     std::string sql;
     for (const auto& r : roles) sql += "CREATE ROLE " + quote_ident(r) + " LOGIN;";
     if (!sql.empty()) pg_->psql_admin_checked(sql);
