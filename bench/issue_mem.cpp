@@ -1,5 +1,5 @@
-// In-memory issuance with pgca's LeafFactory, the counterpart of
-// ../shared/bench/issue_bench.cpp --out mem: with a CA key and certificate loaded, generate a
+// In-memory issuance with pgca's leaf builder (make_leaf_builder), the counterpart of
+// bench/reference/issue_bench.cpp --out mem: with a CA key and certificate loaded, generate a
 // leaf key, issue a client certificate (CN=user<i>) and PEM-encode both, N times, over T
 // threads (one factory per thread, like issue_bench's per-thread CA copy). Prints one line:
 //   RESULT leaf=ec256 ca=EC256 n=… threads=… out=mem fast=1 wall_s=… certs_per_sec=… bytes=…
@@ -19,7 +19,7 @@
 #include <thread>
 #include <vector>
 
-#include "ossl/fast_leaf.hpp"
+#include "leaf.hpp"
 #include "pgca/ca.hpp"
 #include "pgca/error.hpp"
 
@@ -111,9 +111,9 @@ int main(int argc, char** argv) {
         {
             // Warm-up, untimed (as issue_bench does): algorithm fetch caches, and the fast
             // path's once-per-process self-test.
-            pgca::detail::LeafFactory warm(ca, leaf_alg);
-            fast = warm.fast();
-            (void)warm.issue_client(pgca::DistinguishedName::with_cn("warm-up"), o.days);
+            auto warm = pgca::detail::make_leaf_builder({ca.certificate(), ca.key()}, leaf_alg);
+            fast = warm->fast();
+            (void)warm->make(pgca::detail::LeafRequest::client(pgca::DistinguishedName::with_cn("warm-up"), o.days));
         }
 
         // Subjects are made up front: the benchmark measures issuance, not string formatting.
@@ -125,9 +125,10 @@ int main(int argc, char** argv) {
         std::vector<std::exception_ptr> errors(static_cast<std::size_t>(o.threads));
         auto worker = [&](int t) {
             try {
-                pgca::detail::LeafFactory factory(ca, leaf_alg);  // per-thread set-up is timed
+                // Per-thread set-up is timed.
+                auto factory = pgca::detail::make_leaf_builder({ca.certificate(), ca.key()}, leaf_alg);
                 for (long i = t; i < o.n; i += o.threads) {
-                    auto leaf = factory.issue_client(subjects[static_cast<std::size_t>(i)], o.days);
+                    auto leaf = factory->make(pgca::detail::LeafRequest::client(subjects[static_cast<std::size_t>(i)], o.days));
                     bytes[static_cast<std::size_t>(t)] += leaf.cert_pem.size() + leaf.key_pem.size();
                 }
             } catch (...) {

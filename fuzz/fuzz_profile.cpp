@@ -66,23 +66,23 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     }
     pgca::pg::AccessPlan plan;
     try {
-        plan = pgca::pg::plan_access(profile);
+        plan = pgca::pg::plan_access(profile.hba, profile.clients, profile.source);
     } catch (const pgca::Error&) {
         return 0;
     }
 
-    const std::string hba = pgca::pg::render_hba(profile, plan);
+    const std::string hba = pgca::pg::render_hba(profile.name, plan);
     require_clean_text("pg_hba.conf holds a control character", hba);
     if (content_lines(hba) != plan.hba.size()) bug("pg_hba.conf does not have one line per rule", hba);
 
-    const std::string ident = pgca::pg::render_ident(profile, plan);
+    const std::string ident = pgca::pg::render_ident(profile.name, plan);
     require_clean_text("pg_ident.conf holds a control character", ident);
     if (content_lines(ident) != plan.ident.size()) bug("pg_ident.conf does not have one line per mapping", ident);
 
     for (const auto& server : profile.servers) {
         pgca::pg::ServerFiles files{"/pki/servers/x/server.crt", "/pki/servers/x/server.key", "/pki/servers/x/root.crt",
                                     "/pki/servers/x/root.crl", "/pki/servers/x/crl"};
-        const std::string conf = pgca::pg::render_server_conf(profile, server, files);
+        const std::string conf = pgca::pg::render_server_conf(profile.name, server, profile.server_settings, files);
         require_clean_text("postgresql.ssl.conf holds a control character", conf);
         each_line("postgresql.ssl.conf has a line that is not `ssl… = …`", conf, [](std::string_view line) {
             return line.substr(0, 3) == "ssl" && line.find(" = ") != std::string_view::npos;
@@ -91,7 +91,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     for (const auto& client : profile.clients) {
         pgca::pg::ClientFiles files{"/pki/clients/x/root.crt", "/pki/clients/x/postgresql.crt",
                                     "/pki/clients/x/postgresql.key"};
-        const std::string service = pgca::pg::render_service(profile, client, files);
+        const std::string service = pgca::pg::render_service(profile.name, client.user, profile.servers, profile.client_settings, files);
         require_clean_text("pg_service.conf holds a control character", service);
         each_line("pg_service.conf has a line that is neither [section] nor keyword=value", service,
                   [](std::string_view line) {

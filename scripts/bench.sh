@@ -21,13 +21,13 @@
 #
 # Knobs (environment): PGCA_BENCH_ROUNDS (5), PGCA_BENCH_SLOW_ROUNDS (3, for 2-4),
 # PGCA_BENCH_SECONDS (1.5, target length of an in-memory run), PGCA_BENCH_CLIENTS (10000),
-# PGCA_BENCH_CLI_USERS (200), PGCA_BENCH_CRL_ENTRIES (100000), PGCA_BENCH_STARTUP_RUNS (200),
-# PGCA_BENCH_SHARED (the reference harnesses; default ../shared/bench next to the repository).
+# PGCA_BENCH_CLI_USERS (200), PGCA_BENCH_CRL_ENTRIES (100000), PGCA_BENCH_STARTUP_RUNS (200).
+# The reference harnesses are in bench/reference/ (its README says what each one is).
 set -euo pipefail
 export LC_NUMERIC=C
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-shared=${PGCA_BENCH_SHARED:-$(cd "$root/.." && pwd)/shared/bench}
+reference=$root/bench/reference
 rounds=${PGCA_BENCH_ROUNDS:-5}
 slow_rounds=${PGCA_BENCH_SLOW_ROUNDS:-3}
 seconds=${PGCA_BENCH_SECONDS:-1.5}
@@ -44,7 +44,7 @@ for tool in cmake g++ openssl sqlite3 awk sort; do
   command -v "$tool" >/dev/null || die "$tool is required"
 done
 for f in issue_bench.cpp ca_setup_openssl.sh openssl_cli_loop.sh; do
-  [ -f "$shared/$f" ] || die "reference harness $shared/$f not found (set PGCA_BENCH_SHARED)"
+  [ -f "$reference/$f" ] || die "reference harness $reference/$f not found"
 done
 [ -n "${EPOCHREALTIME:-}" ] || die "bash 5 is required (EPOCHREALTIME)"
 
@@ -76,7 +76,7 @@ fmt() { awk -v v="$1" 'BEGIN { if (v >= 100) printf "%.0f", v; else if (v >= 10)
 # --- build ------------------------------------------------------------------------------------
 
 note "building Release into $build_dir"
-cmake -S "$root" -B "$build_dir" -DCMAKE_BUILD_TYPE=Release -DPGCA_BUILD_TESTS=OFF >"$tmp/cmake.log" 2>&1 ||
+cmake -S "$root" -B "$build_dir" -DCMAKE_BUILD_TYPE=Release -DPGCA_BUILD_TESTS=OFF -DPGCA_BUILD_BENCH=ON >"$tmp/cmake.log" 2>&1 ||
   { cat "$tmp/cmake.log" >&2; die "cmake configure failed"; }
 cmake --build "$build_dir" -j"$(nproc)" --target pgca pgca_bench_issue pgca_bench_fs_floor >"$tmp/build.log" 2>&1 ||
   { tail -40 "$tmp/build.log" >&2; die "build failed"; }
@@ -86,12 +86,12 @@ fs_floor=$build_dir/bench/pgca_bench_fs_floor
 [ -x "$pgca" ] && [ -x "$bench_issue" ] && [ -x "$fs_floor" ] || die "build did not produce $pgca, $bench_issue and $fs_floor"
 
 note "building the naive reference issue_bench"
-g++ -O2 -std=c++17 -pthread -o "$tmp/issue_bench" "$shared/issue_bench.cpp" -lcrypto 2>"$tmp/issue_bench.log" ||
+g++ -O2 -std=c++17 -pthread -o "$tmp/issue_bench" "$reference/issue_bench.cpp" -lcrypto 2>"$tmp/issue_bench.log" ||
   { cat "$tmp/issue_bench.log" >&2; die "issue_bench build failed"; }
 naive=$tmp/issue_bench
 
 cadir=$tmp/ca
-bash "$shared/ca_setup_openssl.sh" "$cadir" ec256 >/dev/null
+bash "$reference/ca_setup_openssl.sh" "$cadir" ec256 >/dev/null
 ca_args=(--ca-key "$cadir/ca.key" --ca-cert "$cadir/ca.crt" --leaf ec256)
 
 # --- 1. in-memory issuance ------------------------------------------------------------------
@@ -175,7 +175,7 @@ for ((r = 1; r <= slow_rounds; r++)); do
 
   out=$tmp/cli-$r
   t0=$(now)
-  bash "$shared/openssl_cli_loop.sh" "$cadir" ec256 "$cli_users" "$out" >/dev/null
+  bash "$reference/openssl_cli_loop.sh" "$cadir" ec256 "$cli_users" "$out" >/dev/null
   t1=$(now)
   cli+=("$(elapsed "$t0" "$t1")")
   [ -s "$out/user$((cli_users - 1)).crt" ] || die "the openssl CLI loop did not finish"

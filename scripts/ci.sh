@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
-# CI, in three steps, each timed:
-#   1. the README's test command (scripts/test.sh): install deps, build into build/, run every test;
-#   2. the same suite built with ASan + UBSan (-DPGCA_SANITIZE=ON) into build-asan/, run with leak
+# CI, in four steps, each timed:
+#   1. the README's test command (scripts/test.sh): install deps, build into build/ with g++ and
+#      PGCA_WERROR=ON (a warning fails the build), run every test;
+#   2. the same sources built with clang 14 and PGCA_WERROR=ON into build-clang/, its unit tests and
+#      the package test (the installed headers compiled by a clang consumer);
+#   3. the same suite built with ASan + UBSan (-DPGCA_SANITIZE=ON) into build-asan/, run with leak
 #      detection on and UBSan fatal (the PostgreSQL binaries the integration tests start are not
 #      instrumented, which is fine);
-#   3. the libFuzzer targets, PGCA_FUZZ_SECONDS (default 60) each (scripts/fuzz.sh).
+#   4. the libFuzzer targets, PGCA_FUZZ_SECONDS (default 60) each (scripts/fuzz.sh).
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
@@ -26,6 +29,13 @@ step() {
 }
 
 # (Chained with &&: `set -e` does not apply inside a function called from `step`'s `||`.)
+clang_build() {
+  CC=clang-14 CXX=clang++-14 cmake -S "$root" -B "$root/build-clang" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    -DPGCA_WERROR=ON >/dev/null &&
+    cmake --build "$root/build-clang" -j"$(nproc)" &&
+    (cd "$root/build-clang" && ctest --output-on-failure -j2 --timeout 300 -L 'unit|package')
+}
+
 sanitized_suite() {
   # -O1 with assertions: under ASan, RelWithDebInfo's -O2 took 17 min to build on 2 cores, -O1 12 min.
   cmake -S "$root" -B "$root/build-asan" -DPGCA_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug \
@@ -36,7 +46,8 @@ sanitized_suite() {
         ctest --output-on-failure -j2 --timeout 600)
 }
 
-step "build + ctest (scripts/test.sh)" bash scripts/test.sh
+step "build + ctest (scripts/test.sh)" env PGCA_WERROR=ON bash scripts/test.sh
+step "clang 14 build + unit, package tests" clang_build
 step "ASan+UBSan build + ctest" sanitized_suite
 step "fuzz (scripts/fuzz.sh)" bash scripts/fuzz.sh "${PGCA_FUZZ_SECONDS:-60}"
 

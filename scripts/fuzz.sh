@@ -9,14 +9,14 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 seconds=${1:-60}
 targets=${FUZZ_TARGETS:-"fuzz_profile fuzz_pem fuzz_hba_quote fuzz_crl_encode"}
 
-# The newest clang with libFuzzer. The library needs clang >= 16 while lib/src/profile.cpp
-# captures structured bindings in lambdas (a C++20 feature clang 14 rejects in C++17 mode).
+# Debian 12's clang 14 (libclang-rt-14-dev holds its libFuzzer), the compiler CI also builds with;
+# else a newer one.
 if [ -z "${CXX:-}" ]; then
-  for v in 16 15 14 ""; do
+  for v in 14 16 15 ""; do
     if command -v "clang++${v:+-$v}" >/dev/null; then CXX="clang++${v:+-$v}"; CC="clang${v:+-$v}"; break; fi
   done
 fi
-: "${CXX:?no clang++ found: apt-get install clang-16 libclang-rt-16-dev}"
+: "${CXX:?no clang++ found: apt-get install clang-14 libclang-rt-14-dev llvm-14}"
 export CC=${CC:-${CXX/clang++/clang}} CXX
 
 build="$root/build-fuzz"

@@ -5,7 +5,7 @@ packages=(
   build-essential cmake pkg-config openssl
   libssl-dev libcxxopts-dev nlohmann-json3-dev catch2 libsqlite3-dev libpq-dev
   postgresql-15 postgresql-client-15
-  clang-16 libclang-rt-16-dev llvm-16  # libFuzzer (+ llvm-symbolizer) for scripts/fuzz.sh (clang 14 cannot compile lib/src/profile.cpp)
+  clang-14 libclang-rt-14-dev llvm-14  # CI's second compiler, and libFuzzer (+ llvm-symbolizer) for scripts/fuzz.sh
 )
 missing=()
 for p in "${packages[@]}"; do

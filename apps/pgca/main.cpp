@@ -6,6 +6,7 @@
 
 #include "commands/common.hpp"
 #include "pgca/error.hpp"
+#include "pgca/version.hpp"
 
 namespace {
 
@@ -47,7 +48,7 @@ int main(int argc, char** argv) {
     }
     std::string first = argv[1];
     if (first == "--version" || first == "version") {
-        std::cout << "pgca " << PGCA_VERSION << "\n";
+        std::cout << "pgca " << pgca::kVersionString << "\n";
         return 0;
     }
     if (first == "-h" || first == "--help" || first == "help") {

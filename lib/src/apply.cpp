@@ -22,7 +22,9 @@
 
 #include "parallel.hpp"
 #include "pgca/error.hpp"
-#include "pgca/pg.hpp"
+#include "pgca/pg_access.hpp"
+#include "pgca/pg_render.hpp"
+#include "pgca/pg_syntax.hpp"
 #include "pgca/pki.hpp"
 
 namespace pgca {
@@ -152,10 +154,10 @@ ApplyResult apply(const Profile& profile, const std::string& dir, const ApplyOpt
     ApplyResult result;
     // Everything that can be refused is refused here, before the folder is touched.
     detail::PhaseTimer timer_plan("plan access");
-    pg::AccessPlan access = pg::plan_access(profile);
+    pg::AccessPlan access = pg::plan_access(profile.hba, profile.clients, profile.source);
     result.warnings = access.warnings;
-    std::string hba_text = pg::render_hba(profile, access);
-    std::string ident_text = pg::render_ident(profile, access);
+    std::string hba_text = pg::render_hba(profile.name, access);
+    std::string ident_text = pg::render_ident(profile.name, access);
     timer_plan.stop();
     auto note = [&](Action a) { result.actions.push_back(std::move(a)); };
 

@@ -19,13 +19,27 @@ std::string asn1_string_text(const ASN1_STRING* s) {
                        static_cast<std::size_t>(ASN1_STRING_length(s)));
 }
 
+// An iPAddress SAN as text; "" when it is neither 4 nor 16 octets.
 std::string ip_text(const ASN1_OCTET_STRING* ip) {
     const unsigned char* p = ASN1_STRING_get0_data(ip);
     int n = ASN1_STRING_length(ip);
     char buf[INET6_ADDRSTRLEN] = {0};
     if (n == 4 && inet_ntop(AF_INET, p, buf, sizeof buf) != nullptr) return buf;
     if (n == 16 && inet_ntop(AF_INET6, p, buf, sizeof buf) != nullptr) return buf;
-    return "<" + std::to_string(n) + "-byte address>";
+    return {};
+}
+
+// Calls on_dns(text) and on_ip(text) for each subjectAltName entry, in certificate order.
+template <class OnDns, class OnIp>
+void for_each_san(X509* x509, OnDns on_dns, OnIp on_ip) {
+    ossl::GeneralNamesPtr sans(
+        static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(x509, NID_subject_alt_name, nullptr, nullptr)));
+    for (int i = 0; sans && i < sk_GENERAL_NAME_num(sans.get()); ++i) {
+        const GENERAL_NAME* gn = sk_GENERAL_NAME_value(sans.get(), i);
+        if (gn->type == GEN_DNS) on_dns(asn1_string_text(gn->d.dNSName));
+        if (gn->type == GEN_IPADD) on_ip(ip_text(gn->d.iPAddress), ASN1_STRING_length(gn->d.iPAddress));
+    }
+    ossl::drain_errors();
 }
 
 }  // namespace
@@ -124,6 +138,22 @@ std::string Certificate::sha256_fingerprint() const {
     return der::hex(md, n, ":");
 }
 
+std::optional<KeyAlg> Certificate::key_alg() const {
+    auto alg = key_alg_of(X509_get0_pubkey(x509_));
+    ossl::drain_errors();
+    return alg;
+}
+
+std::vector<std::string> Certificate::san_hosts() const {
+    std::vector<std::string> hosts;
+    for_each_san(
+        x509_, [&](std::string dns) { hosts.push_back(std::move(dns)); },
+        [&](std::string ip, int) {
+            if (!ip.empty()) hosts.push_back(std::move(ip));
+        });
+    return hosts;
+}
+
 bool Certificate::matches(const PrivateKey& key) const {
     EVP_PKEY* pub = X509_get0_pubkey(x509_);
     bool ok = pub != nullptr && EVP_PKEY_eq(pub, key.native()) == 1;
@@ -162,16 +192,12 @@ CertInfo Certificate::info() const {
         ci.signature_algorithm = sn != nullptr ? sn : "unknown";
     }
 
+    for_each_san(
+        x509_, [&](std::string dns) { ci.dns_names.push_back(std::move(dns)); },
+        [&](std::string ip, int octets) {
+            ci.ip_addresses.push_back(!ip.empty() ? std::move(ip) : "<" + std::to_string(octets) + "-byte address>");
+        });
     int crit = 0;
-    ossl::GeneralNamesPtr sans(
-        static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(x509_, NID_subject_alt_name, &crit, nullptr)));
-    if (sans) {
-        for (int i = 0; i < sk_GENERAL_NAME_num(sans.get()); ++i) {
-            const GENERAL_NAME* gn = sk_GENERAL_NAME_value(sans.get(), i);
-            if (gn->type == GEN_DNS) ci.dns_names.push_back(asn1_string_text(gn->d.dNSName));
-            if (gn->type == GEN_IPADD) ci.ip_addresses.push_back(ip_text(gn->d.iPAddress));
-        }
-    }
     ossl::EkuPtr eku(static_cast<EXTENDED_KEY_USAGE*>(X509_get_ext_d2i(x509_, NID_ext_key_usage, &crit, nullptr)));
     if (eku) {
         for (int i = 0; i < sk_ASN1_OBJECT_num(eku.get()); ++i) {

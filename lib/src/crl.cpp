@@ -133,6 +133,27 @@ std::vector<std::string> Crl::revoked_serials() const {
     return out;
 }
 
+std::vector<RevokedEntry> Crl::entries() const {
+    std::vector<RevokedEntry> out;
+    STACK_OF(X509_REVOKED)* revoked = X509_CRL_get_REVOKED(crl_);
+    const auto serials = revoked_serials();
+    for (int i = 0; i < sk_X509_REVOKED_num(revoked); ++i) {
+        const X509_REVOKED* r = sk_X509_REVOKED_value(revoked, i);
+        RevokedEntry e;
+        e.serial_hex = serials[static_cast<std::size_t>(i)];
+        e.revoked_at = to_time_t(X509_REVOKED_get0_revocationDate(r));
+        int crit = 0;
+        auto* code = static_cast<ASN1_ENUMERATED*>(X509_REVOKED_get_ext_d2i(r, NID_crl_reason, &crit, nullptr));
+        if (code != nullptr) {
+            e.reason = static_cast<RevocationReason>(ASN1_ENUMERATED_get(code));
+            ASN1_ENUMERATED_free(code);
+        }
+        out.push_back(std::move(e));
+    }
+    ossl::drain_errors();
+    return out;
+}
+
 bool Crl::issued_by(const Certificate& ca) const {
     if (X509_NAME_cmp(X509_CRL_get_issuer(crl_), X509_get_subject_name(ca.native())) != 0) return false;
     EVP_PKEY* pub = X509_get0_pubkey(ca.native());

@@ -1,4 +1,4 @@
-// Certificate lint: the rules of DESIGN.md "Rules that output must keep", checked on a parsed
+// Certificate lint: the rules of docs/design.md §5 ("Rules that output must keep"), checked on a parsed
 // certificate. Every check reads the X509 itself (criticality, raw serial, signature algorithm),
 // so a certificate made by any tool can be checked, not only one pgca made.
 #include "pgca/lint.hpp"

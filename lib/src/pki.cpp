@@ -13,11 +13,11 @@
 #include <set>
 #include <thread>
 
-#include "internal.hpp"
-#include "ossl/fast_leaf.hpp"
+#include "ledger_entry.hpp"
+#include "leaf.hpp"
 #include "parallel.hpp"
 #include "pgca/error.hpp"
-#include "pgca/pg.hpp"
+#include "pgca/pg_render.hpp"
 
 namespace pgca {
 namespace {
@@ -276,7 +276,7 @@ namespace {
 
 // One leaf made in memory, with everything the ledger and the files need.
 struct MadeLeaf {
-    detail::LeafFactory::Leaf leaf;  // key_pem "" when the existing key is kept
+    detail::Leaf leaf;     // key_pem "" when the existing key is kept
     std::string cert_file;           // leaf + intermediate: what server.crt / postgresql.crt hold
     LedgerEntry entry;
 
@@ -296,7 +296,7 @@ struct MadeLeaf {
 
 // The ledger row of a freshly made leaf, from what the factory reports (no certificate parse:
 // this runs per certificate in bulk issuance).
-LedgerEntry light_entry(const detail::LeafFactory::Leaf& leaf, const std::string& issuer, const std::string& kind,
+LedgerEntry light_entry(const detail::Leaf& leaf, const std::string& issuer, const std::string& kind,
                         const std::string& name, std::string detail) {
     LedgerEntry e;
     e.serial = leaf.serial_hex;
@@ -330,10 +330,11 @@ std::vector<IssuedLeaf> PkiDir::issue_batch(const std::vector<ServerRequest>& se
 
     // Validate everything and load kept keys before any work starts, so a bad request fails
     // before anything is recorded.
+    // Role names and hosts were validated where they entered (the profile decoder, the CLI's
+    // --user, --users-file and --host); they are trusted here.
     std::vector<DistinguishedName> client_subjects(clients.size());
     for (std::size_t i = 0; i < clients.size(); ++i) {
         const auto& c = clients[i];
-        validate_role_name(c.user, "role name");
         in_context("client \"" + c.user + "\"", [&] { client_subjects[i].set("CN", c.cn.empty() ? c.user : c.cn); });
     }
     std::vector<std::optional<PrivateKey>> kept(servers.size());
@@ -341,7 +342,6 @@ std::vector<IssuedLeaf> PkiDir::issue_batch(const std::vector<ServerRequest>& se
     for (std::size_t i = 0; i < servers.size(); ++i) {
         const auto& sv = servers[i];
         validate_simple_name(sv.name, "server name");
-        for (const auto& h : sv.hosts) in_context("server \"" + sv.name + "\"", [&] { validate_host(h, "host"); });
         if (!sv.key_passphrase.empty())
             server_pass[i] = in_context("server \"" + sv.name + "\" key", [&] { return passphrases_.get(sv.key_passphrase); });
         if (sv.keep_key) {
@@ -366,13 +366,14 @@ std::vector<IssuedLeaf> PkiDir::issue_batch(const std::vector<ServerRequest>& se
     } wiper{server_pass};
 
     std::vector<MadeLeaf> made(total);
-    // One LeafFactory per thread and key type: the fast EC path keeps per-thread state (keygen
-    // context, prebuilt extensions), and falls back to the generic OpenSSL path for RSA/Ed25519.
-    using Factories = std::map<KeyAlg, detail::LeafFactory>;
-    auto factory = [&](Factories& f, KeyAlg alg) -> detail::LeafFactory& {
+    // One leaf builder per thread and key type: the fast EC path keeps per-thread state (keygen
+    // context, prebuilt extensions); make_leaf_builder picks the generic path for RSA/Ed25519.
+    const detail::LeafIssuer leaf_issuer{ca.certificate(), ca.key()};
+    using Factories = std::map<KeyAlg, std::unique_ptr<detail::LeafBuilder>>;
+    auto factory = [&](Factories& f, KeyAlg alg) -> detail::LeafBuilder& {
         auto it = f.find(alg);
-        if (it == f.end()) it = f.emplace(alg, detail::LeafFactory(ca, alg)).first;
-        return it->second;
+        if (it == f.end()) it = f.emplace(alg, detail::make_leaf_builder(leaf_issuer, alg)).first;
+        return *it->second;
     };
     auto make_one = [&](std::size_t i, Factories& f) {
         MadeLeaf& m = made[i];
@@ -380,15 +381,16 @@ std::vector<IssuedLeaf> PkiDir::issue_batch(const std::vector<ServerRequest>& se
             const ServerRequest& r = servers[i];
             in_context("issue server \"" + r.name + "\"", [&] {
                 if (!kept[i] && server_pass[i].empty()) {
-                    m.leaf = factory(f, r.key).issue_server(server_subject(r.hosts), r.hosts, r.days);
+                    m.leaf = factory(f, r.key).make(detail::LeafRequest::server(server_subject(r.hosts), r.hosts, r.days));
                 } else {
                     std::optional<PrivateKey> fresh;
                     if (!kept[i]) fresh = PrivateKey::generate(r.key);
                     const PrivateKey& key = kept[i] ? *kept[i] : *fresh;
+                    m.leaf = factory(f, key.alg())
+                                 .make(detail::LeafRequest::server(server_subject(r.hosts), r.hosts, r.days, &key));
                     // An encrypted server key needs ssl_passphrase_command on the server (written
                     // by write_server_conf); `kept` keys stay as they are on disk.
-                    m.leaf = detail::leaf_of(ca.issue_server(key, server_subject(r.hosts), r.hosts, r.days),
-                                             fresh ? fresh->to_encrypted_pem(server_pass[i]) : std::string());
+                    if (fresh) m.leaf.key_pem = fresh->to_encrypted_pem(server_pass[i]);
                 }
                 nlohmann::json detail = {{"hosts", r.hosts}, {"key", std::string(to_string(r.key))}, {"days", r.days},
                                          {"key_passphrase", r.key_passphrase.to_json()}};
@@ -397,7 +399,7 @@ std::vector<IssuedLeaf> PkiDir::issue_batch(const std::vector<ServerRequest>& se
         } else {
             const ClientRequest& r = clients[i - servers.size()];
             in_context("issue client \"" + r.user + "\"", [&] {
-                m.leaf = factory(f, r.key).issue_client(client_subjects[i - servers.size()], r.days);
+                m.leaf = factory(f, r.key).make(detail::LeafRequest::client(client_subjects[i - servers.size()], r.days));
                 nlohmann::json detail = {{"cn", client_subjects[i - servers.size()].get("CN")},
                                          {"key", std::string(to_string(r.key))}};
                 m.entry = light_entry(m.leaf, issuer_dn, "client", r.user, detail.dump());
@@ -433,7 +435,7 @@ std::vector<IssuedLeaf> PkiDir::issue_batch(const std::vector<ServerRequest>& se
         if (parents.insert(parent).second) files_.make_dir(parent, kPublicDir);
         files_.make_dir(folder, kPrivateDir);
         // The server's ssl_ca_file holds every CA that may sign client certificates, so a client
-        // sending only its leaf still verifies (POSTGRES-TLS.md §1.5); a client's sslrootcert
+        // sending only its leaf still verifies (docs/postgres-facts.md §1.6); a client's sslrootcert
         // holds the self-signed root alone (libpq sets no X509_V_FLAG_PARTIAL_CHAIN).
         const std::string trust = server ? root_pem + chain : root_pem;
         const char* cert_file = server ? "/server.crt" : "/postgresql.crt";
@@ -554,13 +556,16 @@ bool PkiDir::write_server_conf(const Profile& profile, const ServerSpec& server)
     files_.make_dir(layout_.servers_dir(), kPublicDir);
     files_.make_dir(layout_.server_dir(server.name), kPrivateDir);
     return files_.write_if_changed(layout_.server_dir(server.name) + "/postgresql.ssl.conf",
-                                   pg::render_server_conf(profile, server, files), kPublicFile);
+                                   pg::render_server_conf(profile.name, server, profile.server_settings, files),
+                                   kPublicFile);
 }
 
 io::FileWrite PkiDir::client_service_file(const Profile& profile, const ClientSpec& client) const {
     std::string base = layout_.client_dir(client.user);
     pg::ClientFiles files{base + "/root.crt", base + "/postgresql.crt", base + "/postgresql.key"};
-    return {base + "/pg_service.conf", pg::render_service(profile, client, files), kPublicFile};
+    return {base + "/pg_service.conf",
+            pg::render_service(profile.name, client.user, profile.servers, profile.client_settings, files),
+            kPublicFile};
 }
 
 void PkiDir::queue_client_folder(const std::string& user) {

@@ -10,7 +10,7 @@
 #include "parallel.hpp"
 #include "pgca/error.hpp"
 #include "pgca/io.hpp"
-#include "pgca/pg.hpp"
+#include "pgca/pg_syntax.hpp"
 
 namespace pgca {
 namespace {
@@ -37,7 +37,8 @@ public:
 
     const json& object(std::initializer_list<const char*> allowed) const {
         if (!j_.is_object()) fail("expected an object, got " + type_name());
-        for (const auto& [key, _] : j_.items()) {
+        for (const auto& item : j_.items()) {  // not a structured binding: C++17 lambdas cannot capture one
+            const std::string& key = item.key();
             bool ok = std::any_of(allowed.begin(), allowed.end(), [&](const char* a) { return key == a; });
             if (!ok) {
                 std::string list;
@@ -190,7 +191,8 @@ private:
 DistinguishedName parse_subject(const Node& n) {
     if (!n.raw().is_object()) n.fail("expected an object of attributes, got " + n.type_name());
     DistinguishedName dn;
-    for (const auto& [key, _] : n.raw().items()) {
+    for (const auto& item : n.raw().items()) {
+        const std::string& key = item.key();
         Node v = n.at(key);
         std::string value = v.string();
         v.check([&] { dn.set(key, value); });
@@ -496,7 +498,8 @@ Profile parse_profile(std::string_view json_text, std::string_view source) {
         if (root.has("server_settings")) {
             Node s = root.at("server_settings");
             if (!s.raw().is_object()) s.fail("expected an object, got " + s.type_name());
-            for (const auto& [key, _] : s.raw().items()) {
+            for (const auto& item : s.raw().items()) {
+                const std::string& key = item.key();
                 Node v = s.at(key);
                 std::string value = v.setting();
                 v.check([&] { pg::validate_server_setting(key, value); });
@@ -521,7 +524,8 @@ Profile parse_profile(std::string_view json_text, std::string_view source) {
         if (root.has("client_settings")) {
             Node s = root.at("client_settings");
             if (!s.raw().is_object()) s.fail("expected an object, got " + s.type_name());
-            for (const auto& [key, _] : s.raw().items()) {
+            for (const auto& item : s.raw().items()) {
+                const std::string& key = item.key();
                 Node v = s.at(key);
                 std::string value = v.setting();
                 v.check([&] { pg::validate_client_setting(key, value); });

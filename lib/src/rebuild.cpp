@@ -2,11 +2,6 @@
 // certificate on disk stays revocable and the next apply with the same profile issues nothing.
 #include <nlohmann/json.hpp>
 
-#include <openssl/evp.h>
-#include <openssl/x509.h>
-#include <openssl/x509v3.h>
-
-#include <arpa/inet.h>
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -16,8 +11,7 @@
 #include <map>
 #include <set>
 
-#include "internal.hpp"
-#include "ossl/ossl.hpp"
+#include "ledger_entry.hpp"
 #include "pgca/error.hpp"
 #include "pgca/pki.hpp"
 
@@ -28,42 +22,8 @@ constexpr long kDaySeconds = 24 * 60 * 60;
 
 // The profile spelling of a certificate's key type ("ec-p256", …), or "" when pgca makes none such.
 std::string key_alg_of(const Certificate& cert) {
-    EVP_PKEY* pub = X509_get0_pubkey(cert.native());
-    std::string out;
-    if (pub != nullptr) {
-        const int bits = EVP_PKEY_get_bits(pub);
-        switch (EVP_PKEY_get_base_id(pub)) {
-            case EVP_PKEY_RSA: out = "rsa-" + std::to_string(bits); break;
-            case EVP_PKEY_ED25519: out = "ed25519"; break;
-            case EVP_PKEY_EC: out = bits == 256 ? "ec-p256" : bits == 384 ? "ec-p384" : ""; break;
-            default: break;
-        }
-    }
-    ossl::drain_errors();
-    return parse_key_alg(out) ? out : std::string();
-}
-
-// The subjectAltNames in certificate order, as a profile lists hosts.
-std::vector<std::string> san_hosts(const Certificate& cert) {
-    std::vector<std::string> hosts;
-    ossl::GeneralNamesPtr sans(
-        static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(cert.native(), NID_subject_alt_name, nullptr, nullptr)));
-    for (int i = 0; sans && i < sk_GENERAL_NAME_num(sans.get()); ++i) {
-        const GENERAL_NAME* gn = sk_GENERAL_NAME_value(sans.get(), i);
-        if (gn->type == GEN_DNS) {
-            const ASN1_STRING* s = gn->d.dNSName;
-            hosts.emplace_back(reinterpret_cast<const char*>(ASN1_STRING_get0_data(s)),
-                               static_cast<std::size_t>(ASN1_STRING_length(s)));
-        } else if (gn->type == GEN_IPADD) {
-            const int n = ASN1_STRING_length(gn->d.iPAddress);
-            char buf[INET6_ADDRSTRLEN] = {0};
-            if ((n == 4 || n == 16) &&
-                inet_ntop(n == 4 ? AF_INET : AF_INET6, ASN1_STRING_get0_data(gn->d.iPAddress), buf, sizeof buf) != nullptr)
-                hosts.emplace_back(buf);
-        }
-    }
-    ossl::drain_errors();
-    return hosts;
+    const auto alg = cert.key_alg();
+    return alg ? std::string(to_string(*alg)) : std::string();
 }
 
 // Every CRL in a PEM file (servers/NAME/root.crl holds one per CA).
@@ -72,28 +32,6 @@ std::vector<Crl> crls_in(const std::string& pem, const std::string& path) {
     std::vector<Crl> out;
     for (auto pos = pem.find(kBegin); pos != std::string::npos; pos = pem.find(kBegin, pos + 1))
         out.push_back(Crl::from_pem(std::string_view(pem).substr(pos), path));
-    return out;
-}
-
-// The revocation time and reason of each entry of a CRL.
-std::vector<RevokedEntry> crl_entries(const Crl& crl) {
-    std::vector<RevokedEntry> out;
-    STACK_OF(X509_REVOKED)* revoked = X509_CRL_get_REVOKED(crl.native());
-    const auto serials = crl.revoked_serials();
-    for (int i = 0; i < sk_X509_REVOKED_num(revoked); ++i) {
-        const X509_REVOKED* r = sk_X509_REVOKED_value(revoked, i);
-        RevokedEntry e;
-        e.serial_hex = serials[static_cast<std::size_t>(i)];
-        e.revoked_at = to_time_t(X509_REVOKED_get0_revocationDate(r));
-        int crit = 0;
-        auto* code = static_cast<ASN1_ENUMERATED*>(X509_REVOKED_get_ext_d2i(r, NID_crl_reason, &crit, nullptr));
-        if (code != nullptr) {
-            e.reason = static_cast<RevocationReason>(ASN1_ENUMERATED_get(code));
-            ASN1_ENUMERATED_free(code);
-        }
-        out.push_back(std::move(e));
-    }
-    ossl::drain_errors();
     return out;
 }
 
@@ -224,7 +162,7 @@ private:
                     result_.warnings.push_back("\"" + folder + "/" + key_name + "\" is encrypted: the next apply "
                                                "issues server \"" + name + "\" again (its passphrase source is not "
                                                "on disk)");
-                detail = {{"hosts", san_hosts(cert)}, {"key", alg},
+                detail = {{"hosts", cert.san_hosts()}, {"key", alg},
                           {"days", (cert.not_after() - cert.not_before() + kDaySeconds / 2) / kDaySeconds}};
                 if (!encrypted) detail["key_passphrase"] = "";
             } else {
@@ -264,7 +202,7 @@ private:
         auto it = cas_.find(crl.issuer_rfc2253());
         if (it == cas_.end() || !crl.issued_by(it->second.cert)) return skip(path, "a CRL not signed by the folder's CA");
         CaState& ca = it->second;
-        for (auto& e : crl_entries(crl)) {
+        for (auto& e : crl.entries()) {
             auto [slot, fresh] = ca.revoked.emplace(e.serial_hex, e);
             if (!fresh && e.revoked_at < slot->second.revoked_at) slot->second = e;
         }

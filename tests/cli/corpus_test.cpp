@@ -287,7 +287,7 @@ TEST_CASE("corpus: a certificate file holding anything but certificates is refus
 }
 
 TEST_CASE("corpus: apply twice changes nothing even when days <= renew_before_days", "[corpus]") {
-    // DESIGN: "Running it twice in a row changes nothing the second time." A lifetime no longer
+    // docs/design.md §2: "Running it twice in a row changes nothing the second time." A lifetime no longer
     // than renew_before_days would be renewed by every apply: such a profile is refused...
     test::TempDir tmp("pgca-corpus-");
     std::string dir = tmp.path() + "/pki";

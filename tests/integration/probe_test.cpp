@@ -86,7 +86,7 @@ TEST_CASE("probe reports the certificate PostgreSQL 15 serves, verified and name
     CHECK(r.chain[0].serial_hex() == want.serial_hex);
     CHECK(r.chain[0].sha256_fingerprint() == want.sha256_fingerprint);
     // server.crt holds only the leaf, but ssl_ca_file holds its issuer, so the server's OpenSSL
-    // builds the chain from that store and serves the root as well (POSTGRES-TLS.md 1.5).
+    // builds the chain from that store and serves the root as well (docs/postgres-facts.md §1.6).
     REQUIRE(r.chain.size() == 2);
     CHECK(r.chain[1].sha256_fingerprint() == s.root_cert().sha256_fingerprint());
     CHECK(r.verified);
@@ -227,7 +227,7 @@ TEST_CASE("direct TLS is not understood by PostgreSQL 15", "[pg][probe]") {
     const std::size_t fds = open_fds();
     CHECK_THROWS_AS(pgca::probe(o), pgca::Error);
     CHECK(open_fds() == fds);
-    // The server read the ClientHello as a startup packet (POSTGRES-TLS.md section 4).
+    // The server read the ClientHello as a startup packet (docs/postgres-facts.md §4).
     std::string log;
     for (int i = 0; i < 50 && log.find("invalid length of startup packet") == std::string::npos; ++i) {
         std::this_thread::sleep_for(std::chrono::milliseconds(100));

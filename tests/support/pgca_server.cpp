@@ -1,8 +1,22 @@
 #include "pgca_server.hpp"
 
+#include <chrono>
+#include <sstream>
 #include <stdexcept>
+#include <thread>
 
 namespace pgca::test {
+namespace {
+
+// Whether `log` says more about a connection than that it was received.
+bool tells_more_than_received(const std::string& log) {
+    std::istringstream lines(log);
+    for (std::string line; std::getline(lines, line);)
+        if (line.find("connection received:") == std::string::npos) return true;
+    return false;
+}
+
+}  // namespace
 
 std::string quote_ident(const std::string& name) {
     std::string out = "\"";
@@ -74,6 +88,14 @@ AppliedServer::Attempt AppliedServer::attempt(const std::string& service, const 
     std::size_t offset = pg_->log_size();
     Attempt a{connect(service, user, extra, bundle, env), ""};
     a.server_log = pg_->log_since(offset);
+    // The server may log why it refused after the client has gone (seen under load): wait, at
+    // most 5 s, for a line beyond "connection received".
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    while (a.client.exit_code != 0 && !tells_more_than_received(a.server_log) &&
+           std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        a.server_log = pg_->log_since(offset);
+    }
     return a;
 }
 

@@ -43,7 +43,7 @@ mode_t mode_of(const std::string& path) {
 
 }  // namespace
 
-TEST_CASE("apply creates the layout of DESIGN.md with private keys", "[apply]") {
+TEST_CASE("apply creates the layout of docs/design.md §3 with private keys", "[apply]") {
     test::TempDir tmp;
     std::string dir = tmp.path() + "/pki";
     Profile p = parse_profile(base_profile().dump(), "t.json");
@@ -67,7 +67,7 @@ TEST_CASE("apply creates the layout of DESIGN.md with private keys", "[apply]") 
     CHECK(Certificate::chain_from_pem(io::read_file(dir + "/servers/db/root.crt"), "root.crt").size() == 2);
     CHECK(io::read_file(dir + "/pg_ident.conf").find("m bob@example.com bob") != std::string::npos);
 
-    // Every certificate in every .crt file keeps the rules of DESIGN.md, checked against its issuer.
+    // Every certificate in every .crt file keeps the rules of docs/design.md §5, checked against its issuer.
     Certificate root = Certificate::from_pem(io::read_file(dir + "/ca/root.crt"), "root.crt");
     Certificate inter = Certificate::from_pem(io::read_file(dir + "/ca/intermediate.crt"), "intermediate.crt");
     std::size_t linted = 0;

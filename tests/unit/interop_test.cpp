@@ -80,7 +80,8 @@ TEST_CASE("openssl reads the same names, extensions and key pairing", "[interop]
     CHECK_THAT(ctext, Catch::Contains("TLS Web Client Authentication"));
     CHECK_THAT(ctext, !Catch::Contains("Subject Alternative Name"));
 
-    // PostgreSQL's clientname=DN form is `openssl x509 -subject -nameopt RFC2253` (POSTGRES-TLS.md 2.4).
+    // PostgreSQL's clientname=DN form is `openssl x509 -subject -nameopt RFC2253`
+    // (docs/postgres-facts.md §2.4).
     std::string root_subject = openssl({"x509", "-in", dir + "/ca/root.crt", "-noout", "-subject", "-nameopt", "RFC2253"});
     CHECK(test::trim(root_subject) == "subject=CN=Interop Root,O=Acme\\, Inc.");
     auto root = Certificate::from_pem(io::read_file(dir + "/ca/root.crt"), "root.crt");

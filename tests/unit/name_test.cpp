@@ -15,7 +15,7 @@ TEST_CASE("subjects keep the conventional order whatever order they were given i
     CHECK(a.rfc2253() == "CN=bob,OU=DBA,O=Example Org,C=US");
 }
 
-TEST_CASE("RFC 2253 escaping matches what PostgreSQL compares (POSTGRES-TLS.md 2.4)", "[name]") {
+TEST_CASE("RFC 2253 escaping matches what PostgreSQL compares (docs/postgres-facts.md §2.4)", "[name]") {
     DistinguishedName frank;
     frank.set("O", "Acme, Inc.");
     frank.set("CN", "frank");

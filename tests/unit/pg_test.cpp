@@ -30,7 +30,7 @@ json rule(const std::string& type, const json& user, const std::string& method, 
 
 std::string error_of(const Profile& p) {
     try {
-        (void)pg::plan_access(p);
+        (void)pg::plan_access(p.hba, p.clients, p.source);
     } catch (const Error& e) {
         CHECK(e.kind() == ErrorKind::profile);
         return e.what();
@@ -72,12 +72,12 @@ TEST_CASE("hba tokens that cannot be written safely are refused", "[pg]") {
 TEST_CASE("cert with clientcert=verify-ca is written as plain cert, with a warning", "[pg]") {
     Profile p = profile_with(json::array({{{"user", "myuser4"}}}),
                              json::array({rule("hostssl", "myuser4", "cert", {{"clientcert", "verify-ca"}})}));
-    auto plan = pg::plan_access(p);
+    auto plan = pg::plan_access(p.hba, p.clients, p.source);
     REQUIRE(plan.hba.size() == 1);
     CHECK(plan.hba[0].fields == std::vector<std::string>{"hostssl", "all", "myuser4", "127.0.0.1/32", "cert"});
     REQUIRE(plan.warnings.size() == 1);
     CHECK_THAT(plan.warnings[0], Catch::StartsWith("hba[0]:") && Catch::Contains("clientcert only accepts"));
-    CHECK_THAT(pg::render_hba(p, plan), Catch::Contains("# pgca: profile asked for \"cert clientcert=verify-ca\""));
+    CHECK_THAT(pg::render_hba(p.name, plan), Catch::Contains("# pgca: profile asked for \"cert clientcert=verify-ca\""));
 }
 
 TEST_CASE("options PostgreSQL would refuse at reload are profile errors with the reason", "[pg]") {
@@ -100,7 +100,7 @@ TEST_CASE("cert rules covering a client whose CN is not its role get map= and pg
     json clients = json::array({{{"user", "alice"}, {"cn", "alice@example.com"}, {"map", "certmap"}}, {{"user", "bob"}}});
     Profile p = profile_with(clients, json::array({rule("hostssl", json::array({"alice", "bob"}), "cert"),
                                                    rule("hostssl", "bob", "cert")}));
-    auto plan = pg::plan_access(p);
+    auto plan = pg::plan_access(p.hba, p.clients, p.source);
     CHECK(plan.hba[0].fields.back() == "map=certmap");
     CHECK(plan.hba[1].fields.back() == "cert");  // bob alone needs no map
     REQUIRE(plan.ident.size() == 2);
@@ -118,16 +118,16 @@ TEST_CASE("two maps on one cert rule are refused", "[pg]") {
 TEST_CASE("clientname=DN maps the RFC 2253 DN PostgreSQL will compare", "[pg]") {
     json clients = json::array({{{"user", "carol"}}});
     Profile p = profile_with(clients, json::array({rule("hostssl", "carol", "cert", {{"clientname", "DN"}, {"map", "dnmap"}})}));
-    auto plan = pg::plan_access(p);
+    auto plan = pg::plan_access(p.hba, p.clients, p.source);
     REQUIRE(plan.ident.size() == 1);
     CHECK(plan.ident[0] == pg::IdentLine{"dnmap", "CN=carol", "carol"});
-    CHECK_THAT(pg::render_ident(p, plan), Catch::Contains("dnmap \"CN=carol\" carol"));
+    CHECK_THAT(pg::render_ident(p.name, plan), Catch::Contains("dnmap \"CN=carol\" carol"));
 }
 
 TEST_CASE("the seed example renders as PostgreSQL 15 accepts it", "[pg]") {
     Profile p = load_profile(std::string(PGCA_SOURCE_DIR) + "/profiles/seed-blog.json");
-    auto plan = pg::plan_access(p);
-    std::string hba = pg::render_hba(p, plan);
+    auto plan = pg::plan_access(p.hba, p.clients, p.source);
+    std::string hba = pg::render_hba(p.name, plan);
     CHECK_THAT(hba, Catch::Contains("hostssl   mydatabase myuser2 192.168.1.0/24 trust    clientcert=verify-ca\n"));
     CHECK_THAT(hba, Catch::Contains("hostssl   mydatabase myuser4 192.168.1.0/24 cert\n"));
     CHECK_THAT(hba, Catch::Contains("hostnossl mydatabase myuser5 127.0.0.1/32   trust\n"));
@@ -137,12 +137,12 @@ TEST_CASE("the seed example renders as PostgreSQL 15 accepts it", "[pg]") {
 TEST_CASE("server include and service file", "[pg]") {
     Profile p = load_profile(std::string(PGCA_SOURCE_DIR) + "/profiles/seed-blog.json");
     pg::ServerFiles files{"/t/server.crt", "/t/server.key", "/t/root.crt", "/t/root.crl", "/t/crl"};
-    std::string conf = pg::render_server_conf(p, p.servers[0], files);
+    std::string conf = pg::render_server_conf(p.name, p.servers[0], p.server_settings, files);
     CHECK_THAT(conf, Catch::Contains("\nssl_crl_file = '/t/root.crl'\n"));
     CHECK_THAT(conf, !Catch::Contains("ssl_crl_dir"));
     ServerSpec dir_mode = p.servers[0];
     dir_mode.crl = "dir";
-    std::string dir_conf = pg::render_server_conf(p, dir_mode, files);
+    std::string dir_conf = pg::render_server_conf(p.name, dir_mode, p.server_settings, files);
     CHECK_THAT(dir_conf, Catch::Contains("\nssl_crl_dir = '/t/crl'\n"));
     CHECK_THAT(dir_conf, !Catch::Contains("ssl_crl_file"));
     CHECK_THAT(conf, Catch::Contains("\nssl = on\n"));
@@ -150,7 +150,7 @@ TEST_CASE("server include and service file", "[pg]") {
     CHECK_THAT(conf, Catch::Contains("\nssl_key_file = '/t/server.key'\n"));
     CHECK_THAT(conf, Catch::Contains("\nssl_ca_file = '/t/root.crt'\n"));
     CHECK_THAT(conf, Catch::Contains("\nssl_min_protocol_version = 'TLSv1.2'\n"));
-    std::string svc = pg::render_service(p, p.clients[1], {"/c/root.crt", "/c/postgresql.crt", "/c/postgresql.key"});
+    std::string svc = pg::render_service(p.name, p.clients[1].user, p.servers, p.client_settings, {"/c/root.crt", "/c/postgresql.crt", "/c/postgresql.key"});
     CHECK_THAT(svc, Catch::Contains("[seed-blog]\nhost=localhost\nuser=myuser2\n"));
     CHECK_THAT(svc, Catch::Contains("\nsslmode=verify-full\n"));
     CHECK_THAT(svc, Catch::Contains("\nsslrootcert=/c/root.crt\nsslcert=/c/postgresql.crt\nsslkey=/c/postgresql.key\n"));
@@ -202,7 +202,7 @@ TEST_CASE("postgresql.conf strings are escaped as PostgreSQL's configuration par
     Profile p = profile_with(json::array({{{"user", "u"}}}), json::array({rule("hostssl", "u", "cert")}));
     p.servers[0].install_dir = "/srv/in st\\tall'dir";
     p.server_settings["ssl_ciphers"] = "HIGH:\\!aNULL";
-    std::string conf = pg::render_server_conf(p, p.servers[0], {"/srv/in st\\tall'dir/server.crt", "/k", "/c", "/l", "/d"});
+    std::string conf = pg::render_server_conf(p.name, p.servers[0], p.server_settings, {"/srv/in st\\tall'dir/server.crt", "/k", "/c", "/l", "/d"});
     CHECK_THAT(conf, Catch::Contains("\nssl_cert_file = '/srv/in st\\\\tall''dir/server.crt'\n"));
     CHECK_THAT(conf, Catch::Contains("include '/srv/in st\\\\tall''dir/postgresql.ssl.conf'\n"));
     CHECK_THAT(conf, Catch::Contains("\nssl_ciphers = 'HIGH:\\\\!aNULL'\n"));
@@ -229,9 +229,9 @@ TEST_CASE("values libpq's service-file reader would change are refused, the othe
 
     // A leading blank, '=', '#', quotes, '[' and '\' survive the reader (tested on libpq 15).
     Profile p = profile_with(json::array({{{"user", " lead"}}, {{"user", "a=b#'\"[\\"}}}), hba);
-    std::string svc = pg::render_service(p, p.clients[0], {"/c/root.crt", "/c/postgresql.crt", "/c/postgresql.key"});
+    std::string svc = pg::render_service(p.name, p.clients[0].user, p.servers, p.client_settings, {"/c/root.crt", "/c/postgresql.crt", "/c/postgresql.key"});
     CHECK_THAT(svc, Catch::Contains("\nuser= lead\n"));
-    svc = pg::render_service(p, p.clients[1], {"/c/root.crt", "/c/postgresql.crt", "/c/postgresql.key"});
+    svc = pg::render_service(p.name, p.clients[1].user, p.servers, p.client_settings, {"/c/root.crt", "/c/postgresql.crt", "/c/postgresql.key"});
     CHECK_THAT(svc, Catch::Contains("\nuser=a=b#'\"[\\\n"));
 
     // Client settings: a blank at the end, and a line longer than libpq's 1024-byte buffer allows.

@@ -1,4 +1,4 @@
-// libpq's verify-full host name rules (POSTGRES-TLS.md 3.7) as pgca probe applies them, on
+// libpq's verify-full host name rules (docs/postgres-facts.md §3.7) as pgca probe applies them, on
 // certificate facts written by hand; and the HOST:PORT syntax of `pgca probe`.
 #include <catch2/catch.hpp>
 

@@ -1,17 +1,17 @@
 // Parsed X.509 certificates as immutable values, and what `pgca inspect` reports about them.
 #pragma once
 
-#include <openssl/types.h>
-
 #include <cstdint>
 #include <ctime>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
-namespace pgca {
+#include "pgca/key.hpp"
+#include "pgca/native.hpp"
 
-class PrivateKey;
+namespace pgca {
 
 /// What a certificate says, in the forms PostgreSQL and operators use.
 struct CertInfo {
@@ -61,6 +61,13 @@ public:
     [[nodiscard]] std::time_t not_after() const;
     [[nodiscard]] std::string sha256_fingerprint() const;
 
+    /// The key type of the certificate's public key as profiles spell it, or std::nullopt for
+    /// a type pgca does not issue.
+    [[nodiscard]] std::optional<KeyAlg> key_alg() const;
+    /// The subjectAltName hosts in certificate order, as a profile lists them: dNSName entries
+    /// as they are, iPAddress entries as text (inet_ntop). Empty without the extension.
+    [[nodiscard]] std::vector<std::string> san_hosts() const;
+
     /// True when `key` is the private half of this certificate's public key.
     [[nodiscard]] bool matches(const PrivateKey& key) const;
     /// True when this certificate's signature verifies with `issuer`'s public key and its issuer
@@ -78,8 +85,6 @@ private:
 /// SHA-256 of `data` as lower-case hex.
 [[nodiscard]] std::string sha256_hex(std::string_view data);
 
-/// Seconds since the epoch of an ASN1_TIME.
-[[nodiscard]] std::time_t to_time_t(const ASN1_TIME* t);
 /// ISO 8601 UTC, "2026-11-29T10:01:36Z".
 [[nodiscard]] std::string format_time(std::time_t t);
 

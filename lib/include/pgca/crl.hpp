@@ -1,14 +1,14 @@
 // Certificate revocation lists: reasons, making a CRL for a CA, and reading one back.
 #pragma once
 
-#include <openssl/types.h>
-
 #include <cstdint>
 #include <ctime>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "pgca/native.hpp"
 
 namespace pgca {
 
@@ -65,6 +65,9 @@ public:
     [[nodiscard]] std::int64_t number() const;
     /// Serials (upper-case hex) of the revoked certificates, in CRL order.
     [[nodiscard]] std::vector<std::string> revoked_serials() const;
+    /// The revoked certificates in CRL order: serial, revocation time and reason
+    /// (unspecified when the entry has no reasonCode).
+    [[nodiscard]] std::vector<RevokedEntry> entries() const;
     /// True when `ca`'s key signed this CRL and its issuer name is `ca`'s subject.
     [[nodiscard]] bool issued_by(const Certificate& ca) const;
     /// The file name OpenSSL's hashed-directory lookup (and so PostgreSQL's ssl_crl_dir) finds
@@ -96,7 +99,7 @@ struct EncodedCrl {
 /// Makes and signs a v2 CRL for `ca`: the entries (with a reasonCode extension unless the reason
 /// is unspecified), cRLNumber `number`, the AKI of `ca`, lastUpdate `this_update` and nextUpdate
 /// `next_update`. PostgreSQL rejects every client certificate once nextUpdate has passed
-/// (POSTGRES-TLS.md §10.1), so callers choose next_update with care.
+/// (docs/postgres-facts.md §8.1), so callers choose next_update with care.
 [[nodiscard]] Crl make_crl(const CertificateAuthority& ca, const std::vector<RevokedEntry>& entries,
                            std::int64_t number, std::time_t this_update, std::time_t next_update);
 

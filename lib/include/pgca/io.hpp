@@ -221,7 +221,7 @@ private:
     int fd_ = -1;
 };
 
-/// Where everything lives in a PKI folder (DESIGN.md, "On-disk layout").
+/// Where everything lives in a PKI folder (docs/design.md §3, "On-disk layout").
 class Layout final {
 public:
     explicit Layout(const std::string& dir) : dir_(absolute(dir)) {}

@@ -1,11 +1,11 @@
 // Private keys: generation, PEM (PKCS#8) encoding and parsing.
 #pragma once
 
-#include <openssl/types.h>
-
 #include <optional>
 #include <string>
 #include <string_view>
+
+#include "pgca/native.hpp"
 
 namespace pgca {
 

@@ -1,5 +1,5 @@
 // Certificate lint: checks a certificate against the rules pgca promises for everything it
-// issues (DESIGN.md, "Rules that output must keep"). Findings are data, never exceptions.
+// issues (docs/design.md §5, "Rules that output must keep"). Findings are data, never exceptions.
 #pragma once
 
 #include <string>
@@ -15,7 +15,7 @@ struct LintFinding {
     std::string message;  ///< what is wrong, with the offending value
 };
 
-/// Checks one certificate against the rules pgca promises (DESIGN.md "Rules that output must keep");
+/// Checks one certificate against the rules pgca promises (docs/design.md §5);
 /// `issuer` is the CA certificate that signed it (for a self-signed root pass the root itself).
 ///
 /// A certificate is checked as a CA when its basicConstraints say CA:TRUE and it either has

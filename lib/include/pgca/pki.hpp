@@ -34,7 +34,7 @@ using Progress = std::function<void(std::size_t, std::size_t)>;
 /// A server certificate to issue.
 struct ServerRequest {
     std::string name;
-    std::vector<std::string> hosts;
+    std::vector<std::string> hosts;  ///< validated by the caller (validate_host), as a profile and the CLI do
     KeyAlg key = KeyAlg::ec_p256;
     int days = 397;
     bool keep_key = false;  ///< sign a new certificate for the existing servers/NAME/server.key
@@ -43,7 +43,7 @@ struct ServerRequest {
 
 /// A client certificate to issue.
 struct ClientRequest {
-    std::string user;
+    std::string user;  ///< validated by the caller (validate_role_name), as a profile and the CLI do
     std::string cn;  ///< "" = the role name
     KeyAlg key = KeyAlg::ec_p256;
     int days = 365;

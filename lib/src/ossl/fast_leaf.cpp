@@ -27,10 +27,9 @@
 // and fast_path_self_test() re-checks a fast leaf against the generic path once per process
 // before any fast certificate is issued.
 //
-// The generic path (PrivateKey::generate + CertificateAuthority::issue_*) stays for RSA and
-// Ed25519 leaves (RSA key generation dwarfs everything else) and for issuers without a
+// The generic path (ossl/x509_build.cpp) stays for RSA and Ed25519 leaves (RSA key generation dwarfs everything else) and for issuers without a
 // subjectKeyIdentifier (not made by pgca).
-#include "ossl/fast_leaf.hpp"
+#include "leaf.hpp"
 
 #include <openssl/core_names.h>
 #include <openssl/obj_mac.h>
@@ -67,7 +66,7 @@ const Curve* curve_for(KeyAlg alg) {
     }
 }
 
-// ca.cpp's digest_for(), by name (fetched once per factory rather than per signature).
+// x509_build.cpp's digest_for(), by name (fetched once per factory rather than per signature).
 const char* digest_name_for(KeyAlg signer) {
     switch (signer) {
         case KeyAlg::ed25519: return nullptr;
@@ -85,18 +84,21 @@ struct SecretString {
     ~SecretString() { wipe(s); }
 };
 
-// --- extensions, encoded once by the same OpenSSL calls as ca.cpp ----------------------------
+// --- extensions, encoded once from the rules table by the same OpenSSL calls as x509_build.cpp
 
-
-std::string basic_constraints_leaf() {
+std::string basic_constraints(const CertRules& rules) {
     ossl::BasicConstraintsPtr bc(ossl::check_ptr(BASIC_CONSTRAINTS_new(), "basicConstraints"));
-    bc->ca = 0;
+    bc->ca = rules.ca ? 0xff : 0;
+    if (rules.ca && rules.path_len >= 0) throw Error(ErrorKind::internal, "the fast path makes leaves only");
     return der::extension(NID_basic_constraints, true, bc.get(), "basicConstraints");
 }
 
-std::string key_usage_digital_signature() {
+// An EC subject key: never RSA, so never keyEncipherment.
+std::string key_usage(const CertRules& rules) {
     ossl::Handle<ASN1_BIT_STRING, ASN1_BIT_STRING_free> ku(ossl::check_ptr(ASN1_BIT_STRING_new(), "keyUsage"));
-    ossl::check1(ASN1_BIT_STRING_set_bit(ku.get(), 0, 1), "keyUsage");  // digitalSignature
+    const unsigned bits = key_usage_bits(rules, false);
+    for (int bit = 0; bit < 9; ++bit)
+        if ((bits & (1u << bit)) != 0) ossl::check1(ASN1_BIT_STRING_set_bit(ku.get(), bit, 1), "keyUsage");
     return der::extension(NID_key_usage, true, ku.get(), "keyUsage");
 }
 
@@ -148,12 +150,36 @@ void put_ec_private_key(std::string& out, std::string_view d, std::string_view p
 
 using der::kSequence;
 
-}  // namespace
+// The extensions of one leaf kind, encoded once per builder from the rules table.
+struct KindParts {
+    std::string bc, ku, eku;
+    bool san = false;
+};
 
-struct LeafFactory::Impl {
-    const CertificateAuthority* ca;
+class FastLeafBuilder final : public LeafBuilder {
+public:
+    // Whether the fast path can make `alg` leaves for `issuer`: EC P-256/P-384, and an issuer
+    // with a subjectKeyIdentifier (every pgca CA has one; for a CA without, x509_build.cpp's
+    // fallback applies and the generic path keeps it in one place).
+    static bool can(const LeafIssuer& issuer, KeyAlg alg) {
+        const bool ok = curve_for(alg) != nullptr && X509_get0_subject_key_id(issuer.cert.native()) != nullptr;
+        ossl::drain_errors();  // X509_get0_subject_key_id caches extensions and may queue errors
+        return ok;
+    }
+
+    FastLeafBuilder(const LeafIssuer& issuer, KeyAlg leaf_alg) : alg(leaf_alg), curve(curve_for(leaf_alg)) {
+        init_fast(issuer);
+    }
+
+    Leaf make(const LeafRequest& request) override {
+        check_leaf_request(request);
+        return issue_fast(request);
+    }
+    bool fast() const noexcept override { return true; }
+
+private:
     KeyAlg alg;
-    const Curve* curve = nullptr;  // null: generic path
+    const Curve* curve;
 
     // Fast-path state, made once.
     ossl::PkeyCtxPtr keygen;
@@ -166,24 +192,17 @@ struct LeafFactory::Impl {
     std::string issuer_name;  // the CA certificate's subject Name, as encoded there
     std::string spki_prefix;  // SubjectPublicKeyInfo up to the point (header, algorithm, BIT STRING header)
     std::string key_alg;      // the AlgorithmIdentifier inside spki_prefix (ecPublicKey + curve), for PKCS#8
-    std::string bc, ku, eku_client, eku_server, aki, ski_prefix;
+    KindParts parts[2];  // by LeafKind
+    std::string aki, ski_prefix;
 
-    Impl(const CertificateAuthority& c, KeyAlg a) : ca(&c), alg(a), curve(curve_for(a)) {
-        // pgca's CAs always carry a subjectKeyIdentifier (the AKI of every leaf); for a CA
-        // without one, ca.cpp's fallback applies and the generic path keeps it in one place.
-        if (curve != nullptr && X509_get0_subject_key_id(c.certificate().native()) == nullptr) curve = nullptr;
-        ossl::drain_errors();  // X509_get0_subject_key_id caches extensions and may queue errors
-        if (curve != nullptr) init_fast();
-    }
-
-    void init_fast() {
+    void init_fast(const LeafIssuer& issuer) {
         keygen.reset(ossl::check_ptr(EVP_PKEY_CTX_new_from_name(nullptr, "EC", nullptr), "EC keygen context"));
         ossl::check_pos(EVP_PKEY_keygen_init(keygen.get()), "EC keygen context");
         ossl::check_pos(EVP_PKEY_CTX_set_group_name(keygen.get(), curve->group), "EC keygen group");
 
         // Signing: a private copy of the CA key (threads do not share one EVP_PKEY's
         // reference count and caches) and a DigestSign context to copy per certificate.
-        const PrivateKey& ca_key = ca->key();
+        const PrivateKey& ca_key = issuer.key;
         ossl::PkeyPtr signer(ossl::check_ptr(EVP_PKEY_dup(ca_key.native()), "copy CA key"));
         sign_template.reset(ossl::check_ptr(EVP_MD_CTX_new(), "signing context"));
         ossl::check1(EVP_DigestSignInit_ex(sign_template.get(), nullptr, digest_name_for(ca_key.alg()), nullptr,
@@ -195,7 +214,7 @@ struct LeafFactory::Impl {
         sha1.reset(ossl::check_ptr(EVP_MD_fetch(nullptr, "SHA1", nullptr), "fetch SHA-1"));
         sha256.reset(ossl::check_ptr(EVP_MD_fetch(nullptr, "SHA256", nullptr), "fetch SHA-256"));
 
-        const Certificate& ca_cert = ca->certificate();
+        const Certificate& ca_cert = issuer.cert;
         issuer_name = der::of<X509_NAME, i2d_X509_NAME>(X509_get_subject_name(ca_cert.native()), "issuer name");
         issuer_not_before = ca_cert.not_before();
         issuer_not_after = ca_cert.not_after();
@@ -220,10 +239,14 @@ struct LeafFactory::Impl {
             key_alg = std::string(der::first_tlv(algorithm));
         }
 
-        bc = basic_constraints_leaf();
-        ku = key_usage_digital_signature();
-        eku_client = eku(NID_client_auth);
-        eku_server = eku(NID_server_auth);
+        for (LeafKind kind : {LeafKind::server, LeafKind::client}) {
+            const CertRules& rules = leaf_rules(kind);
+            KindParts& p = parts[static_cast<int>(kind)];
+            p.bc = basic_constraints(rules);
+            p.ku = key_usage(rules);
+            if (rules.eku_nid != NID_undef) p.eku = eku(rules.eku_nid);
+            p.san = rules.san_hosts;
+        }
         aki = authority_key_id(X509_get0_subject_key_id(ca_cert.native()));
         ski_prefix = subject_key_id_prefix();
         ossl::drain_errors();
@@ -244,21 +267,32 @@ struct LeafFactory::Impl {
     // The shared rules, with the issuer's bounds read once per factory.
     Validity validity(int days) const { return detail::validity(days, Validity{issuer_not_before, issuer_not_after}); }
 
-    Leaf issue_fast(const DistinguishedName& subject, const std::vector<std::string>* hosts, int days) {
-        if (subject.empty()) throw Error(ErrorKind::policy, "the subject is empty");
-        const Validity v = validity(days);
-        auto name = build_name(subject);
+    Leaf issue_fast(const LeafRequest& request) {
+        if (request.subject.empty()) throw Error(ErrorKind::policy, "the subject is empty");
+        const Validity v = validity(request.days);
+        auto name = build_name(request.subject);
 
-        // The key, its public point (in the SPKI, the PKCS#8 and the SKI) and its scalar.
-        EVP_PKEY* raw = nullptr;
-        ossl::check_pos(EVP_PKEY_keygen(keygen.get(), &raw), std::string("generate ") + curve->group + " key");
-        ossl::PkeyPtr key(raw);
-        const std::string point = encoded_point(key.get());
+        // The key (generated, or the request's), its public point (in the SPKI, the PKCS#8 and
+        // the SKI) and its scalar.
+        ossl::PkeyPtr generated;
+        EVP_PKEY* key = nullptr;
+        if (request.key != nullptr) {
+            if (request.key->alg() != alg)
+                throw Error(ErrorKind::internal, "a " + std::string(to_string(alg)) + " leaf builder was given a " +
+                                                     std::string(to_string(request.key->alg())) + " key");
+            key = request.key->native();
+        } else {
+            EVP_PKEY* raw = nullptr;
+            ossl::check_pos(EVP_PKEY_keygen(keygen.get(), &raw), std::string("generate ") + curve->group + " key");
+            generated.reset(raw);
+            key = raw;
+        }
+        const std::string point = encoded_point(key);
 
         unsigned char serial[16];
         random_serial_bytes(serial);
         Leaf leaf;
-        leaf.cert_der = build_certificate(serial, v, name.get(), point, hosts);
+        leaf.cert_der = encode_certificate(serial, v, name.get(), point, request);
         leaf.serial_hex = der::hex(serial, sizeof serial, "");
         leaf.subject = rfc2253(name.get());
         leaf.not_before = v.not_before;
@@ -269,14 +303,14 @@ struct LeafFactory::Impl {
                      "certificate fingerprint");
         leaf.sha256_fingerprint = der::hex(md, md_len, ":");
         der::put_pem(leaf.cert_pem, leaf.cert_der, "CERTIFICATE");
-        leaf.key_pem = key_pem(key.get(), point);
+        if (generated) leaf.key_pem = key_pem(generated.get(), point);
         return leaf;
     }
 
     // Certificate ::= SEQUENCE { tbsCertificate, signatureAlgorithm, signatureValue BIT STRING },
-    // TBSCertificate fields in RFC 5280 order, extensions in ca.cpp's order.
-    std::string build_certificate(const unsigned char (&serial)[16], const Validity& v, const X509_NAME* subject,
-                                  const std::string& point, const std::vector<std::string>* hosts) {
+    // TBSCertificate fields in RFC 5280 order, extensions in x509_build.cpp's order.
+    std::string encode_certificate(const unsigned char (&serial)[16], const Validity& v, const X509_NAME* subject,
+                                   const std::string& point, const LeafRequest& request) {
         std::string body;
         body.reserve(512);
         body.append("\xa0\x03\x02\x01\x02", 5);  // [0] EXPLICIT version v3 (2)
@@ -291,10 +325,11 @@ struct LeafFactory::Impl {
         body += spki_prefix;
         body += point;
 
-        std::string exts = bc;
-        exts += ku;
-        exts += hosts != nullptr ? eku_server : eku_client;
-        if (hosts != nullptr) exts += subject_alt_names(*hosts);
+        const KindParts& p = parts[static_cast<int>(request.kind)];
+        std::string exts = p.bc;
+        exts += p.ku;
+        exts += p.eku;
+        if (p.san) exts += subject_alt_names(request.hosts);
         // RFC 5280 §4.2.1.2 method (1): SHA-1 of the subjectPublicKey BIT STRING's contents,
         // which are exactly the encoded point.
         unsigned char ski[EVP_MAX_MD_SIZE];
@@ -338,63 +373,14 @@ struct LeafFactory::Impl {
         return pem;
     }
 
-    Leaf issue_generic(const DistinguishedName& subject, const std::vector<std::string>* hosts, int days) const {
-        PrivateKey key = PrivateKey::generate(alg);
-        Certificate cert = hosts != nullptr ? ca->issue_server(key, subject, *hosts, days)
-                                            : ca->issue_client(key, subject, days);
-        return leaf_of(cert, key.to_pem());
-    }
 };
 
-LeafFactory::Leaf leaf_of(const Certificate& cert, std::string key_pem) {
-    LeafFactory::Leaf leaf;
-    leaf.cert_der = cert.to_der();
-    leaf.cert_pem = cert.to_pem();
-    leaf.key_pem = std::move(key_pem);
-    leaf.serial_hex = cert.serial_hex();
-    leaf.subject = cert.subject_rfc2253();
-    leaf.not_before = cert.not_before();
-    leaf.not_after = cert.not_after();
-    leaf.sha256_fingerprint = cert.sha256_fingerprint();
-    return leaf;
-}
+}  // namespace
 
-Certificate LeafFactory::Leaf::certificate() const {
-    const auto* p = reinterpret_cast<const unsigned char*>(cert_der.data());
-    X509* x = d2i_X509(nullptr, &p, static_cast<long>(cert_der.size()));
-    if (x == nullptr || p != reinterpret_cast<const unsigned char*>(cert_der.data()) + cert_der.size()) {
-        X509_free(x);
-        ossl::fail("parse an issued certificate", ErrorKind::internal);
-    }
-    return Certificate::adopt(x);
-}
-
-LeafFactory::LeafFactory(const CertificateAuthority& ca, KeyAlg alg, Unchecked)
-    : impl_(std::make_unique<Impl>(ca, alg)) {}
-
-LeafFactory::LeafFactory(const CertificateAuthority& ca, KeyAlg alg) {
-    fast_path_self_test(alg);  // once per process per fast key type; a no-op for the others
-    impl_ = std::make_unique<Impl>(ca, alg);
-}
-
-LeafFactory::~LeafFactory() = default;
-LeafFactory::LeafFactory(LeafFactory&&) noexcept = default;
-LeafFactory& LeafFactory::operator=(LeafFactory&&) noexcept = default;
-
-bool LeafFactory::fast() const noexcept { return impl_->curve != nullptr; }
-
-LeafFactory::Leaf LeafFactory::issue_client(const DistinguishedName& subject, int days) {
-    if (!fast()) return impl_->issue_generic(subject, nullptr, days);
-    return impl_->issue_fast(subject, nullptr, days);
-}
-
-LeafFactory::Leaf LeafFactory::issue_server(const DistinguishedName& subject, const std::vector<std::string>& hosts,
-                                            int days) {
-    // The same checks as CertificateAuthority::issue_server, before any work.
-    if (hosts.empty()) throw Error(ErrorKind::policy, "a server certificate needs at least one host");
-    for (const auto& h : hosts) validate_host(h, "host");
-    if (!fast()) return impl_->issue_generic(subject, &hosts, days);
-    return impl_->issue_fast(subject, &hosts, days);
+std::unique_ptr<LeafBuilder> make_fast_leaf_builder(const LeafIssuer& issuer, KeyAlg alg) {
+    if (!FastLeafBuilder::can(issuer, alg)) return nullptr;
+    fast_path_self_test(alg);  // once per process per fast key type
+    return std::make_unique<FastLeafBuilder>(issuer, alg);
 }
 
 // --- the run-time self-test -------------------------------------------------------------
@@ -403,8 +389,7 @@ namespace {
 
 // Compares one fast leaf with what OpenSSL's own encoders and the generic path make for the
 // same key; returns what differs ("" if nothing).
-std::string compare_with_generic(const CertificateAuthority& ca, const LeafFactory::Leaf& leaf,
-                                 const DistinguishedName& subject, const std::vector<std::string>* hosts, int days) {
+std::string compare_with_generic(const LeafIssuer& ca, const Leaf& leaf, LeafRequest request) {
     // The key PEM must parse, and re-encode to the same bytes through the OSSL_ENCODER.
     PrivateKey key = PrivateKey::from_pem(leaf.key_pem, "self-test key");
     if (key.to_pem() != leaf.key_pem) return "the PKCS#8 key PEM differs from PrivateKey::to_pem()";
@@ -417,18 +402,18 @@ std::string compare_with_generic(const CertificateAuthority& ca, const LeafFacto
     if (Certificate::from_pem(leaf.cert_pem, "self-test certificate").to_der() != leaf.cert_der)
         return "the PEM does not decode to the DER";
     if (!parsed.matches(key)) return "the certificate does not match its key";
-    if (!parsed.issued_by(ca.certificate())) return "the signature does not verify";
+    if (!parsed.issued_by(ca.cert)) return "the signature does not verify";
     if (parsed.serial_hex() != leaf.serial_hex || parsed.subject_rfc2253() != leaf.subject ||
         parsed.not_before() != leaf.not_before || parsed.not_after() != leaf.not_after ||
         parsed.sha256_fingerprint() != leaf.sha256_fingerprint)
         return "serial, subject, validity or fingerprint differ from the certificate's";
 
     // Byte for byte, every field assembled by hand: the generic certificate for the same key
-    // (its SubjectPublicKeyInfo from X509_set_pubkey's encoder, its extensions from ca.cpp),
-    // given the fast one's serial and validity and re-encoded by OpenSSL, has the same
-    // TBSCertificate.
-    Certificate generic = hosts != nullptr ? ca.issue_server(key, subject, *hosts, days)
-                                           : ca.issue_client(key, subject, days);
+    // (its SubjectPublicKeyInfo from X509_set_pubkey's encoder, its extensions from
+    // x509_build.cpp), given the fast one's serial and validity and re-encoded by OpenSSL, has
+    // the same TBSCertificate.
+    request.key = &key;
+    Certificate generic = build_leaf(ca, request);
     X509* f = parsed.native();
     ossl::X509Ptr same(ossl::check_ptr(X509_dup(generic.native()), "self-test"));
     ossl::check1(X509_set_serialNumber(same.get(), const_cast<ASN1_INTEGER*>(X509_get0_serialNumber(f))), "self-test");
@@ -458,16 +443,20 @@ void fast_path_self_test(KeyAlg leaf_alg) {
             // A throwaway P-256 root: what is checked is the leaf's hand-built parts, which do
             // not depend on the CA's key type (the signature AlgorithmIdentifier comes from the
             // provider, whatever the type).
-            auto ca = CertificateAuthority::create_root(DistinguishedName::with_cn("pgca fast path self-test"),
-                                                        KeyAlg::ec_p256, 2);
+            const PrivateKey root_key = PrivateKey::generate(KeyAlg::ec_p256);
+            const Certificate root =
+                build_certificate(kRootRules, DistinguishedName::with_cn("pgca fast path self-test"),
+                                  root_key.native(), nullptr, root_key, 2, {});
+            const LeafIssuer ca{root, root_key};
             DistinguishedName subject;
             subject.set("O", "pgca");
             subject.set("CN", "self-test");
-            LeafFactory factory(ca, leaf_alg, LeafFactory::Unchecked{});
-            if (!factory.fast()) throw Error(ErrorKind::internal, "the fast path is not in use");
-            std::string why = compare_with_generic(ca, factory.issue_client(subject, 1), subject, nullptr, 1);
-            const std::vector<std::string> hosts{"db.example.com", "127.0.0.1"};
-            if (why.empty()) why = compare_with_generic(ca, factory.issue_server(subject, hosts, 1), subject, &hosts, 1);
+            if (!FastLeafBuilder::can(ca, leaf_alg)) throw Error(ErrorKind::internal, "the fast path is not in use");
+            FastLeafBuilder builder(ca, leaf_alg);
+            const auto client = LeafRequest::client(subject, 1);
+            std::string why = compare_with_generic(ca, builder.make(client), client);
+            const auto server = LeafRequest::server(subject, {"db.example.com", "127.0.0.1"}, 1);
+            if (why.empty()) why = compare_with_generic(ca, builder.make(server), server);
             if (!why.empty())
                 throw Error(ErrorKind::internal, "fast issuance self-test (" + std::string(to_string(leaf_alg)) +
                                                      "): " + why);
