@@ -51,6 +51,7 @@ std::string current_serial(const std::string& dir, const std::string& kind, cons
 
 TEST_CASE("a revoked client certificate is refused after a reload; everyone else still logs in", "[pg][lifecycle]") {
     PGCA_REQUIRE_POSTGRES();
+    PGCA_REQUIRE_OPENSSL();
     AppliedServer s(profile(false).dump());
     s.start("db", kRoles);
     for (const auto& u : kRoles) require_login(s, u);
@@ -251,7 +252,9 @@ TEST_CASE("an encrypted server key: the server starts and reloads through ssl_pa
     write_file(pass_file, "server key passphrase\n", 0600);
     PgCluster::chown_to_postgres(pass_file);
     p["servers"][0]["key_passphrase"] = {{"file", pass_file}};
-    AppliedServer s(p.dump());
+    // A cluster of its own: the case proves the server *starts* with the encrypted key, which a
+    // running shared server would only reload.
+    AppliedServer s(p.dump(), AppliedServer::Cluster::own);
     CHECK(read_file(s.dir() + "/servers/db/server.key").rfind("-----BEGIN ENCRYPTED PRIVATE KEY-----", 0) == 0);
     std::string conf = read_file(s.dir() + "/servers/db/postgresql.ssl.conf");
     CHECK_THAT(conf, Catch::Contains("ssl_passphrase_command = 'cat ''" + pass_file + "'''"));

@@ -1,6 +1,7 @@
-// Proves that the test harness itself works, independently of pgca:
-// running processes, temporary directories and a throwaway PostgreSQL server
-// doing certificate authentication with certificates made by the openssl CLI.
+// Proves that the PostgreSQL half of the test harness works, independently of pgca: a throwaway
+// server (its own, for each case here: they test starting, stopping and failing to start) doing
+// certificate authentication with certificates made by the openssl CLI, and the shared server of
+// the process with its reset. Running processes and temporary folders: tests/unit/harness_test.cpp.
 #include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -117,87 +118,6 @@ TestPki make_pki(const std::string& work_dir, const std::string& server_dir, con
 }  // namespace
 
 // ---------------------------------------------------------------------------
-// process.hpp / temp_dir.hpp
-
-TEST_CASE("run captures exit status, stdout and stderr separately", "[harness][process]") {
-    const ProcessResult r = run({"/bin/sh", "-c", "echo out; echo err >&2; exit 3"});
-    CHECK(r.exit_code == 3);
-    CHECK(r.out == "out\n");
-    CHECK(r.err == "err\n");
-}
-
-TEST_CASE("run reports signals as 128+N and exec failures as 127", "[harness][process]") {
-    CHECK(run({"/bin/sh", "-c", "kill -TERM $$"}).exit_code == 128 + SIGTERM);
-
-    const ProcessResult missing = run({"/nonexistent/pgca-no-such-program", "x"});
-    CHECK(missing.exit_code == 127);
-    CHECK_THAT(missing.err, Contains("cannot execute") && Contains("pgca-no-such-program"));
-
-    const ProcessResult bad_cwd = run({"true"}, {}, "", "/nonexistent/dir");
-    CHECK(bad_cwd.exit_code == 127);
-    CHECK_THAT(bad_cwd.err, Contains("/nonexistent/dir"));
-}
-
-TEST_CASE("run feeds stdin and handles large outputs without deadlock", "[harness][process]") {
-    CHECK(run({"cat"}, {}, "hello\nworld").out == "hello\nworld");
-
-    // 1 MiB in while 1 MiB comes out: needs concurrent reading and writing.
-    const std::string big(1 << 20, 'x');
-    const ProcessResult echoed = run({"cat"}, {}, big);
-    CHECK(echoed.exit_code == 0);
-    CHECK(echoed.out.size() == big.size());
-    CHECK(echoed.out == big);
-
-    // Both pipes filled at once, way beyond the 64 KiB pipe buffer.
-    const ProcessResult both = run({"/bin/sh", "-c",
-                                    "head -c 1000000 /dev/zero | tr '\\0' a; "
-                                    "head -c 1000000 /dev/zero | tr '\\0' b >&2"});
-    CHECK(both.exit_code == 0);
-    CHECK(both.out == std::string(1000000, 'a'));
-    CHECK(both.err == std::string(1000000, 'b'));
-
-    // A child that ignores its stdin must not kill us with SIGPIPE.
-    CHECK(run({"true"}, {}, big).exit_code == 0);
-}
-
-TEST_CASE("run sets environment and working directory", "[harness][process]") {
-    ::setenv("PGCA_HARNESS_INHERITED", "yes", 1);
-    ::setenv("PGCA_HARNESS_OVERRIDDEN", "old", 1);
-    const ProcessResult r = run({"/bin/sh", "-c",
-                                 "printf '%s|%s|%s' \"$PGCA_HARNESS_INHERITED\" "
-                                 "\"$PGCA_HARNESS_OVERRIDDEN\" \"$PGCA_HARNESS_NEW\""},
-                                {{"PGCA_HARNESS_OVERRIDDEN", "new"}, {"PGCA_HARNESS_NEW", "added"}});
-    CHECK(r.out == "yes|new|added");
-
-    pgca::test::RunOptions options;
-    options.unset_env = {"PGCA_HARNESS_*"};
-    options.env = {{"PGCA_HARNESS_NEW", "kept"}};
-    const ProcessResult cleaned = pgca::test::run_with_options(
-        {"/bin/sh", "-c", "printf '%s|%s' \"${PGCA_HARNESS_INHERITED-unset}\" \"$PGCA_HARNESS_NEW\""}, options);
-    CHECK(cleaned.out == "unset|kept");
-    ::unsetenv("PGCA_HARNESS_INHERITED");
-    ::unsetenv("PGCA_HARNESS_OVERRIDDEN");
-
-    CHECK(run({"pwd"}, {}, "", "/tmp").out == "/tmp\n");
-}
-
-TEST_CASE("TempDir creates a traversable directory and removes it", "[harness][process]") {
-    std::string path;
-    {
-        TempDir dir;
-        path = dir.path();
-        CHECK_THAT(path, StartsWith("/tmp/pgca-test-"));
-        struct stat st {};
-        REQUIRE(::stat(path.c_str(), &st) == 0);
-        CHECK((st.st_mode & 07777) == 0755);
-        std::filesystem::create_directories(dir.file("sub/dir"));
-        pgca::test::write_file(dir.file("sub/dir/f"), "y");
-        CHECK(pgca::test::read_file(dir.file("sub/dir/f")) == "y");
-    }
-    if (std::getenv("PGCA_KEEP_TEST_DIRS") == nullptr) CHECK_FALSE(std::filesystem::exists(path));
-}
-
-// ---------------------------------------------------------------------------
 // pg_cluster.hpp
 
 TEST_CASE("PgCluster starts, answers queries, reloads and stops", "[pg][harness]") {
@@ -287,6 +207,7 @@ TEST_CASE("PgCluster::start reports the server log when the server cannot start"
 
 TEST_CASE("PgCluster does certificate authentication with openssl-made certificates", "[pg][harness]") {
     PGCA_REQUIRE_POSTGRES();
+    PGCA_REQUIRE_OPENSSL();
     TempDir dir;
     const TestPki pki = make_pki(dir.path(), dir.file("server-tls"), dir.file("client-tls"));
     PgCluster pg(dir.file("pg"));
@@ -345,4 +266,32 @@ TEST_CASE("PgCluster does certificate authentication with openssl-made certifica
         CHECK(r.exit_code != 0);
         CHECK_THAT(r.err, Contains("no pg_hba.conf entry"));
     }
+}
+
+TEST_CASE("PgCluster::shared is one server per process, put back as it was for each caller", "[pg][harness]") {
+    PGCA_REQUIRE_POSTGRES();
+    PgCluster& pg = PgCluster::shared();
+    const int pid = pg.postmaster_pid();
+    REQUIRE(pid > 0);
+    // What a case may leave behind: a role, a database, a session, an hba, a setting.
+    pg.psql_admin_checked("CREATE ROLE \"odd \"\"role\" LOGIN");
+    pg.psql_admin_checked("CREATE DATABASE scratch OWNER \"odd \"\"role\"");
+    pg.psql_admin_checked("CREATE TABLE owned (i int); ALTER TABLE owned OWNER TO \"odd \"\"role\"");
+    pg.set_hba("host all all 127.0.0.1/32 reject\n");
+    pg.set_case_conf("work_mem = '7MB'\n");
+    pg.reload();
+    REQUIRE(pg.psql_admin_checked("show work_mem") == "7MB");
+
+    PgCluster& again = PgCluster::shared();
+    CHECK(&again == &pg);
+    CHECK(again.postmaster_pid() == pid);  // reset, not restarted
+    CHECK(pg.psql_admin_checked("show work_mem") == "4MB");
+    CHECK(pg.psql_admin_checked("select count(*) from pg_roles where rolname like 'odd%'") == "0");
+    CHECK(pg.psql_admin_checked("select count(*) from pg_database where datname = 'scratch'") == "0");
+    CHECK(pg.psql_admin_checked("select count(*) from pg_class where relname = 'owned'") == "0");
+    // initdb's pg_hba.conf again: TCP on loopback is trusted.
+    const ProcessResult tcp =
+        pg.psql(pg.conninfo_base() + " dbname=postgres user=postgres sslmode=disable", "select 1");
+    INFO(describe({"psql", "select 1"}, tcp));
+    CHECK(tcp.exit_code == 0);
 }

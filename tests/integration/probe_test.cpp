@@ -1,32 +1,24 @@
 // pgca probe against a real PostgreSQL 15: the certificate `pgca apply` made is the one the
 // server serves, it verifies against the pgca root and not against another, its names match as
-// libpq's verify-full would match them, and a server without SSL, a closed port and a direct TLS
-// hello (which PostgreSQL 15 does not understand) are reported as such. What a real server
-// cannot be made to do (answer 'E', stuff bytes after 'S', show the ClientHello, speak PG17 direct
-// TLS) is played by a loopback stand-in or by openssl s_server; those tests need no PostgreSQL.
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <sys/time.h>
-#include <unistd.h>
-
+// libpq's verify-full would match them, and a server without SSL and a direct TLS hello (which
+// PostgreSQL 15 does not understand) are reported as such. What a real server cannot be made to
+// do (answer 'E', stuff bytes after 'S', show the ClientHello, speak PG17 direct TLS) is played by
+// a loopback stand-in or by openssl s_server in tests/unit/probe_standin_test.cpp; a closed port
+// is tests/cli/probe_cli_test.cpp.
 #include <catch2/catch.hpp>
 
 #include <chrono>
-#include <filesystem>
-#include <memory>
 #include <stdexcept>
 #include <string>
 #include <thread>
-#include <utility>
-#include <vector>
 
 #include <nlohmann/json.hpp>
 
 #include "pg_cluster.hpp"
 #include "pgca/certificate.hpp"
 #include "pgca/error.hpp"
-#include "loopback.hpp"
 #include "pgca/probe.hpp"
+#include "probe_support.hpp"
 #include "process.hpp"
 #include "temp_dir.hpp"
 
@@ -47,7 +39,8 @@ json probe_profile() {
     };
 }
 
-// A PostgreSQL 15 serving the certificate `pgca apply` made for server "db1".
+// The process's PostgreSQL 15 (PgCluster::shared()) serving the certificate `pgca apply` made
+// for server "db1".
 class TlsServer {
 public:
     TlsServer() {
@@ -56,10 +49,10 @@ public:
         auto r = run({PGCA_BIN, "apply", tmp_.path() + "/profile.json", "--dir", dir_});
         INFO(describe({"pgca", "apply"}, r));
         REQUIRE(r.exit_code == 0);
-        pg_ = std::make_unique<PgCluster>(tmp_.path() + "/pg");
+        pg_ = &PgCluster::shared();
         PgCluster::chown_to_postgres(dir_ + "/servers/db1");
-        pg_->append_conf("include '" + dir_ + "/servers/db1/postgresql.ssl.conf'\n");
-        pg_->start();
+        pg_->set_case_conf("include '" + dir_ + "/servers/db1/postgresql.ssl.conf'\n");
+        pg_->reload();
     }
 
     PgCluster& pg() { return *pg_; }
@@ -74,113 +67,8 @@ public:
 private:
     TempDir tmp_;
     std::string dir_;
-    std::unique_ptr<PgCluster> pg_;
+    PgCluster* pg_ = nullptr;
 };
-
-pgca::ProbeOptions options_for(const std::string& host, int port, const std::string& ca = "",
-                               const std::string& name = "") {
-    pgca::ProbeOptions o;
-    o.host = host;
-    o.port = port;
-    o.ca_file = ca;
-    o.server_name = name;
-    o.timeout_ms = 5000;
-    return o;
-}
-
-ProcessResult pgca_probe(const std::vector<std::string>& args) {
-    std::vector<std::string> argv{PGCA_BIN, "probe"};
-    argv.insert(argv.end(), args.begin(), args.end());
-    return run(argv);
-}
-
-// A loopback port nobody listens on (the kernel's pick, closed again at once).
-int unused_port() {
-    int port = 0;
-    ::close(bind_loopback(0, port));
-    return port;
-}
-
-// A one-connection stand-in for a PostgreSQL server on loopback, for what a real one cannot be
-// made to do: it records the first 8 bytes, sends `reply`, records what the client sends next
-// (the ClientHello, in plaintext) and hangs up; or, with `listen_after` false, hangs up at once.
-class FakeServer {
-public:
-    explicit FakeServer(std::string reply, bool listen_after = true)
-        : reply_(std::move(reply)), listen_after_(listen_after) {
-        fd_ = bind_loopback(1, port_);
-        thread_ = std::thread([this] { serve(); });
-    }
-    ~FakeServer() {
-        ::shutdown(fd_, SHUT_RDWR);  // wakes accept() if nobody came
-        if (thread_.joinable()) thread_.join();
-        ::close(fd_);
-    }
-    FakeServer(const FakeServer&) = delete;
-    FakeServer& operator=(const FakeServer&) = delete;
-
-    int port() const { return port_; }
-    // Waits for the connection to end; then what the client sent before and after the reply.
-    std::string request() {
-        finish();
-        return request_;
-    }
-    std::string after_reply() {
-        finish();
-        return after_;
-    }
-
-private:
-    void finish() {
-        if (thread_.joinable()) thread_.join();
-    }
-    void serve() {
-        int c = ::accept(fd_, nullptr, nullptr);
-        if (c < 0) return;
-        timeval tv{5, 0};
-        ::setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-        char buf[4096];
-        while (request_.size() < 8) {
-            ssize_t n = ::recv(c, buf, 8 - request_.size(), 0);
-            if (n <= 0) break;
-            request_.append(buf, static_cast<std::size_t>(n));
-        }
-        if (!reply_.empty()) ::send(c, reply_.data(), reply_.size(), MSG_NOSIGNAL);
-        ssize_t n = listen_after_ ? ::recv(c, buf, sizeof buf, 0) : 0;
-        if (n > 0) after_.assign(buf, static_cast<std::size_t>(n));
-        ::close(c);
-    }
-
-    std::string reply_;
-    bool listen_after_;
-    int fd_ = -1;
-    int port_ = 0;
-    std::thread thread_;
-    std::string request_;
-    std::string after_;
-};
-
-const std::string kSslRequest("\x00\x00\x00\x08\x04\xd2\x16\x2f", 8);
-
-// How many file descriptors this process has open, to show that probe closes its socket.
-std::size_t open_fds() {
-    std::size_t n = 0;
-    for (const auto& entry : std::filesystem::directory_iterator("/proc/self/fd")) {
-        (void)entry;
-        ++n;
-    }
-    return n;
-}
-
-pgca::Error probe_error(const pgca::ProbeOptions& o) {
-    try {
-        (void)pgca::probe(o);
-    } catch (const pgca::Error& e) {
-        return e;
-    }
-    FAIL("probe succeeded");
-    throw std::logic_error("unreachable");
-}
 
 }  // namespace
 
@@ -283,6 +171,7 @@ TEST_CASE("pgca probe prints what the server serves and exits 0 only when every 
 
 TEST_CASE("a chain that does not lead to the given root is reported, with OpenSSL's reason", "[pg][probe]") {
     PGCA_REQUIRE_POSTGRES();
+    PGCA_REQUIRE_OPENSSL();
     TlsServer s;
     const std::string other_root = s.scratch("other-root.crt");
     auto made = run({"openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
@@ -314,9 +203,7 @@ TEST_CASE("a chain that does not lead to the given root is reported, with OpenSS
 
 TEST_CASE("a server with ssl = off answers 'N', which probe reports as such", "[pg][probe]") {
     PGCA_REQUIRE_POSTGRES();
-    TempDir tmp;
-    PgCluster pg(tmp.path() + "/pg");
-    pg.start();
+    PgCluster& pg = PgCluster::shared();  // reset: ssl is off again
     REQUIRE(pg.psql_admin_checked("show ssl") == "off");
 
     const std::size_t fds = open_fds();
@@ -329,21 +216,6 @@ TEST_CASE("a server with ssl = off answers 'N', which probe reports as such", "[
     CHECK(cli.exit_code != 0);
     CHECK_THAT(cli.err, Contains("does not accept SSL"));
     CHECK(cli.out.empty());
-}
-
-TEST_CASE("nothing listening is an io error, reported at once", "[pg][probe]") {
-    PGCA_REQUIRE_POSTGRES();  // no server is started; kept with the other [pg] tests
-    const int port = unused_port();
-    auto started = std::chrono::steady_clock::now();
-    auto e = probe_error(options_for("127.0.0.1", port));
-    auto took = std::chrono::steady_clock::now() - started;
-    CHECK(e.kind() == pgca::ErrorKind::io);
-    CHECK_THAT(e.what(), Contains("cannot connect"));
-    CHECK(took < std::chrono::seconds(2));
-
-    auto cli = pgca_probe({"127.0.0.1:" + std::to_string(port), "--timeout", "2"});
-    CHECK(cli.exit_code == 1);
-    CHECK_THAT(cli.err, Contains("cannot connect"));
 }
 
 TEST_CASE("direct TLS is not understood by PostgreSQL 15", "[pg][probe]") {
@@ -366,124 +238,3 @@ TEST_CASE("direct TLS is not understood by PostgreSQL 15", "[pg][probe]") {
     CHECK(pgca::probe(options_for("127.0.0.1", s.port(), s.root())).verified);
 }
 
-TEST_CASE("the SSLRequest and the one-byte answer, against a stand-in server", "[probe]") {
-    SECTION("'N': SSL is off") {
-        FakeServer fake("N");
-        auto e = probe_error(options_for("127.0.0.1", fake.port()));
-        CHECK(e.kind() == pgca::ErrorKind::policy);
-        CHECK(std::string(e.what()) == "127.0.0.1:" + std::to_string(fake.port()) +
-                                           ": the server does not accept SSL (answered 'N' to SSLRequest; is ssl = on?)");
-        CHECK(fake.request() == kSslRequest);
-        CHECK(fake.after_reply().empty());  // no StartupMessage in plaintext
-    }
-    SECTION("'E': an error before TLS is reported without its text (CVE-2024-10977)") {
-        static const char error_response[] = "E\0\0\0\x27SFATAL\0Mplease type your password\0";  // + final NUL
-        FakeServer fake(std::string(error_response, sizeof error_response));
-        auto e = probe_error(options_for("127.0.0.1", fake.port()));
-        CHECK(e.kind() == pgca::ErrorKind::io);
-        CHECK_THAT(e.what(), Contains("error message"));
-        CHECK_THAT(e.what(), !Contains("password"));
-        CHECK_THAT(e.what(), !Contains("FATAL"));
-    }
-    SECTION("anything else is not PostgreSQL") {
-        FakeServer fake("HTTP/1.1 400 Bad Request\r\n\r\n");
-        auto e = probe_error(options_for("127.0.0.1", fake.port()));
-        CHECK(e.kind() == pgca::ErrorKind::io);
-        CHECK_THAT(e.what(), Contains("unexpected answer 0x48 to the SSLRequest"));
-    }
-    SECTION("the server hangs up") {
-        FakeServer fake("", false);
-        auto e = probe_error(options_for("127.0.0.1", fake.port()));
-        CHECK(e.kind() == pgca::ErrorKind::io);
-        CHECK_THAT(e.what(), Contains("closed the connection without answering the SSLRequest"));
-    }
-    SECTION("the server says nothing") {
-        FakeServer fake("");
-        auto o = options_for("127.0.0.1", fake.port());
-        o.timeout_ms = 300;
-        auto started = std::chrono::steady_clock::now();
-        auto e = probe_error(o);
-        CHECK(std::chrono::steady_clock::now() - started < std::chrono::seconds(3));
-        CHECK(e.kind() == pgca::ErrorKind::io);
-        CHECK_THAT(e.what(), Contains("timed out waiting for the answer to the SSLRequest after"));
-        CHECK_THAT(e.what(), Contains("(the whole probe may take 300 ms)"));
-    }
-    SECTION("bytes after 'S' are left to TLS, never swallowed (CVE-2021-23222)") {
-        // Were they read with the 'S', the handshake would wait and end at EOF instead.
-        FakeServer fake("Sinjected plaintext");
-        auto e = probe_error(options_for("127.0.0.1", fake.port()));
-        CHECK(e.kind() == pgca::ErrorKind::crypto);
-        CHECK_THAT(e.what(), Contains("TLS handshake failed"));
-        CHECK_THAT(e.what(), !Contains("unexpected eof"));
-        CHECK_THAT(e.what(), !Contains("closed the connection"));
-    }
-    SECTION("after 'S': SNI names the checked host, no ALPN is offered") {
-        FakeServer fake("S");
-        (void)probe_error(options_for("127.0.0.1", fake.port(), "", "db.example.test"));
-        CHECK(fake.request() == kSslRequest);
-        std::string hello = fake.after_reply();
-        REQUIRE(hello.size() > 5);
-        CHECK(hello[0] == '\x16');  // a TLS handshake record
-        CHECK_THAT(hello, Contains("db.example.test"));
-        CHECK_THAT(hello, !Contains("postgresql"));
-    }
-    SECTION("after 'S': no SNI for an IP literal") {
-        FakeServer fake("S");
-        (void)probe_error(options_for("127.0.0.1", fake.port()));
-        std::string hello = fake.after_reply();
-        REQUIRE(hello.size() > 5);
-        CHECK_THAT(hello, !Contains("127.0.0.1"));
-    }
-    SECTION("direct: no SSLRequest, the ClientHello comes first") {
-        FakeServer fake("");
-        auto o = options_for("127.0.0.1", fake.port(), "", "localhost");
-        o.direct = true;
-        (void)probe_error(o);
-        std::string first = fake.request();
-        REQUIRE_FALSE(first.empty());
-        CHECK(first[0] == '\x16');
-    }
-}
-
-TEST_CASE("direct TLS offers ALPN \"postgresql\" (openssl s_server standing in for PostgreSQL 17)", "[probe]") {
-    TempDir tmp;
-    auto made = run({"openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-                     "-keyout", tmp.file("server.key"), "-out", tmp.file("server.crt"), "-subj", "/CN=localhost",
-                     "-days", "30", "-addext", "subjectAltName=DNS:localhost"});
-    INFO(describe({"openssl", "req"}, made));
-    REQUIRE(made.exit_code == 0);
-
-    const int port = unused_port();
-    ProcessResult server;
-    // -www does not read stdin (run() gives it EOF); -naccept 1 ends it after one connection.
-    std::thread t([&] {
-        server = run({"timeout", "20", "openssl", "s_server", "-accept", "127.0.0.1:" + std::to_string(port), "-cert",
-                      tmp.file("server.crt"), "-key", tmp.file("server.key"), "-alpn", "postgresql", "-naccept", "1",
-                      "-www"});
-    });
-    auto o = options_for("127.0.0.1", port, tmp.file("server.crt"), "localhost");
-    o.direct = true;
-    pgca::ProbeResult r;
-    bool done = false;
-    std::string last_error;
-    // A refused connect does not count as one of s_server's accepts, so retry until it listens.
-    for (int i = 0; i < 100 && !done; ++i) {
-        try {
-            r = pgca::probe(o);
-            done = true;
-        } catch (const pgca::Error& e) {
-            last_error = e.what();
-            if (last_error.find("cannot connect") == std::string::npos) break;
-            std::this_thread::sleep_for(std::chrono::milliseconds(100));
-        }
-    }
-    t.join();
-    INFO(last_error);
-    INFO(describe({"openssl", "s_server"}, server));
-    REQUIRE(done);
-    CHECK(r.alpn == "postgresql");
-    CHECK(r.tls_version == "TLSv1.3");
-    CHECK(r.verified);
-    CHECK(r.name_matches);
-    CHECK_THAT(server.out, Contains("ALPN protocols advertised by the client: postgresql"));
-}

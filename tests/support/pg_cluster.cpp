@@ -1,5 +1,7 @@
 #include "pg_cluster.hpp"
 
+#include "temp_dir.hpp"
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <pwd.h>
@@ -186,7 +188,9 @@ void unregister_postmaster(int pid) {
 // ---------------------------------------------------------------------------
 
 std::string PgCluster::bin_dir() {
-    static const std::string dir = [] {
+    static const std::string dir = []() -> std::string {
+        if (const char* forced = std::getenv("PGCA_PG_BINDIR"))
+            return is_executable(std::string(forced) + "/initdb") ? std::string(forced) : std::string();
         if (is_executable(std::string(kPreferredBinDir) + "/initdb")) return std::string(kPreferredBinDir);
         try {
             const ProcessResult r = run({"pg_config", "--bindir"});
@@ -246,6 +250,9 @@ PgCluster::PgCluster(std::string base_dir) {
             hint = "(as root, every directory above " + base_dir_ + " must be searchable by the postgres user)\n";
         throw std::runtime_error("PgCluster: initdb failed\n" + hint + describe(initdb, r));
     }
+    initial_hba_ = read_file(data_dir() + "/pg_hba.conf");
+    initial_ident_ = read_file(data_dir() + "/pg_ident.conf");
+    set_case_conf("");
 
     std::string conf = "\n# Added by the pgca test harness (tests/support/pg_cluster.cpp)\n";
     conf += "listen_addresses = '127.0.0.1'\n";
@@ -256,6 +263,7 @@ PgCluster::PgCluster(std::string base_dir) {
     conf += "log_connections = on\n";
     conf += "shared_buffers = 16MB\n";
     conf += "max_connections = 20\n";
+    conf += "include_if_exists = " + conf_quote(case_conf_file()) + "\n";
     append_conf(conf);
 }
 
@@ -276,6 +284,48 @@ std::string PgCluster::conninfo_base() const { return "host=127.0.0.1 port=" + s
 void PgCluster::append_conf(const std::string& text) {
     // Appending keeps the file's owner (postgres) and mode.
     append_file(data_dir() + "/postgresql.conf", text.empty() || text.back() == '\n' ? text : text + "\n");
+}
+
+void PgCluster::set_case_conf(const std::string& text) {
+    write_file(case_conf_file(), text.empty() || text.back() == '\n' ? text : text + "\n", 0644);
+}
+
+void PgCluster::reset() {
+    psql_admin_checked(
+        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+        "WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()");
+    // DROP DATABASE cannot run in the transaction a DO block is, hence one statement each.
+    const std::string databases = psql_admin_checked(
+        "SELECT string_agg(format('%I', datname), E'\\n') FROM pg_database "
+        "WHERE datname NOT IN ('postgres', 'template0', 'template1')");
+    std::size_t start = 0;
+    while (start < databases.size()) {
+        std::size_t end = databases.find('\n', start);
+        if (end == std::string::npos) end = databases.size();
+        psql_admin_checked("DROP DATABASE " + databases.substr(start, end - start) + " WITH (FORCE)");
+        start = end + 1;
+    }
+    psql_admin_checked(
+        "DO $$ DECLARE r record; BEGIN "
+        "FOR r IN SELECT rolname FROM pg_roles WHERE rolname <> 'postgres' AND left(rolname, 3) <> 'pg_' LOOP "
+        "EXECUTE format('DROP OWNED BY %I', r.rolname); EXECUTE format('DROP ROLE %I', r.rolname); "
+        "END LOOP; END $$");
+    write_server_file(data_dir() + "/pg_hba.conf", initial_hba_);
+    write_server_file(data_dir() + "/pg_ident.conf", initial_ident_);
+    set_case_conf("");
+    reload();
+}
+
+PgCluster& PgCluster::shared() {
+    // Destroyed at exit in reverse order: the server stops before its folder goes.
+    struct Shared {
+        TempDir dir{"pgca-shared-pg-"};
+        PgCluster pg{dir.path()};
+    };
+    static Shared shared;
+    if (!shared.pg.running()) shared.pg.start();
+    shared.pg.reset();
+    return shared.pg;
 }
 
 void PgCluster::set_hba(const std::string& text) {

@@ -28,27 +28,37 @@
 #include "process.hpp"
 
 // At the top of a Catch2 test that needs a real server: where PostgreSQL 15 is not installed the
-// test warns and stops, except under CI (CI set in the environment), where that is a failure:
-// CI installs the server, so a missing one means the tests would prove nothing.
-#define PGCA_REQUIRE_POSTGRES()                                                          \
-    do {                                                                                 \
-        if (!::pgca::test::PgCluster::available()) {                                     \
-            if (std::getenv("CI") != nullptr) FAIL("PostgreSQL server binaries missing"); \
-            WARN("PostgreSQL server binaries not available; skipping this test");        \
-            return;                                                                      \
-        }                                                                                \
-    } while (false)
+// test is a visible skip, or a failure under CI (see PGCA_REQUIRE_TOOL in process.hpp).
+#define PGCA_REQUIRE_POSTGRES() \
+    PGCA_REQUIRE_TOOL(::pgca::test::PgCluster::available(), "PostgreSQL server binaries")
 
 namespace pgca::test {
 
 class PgCluster {
 public:
     // True if the PostgreSQL server binaries (and, when root, runuser and the
-    // `postgres` user) are available; tests should WARN and return otherwise.
+    // `postgres` user) are available; tests use PGCA_REQUIRE_POSTGRES().
     static bool available();
-    // Directory of initdb/pg_ctl/postgres: /usr/lib/postgresql/15/bin if
-    // present, else `pg_config --bindir`; empty if none was found.
+    // Directory of initdb/pg_ctl/postgres: $PGCA_PG_BINDIR when set (tests of
+    // the missing-server path point it at an empty folder), else
+    // /usr/lib/postgresql/15/bin if present, else `pg_config --bindir`; empty
+    // if none was found.
     static std::string bin_dir();
+
+    // The server of this test process: made and started on first use, stopped
+    // when the process exits, and reset() for every caller.
+    //
+    // Why one per process: the integration tier runs each test file as one
+    // ctest entry (tests/CMakeLists.txt), so the cases of a file share one
+    // initdb and one start while files still run in parallel, each with its
+    // own server, port and folder. A CTest FIXTURES_SETUP/CLEANUP pair would
+    // share one server across files running at the same time, which then
+    // could not reset it under each other, and would leave a server behind
+    // when the run is interrupted between setup and cleanup.
+    //
+    // A case that needs what a shared server cannot give (a failing or first
+    // start, a setting that needs a restart, a crash) makes its own PgCluster.
+    static PgCluster& shared();
     // Whether this process runs as root (and therefore delegates to `postgres`).
     static bool running_as_root();
 
@@ -69,6 +79,7 @@ public:
     std::string data_dir() const { return base_dir_ + "/data"; }
     std::string socket_dir() const { return base_dir_ + "/sock"; }
     std::string log_file() const { return base_dir_ + "/pg.log"; }
+    std::string case_conf_file() const { return base_dir_ + "/case.conf"; }
     // The (empty) HOME given to psql() so no ~/.postgresql, ~/.pgpass or
     // ~/.psqlrc of the developer can influence a test.
     std::string home_dir() const { return base_dir_ + "/home"; }
@@ -78,6 +89,16 @@ public:
     // Appends to data/postgresql.conf (a later setting overrides an earlier one).
     // Takes effect on start() or reload().
     void append_conf(const std::string& text);
+    // Overwrites base_dir/case.conf, which postgresql.conf includes at the end
+    // of the harness's settings: what one case sets on a shared server, undone
+    // by reset(). Takes effect on start() or reload().
+    void set_case_conf(const std::string& text);
+    // Puts a running server back as initdb and the constructor left it, as
+    // far as a case can tell: no client session, no database but postgres and
+    // the templates, no role but postgres, pg_hba.conf and pg_ident.conf as
+    // initdb wrote them, case.conf empty; then reload(). A case on a shared
+    // server gets this isolation instead of a cluster of its own.
+    void reset();
     // Overwrite data/pg_hba.conf and data/pg_ident.conf (owner postgres, 0600).
     // set_hba() always prepends "local all postgres trust" so the harness keeps
     // its admin access over the unix socket.
@@ -134,6 +155,8 @@ private:
     void wait_until_gone(int pid) const;
 
     std::string base_dir_;
+    std::string initial_hba_;    // pg_hba.conf and pg_ident.conf as initdb wrote them, for reset()
+    std::string initial_ident_;
     int port_ = 0;
     int pid_ = 0;  // postmaster PID while running
 };

@@ -1,8 +1,22 @@
 #include "pgca_server.hpp"
 
+#include <chrono>
+#include <sstream>
 #include <stdexcept>
+#include <thread>
 
 namespace pgca::test {
+namespace {
+
+// Whether `log` says more about a connection than that it was received.
+bool tells_more_than_received(const std::string& log) {
+    std::istringstream lines(log);
+    for (std::string line; std::getline(lines, line);)
+        if (line.find("connection received:") == std::string::npos) return true;
+    return false;
+}
+
+}  // namespace
 
 std::string quote_ident(const std::string& name) {
     std::string out = "\"";
@@ -19,11 +33,16 @@ ProcessResult run_pgca(const std::vector<std::string>& args) {
     return run(argv);
 }
 
-AppliedServer::AppliedServer(const std::string& profile_json) {
+AppliedServer::AppliedServer(const std::string& profile_json, Cluster cluster) {
     dir_ = tmp_.path() + "/pki";
     applied_ = reapply(profile_json);
     if (applied_.exit_code != 0) throw std::runtime_error(describe({"pgca", "apply"}, applied_));
-    pg_ = std::make_unique<PgCluster>(tmp_.path() + "/pg");
+    if (cluster == Cluster::own) {
+        own_ = std::make_unique<PgCluster>(tmp_.path() + "/pg");
+        pg_ = own_.get();
+    } else {
+        pg_ = &PgCluster::shared();
+    }
 }
 
 ProcessResult AppliedServer::reapply(const std::string& profile_json) {
@@ -39,9 +58,12 @@ void AppliedServer::install_access_files() {
 void AppliedServer::start(const std::string& server, const std::vector<std::string>& roles) {
     // The server reads its key as the postgres user; pgca keeps that owner on later rewrites.
     PgCluster::chown_to_postgres(dir_ + "/servers/" + server);
-    pg_->append_conf("include '" + dir_ + "/servers/" + server + "/postgresql.ssl.conf'\n");
+    pg_->set_case_conf("include '" + dir_ + "/servers/" + server + "/postgresql.ssl.conf'\n");
     install_access_files();
-    pg_->start();
+    if (pg_->running())
+        pg_->reload();
+    else
+        pg_->start();
     std::string sql;
     for (const auto& r : roles) sql += "CREATE ROLE " + quote_ident(r) + " LOGIN;";
     if (!sql.empty()) pg_->psql_admin_checked(sql);
@@ -66,6 +88,14 @@ AppliedServer::Attempt AppliedServer::attempt(const std::string& service, const 
     std::size_t offset = pg_->log_size();
     Attempt a{connect(service, user, extra, bundle, env), ""};
     a.server_log = pg_->log_since(offset);
+    // The server may log why it refused after the client has gone (seen under load): wait, at
+    // most 5 s, for a line beyond "connection received".
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    while (a.client.exit_code != 0 && !tells_more_than_received(a.server_log) &&
+           std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        a.server_log = pg_->log_since(offset);
+    }
     return a;
 }
 

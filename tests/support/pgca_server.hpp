@@ -21,12 +21,17 @@ ProcessResult run_pgca(const std::vector<std::string>& args);
 /// the emitted postgresql.ssl.conf is included, pg_hba.conf and pg_ident.conf installed.
 class AppliedServer {
 public:
-    /// Applies `profile_json` (throws with pgca's output if that fails), then initdb's a cluster.
-    explicit AppliedServer(const std::string& profile_json);
+    /// The process's shared server (PgCluster::shared(), reset), or a cluster of the case's own.
+    enum class Cluster { shared, own };
+
+    /// Applies `profile_json` (throws with pgca's output if that fails), then takes the shared
+    /// server or initdb's a cluster of its own.
+    explicit AppliedServer(const std::string& profile_json, Cluster cluster = Cluster::shared);
 
     /// Re-applies a changed profile; returns pgca's result (does not throw on failure).
     ProcessResult reapply(const std::string& profile_json);
-    /// Starts PostgreSQL with server `server`'s files and creates LOGIN roles `roles`.
+    /// Starts PostgreSQL (or reloads the shared one) with server `server`'s files and creates
+    /// LOGIN roles `roles`.
     void start(const std::string& server, const std::vector<std::string>& roles);
     /// Copies the current pg_hba.conf / pg_ident.conf to the cluster (before a reload).
     void install_access_files();
@@ -56,7 +61,8 @@ private:
     TempDir tmp_;
     std::string dir_;
     ProcessResult applied_;
-    std::unique_ptr<PgCluster> pg_;
+    std::unique_ptr<PgCluster> own_;
+    PgCluster* pg_ = nullptr;
 };
 
 }  // namespace pgca::test

@@ -9,6 +9,7 @@
 
 #include <array>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <stdexcept>
 
@@ -453,6 +454,27 @@ std::string replace_all(std::string text, const std::string& from, const std::st
         pos += to.size();
     }
     return text;
+}
+
+bool under_ci() {
+    const char* ci = std::getenv("CI");
+    if (ci == nullptr) return false;
+    const std::string value = ci;
+    return !value.empty() && value != "0" && value != "false";
+}
+
+bool on_path(const std::string& name) {
+    const char* path = std::getenv("PATH");
+    std::string folders = path == nullptr ? "" : path;
+    std::size_t start = 0;
+    while (start <= folders.size()) {
+        std::size_t end = folders.find(':', start);
+        if (end == std::string::npos) end = folders.size();
+        const std::string folder = end == start ? "." : folders.substr(start, end - start);
+        if (::access((folder + "/" + name).c_str(), X_OK) == 0) return true;
+        start = end + 1;
+    }
+    return false;
 }
 
 }  // namespace pgca::test

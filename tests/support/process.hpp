@@ -11,7 +11,29 @@
 #include <utility>
 #include <vector>
 
+// At the top of a Catch2 test that needs an external tool: where `available` is false the test
+// stops as a visible skip, its output holding PGCA_SKIP_MARKER (tests/CMakeLists.txt gives ctest
+// that as SKIP_REGULAR_EXPRESSION), except under CI, where it fails: CI installs every tool the
+// tests use, so a missing one means the test would prove nothing.
+#define PGCA_SKIP_MARKER "PGCA-SKIPPED:"
+#define PGCA_REQUIRE_TOOL(available, what)                                          \
+    do {                                                                            \
+        if (!(available)) {                                                         \
+            if (::pgca::test::under_ci()) FAIL(what " missing (CI is set)");        \
+            WARN(PGCA_SKIP_MARKER " " what " not available; skipping this test");   \
+            return;                                                                 \
+        }                                                                           \
+    } while (false)
+// The openssl CLI, found on PATH, for the interop tests.
+#define PGCA_REQUIRE_OPENSSL() PGCA_REQUIRE_TOOL(::pgca::test::on_path("openssl"), "the openssl CLI")
+
 namespace pgca::test {
+
+// Whether the tests run under CI: CI is set and neither empty, "0" nor "false".
+bool under_ci();
+
+// Whether `name` is an executable file in one of the folders of PATH.
+bool on_path(const std::string& name);
 
 using EnvList = std::vector<std::pair<std::string, std::string>>;
 

@@ -225,6 +225,7 @@ TEST_CASE("the fast path passes its run-time self-test", "[fast]") {
 }
 
 TEST_CASE("fast EC client and server leaves are equivalent to the generic path's", "[fast]") {
+    PGCA_REQUIRE_OPENSSL();
     const KeyAlg ca_alg = GENERATE(KeyAlg::ec_p256, KeyAlg::ec_p384);
     const KeyAlg leaf_alg = GENERATE(KeyAlg::ec_p256, KeyAlg::ec_p384);
     INFO("CA " << to_string(ca_alg) << ", leaf " << to_string(leaf_alg));
@@ -343,6 +344,7 @@ TEST_CASE("an RSA CA signs fast EC leaves too", "[fast]") {
 }
 
 TEST_CASE("RSA and Ed25519 leaves take the generic path and are still valid", "[fast]") {
+    PGCA_REQUIRE_OPENSSL();
     auto ca = CertificateAuthority::create_root(DistinguishedName::with_cn("Fast Root"), KeyAlg::ec_p256, 3650);
     test::TempDir tmp;
     write(tmp.file("ca.crt"), ca.certificate().to_pem());

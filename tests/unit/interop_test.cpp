@@ -31,6 +31,7 @@ const char* kProfile = R"({
 }  // namespace
 
 TEST_CASE("openssl verifies the chains pgca writes, for the purpose each is for", "[interop]") {
+    PGCA_REQUIRE_OPENSSL();
     test::TempDir tmp;
     std::string dir = tmp.path() + "/pki";
     (void)apply(parse_profile(kProfile, "interop.json"), dir, {});
@@ -61,6 +62,7 @@ TEST_CASE("openssl verifies the chains pgca writes, for the purpose each is for"
 }
 
 TEST_CASE("openssl reads the same names, extensions and key pairing", "[interop]") {
+    PGCA_REQUIRE_OPENSSL();
     test::TempDir tmp;
     std::string dir = tmp.path() + "/pki";
     (void)apply(parse_profile(kProfile, "interop.json"), dir, {});

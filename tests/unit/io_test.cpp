@@ -13,6 +13,7 @@
 
 #include "pgca/error.hpp"
 #include "pgca/io.hpp"
+#include "process.hpp"
 #include "temp_dir.hpp"
 
 using namespace pgca;
@@ -329,4 +330,25 @@ TEST_CASE("a FileBatch commit never changes the process umask, even for a moment
     ::umask(old);
     CHECK(changed == 0);
     CHECK(mode_of(tmp.path() + "/f0") == 0644);
+}
+
+TEST_CASE("read_file gives each input its limit and names the path", "[io][bounded]") {
+    test::TempDir tmp;
+    const std::string pass = tmp.file("pass");
+    test::write_file(pass, std::string(io::kMaxPassphraseFileBytes + 1, 'x'), 0600);
+    try {
+        (void)io::read_file(pass, io::kMaxPassphraseFileBytes);
+        FAIL("no error");
+    } catch (const Error& e) {
+        CHECK(e.kind() == ErrorKind::input);
+        CHECK_THAT(e.what(), Catch::Contains(pass) && Catch::Contains("larger than 65536 bytes"));
+    }
+    CHECK(io::read_file(pass, io::kMaxPemBytes).size() == io::kMaxPassphraseFileBytes + 1);
+    try {
+        (void)io::read_file(tmp.path());
+        FAIL("no error");
+    } catch (const Error& e) {
+        CHECK(e.kind() == ErrorKind::input);
+        CHECK_THAT(e.what(), Catch::Contains("is a folder, not a regular file"));
+    }
 }

@@ -5,8 +5,8 @@
 #include <nlohmann/json.hpp>
 
 #include "pgca/issue_params.hpp"
+#include "pgca/operations.hpp"
 #include "pgca/pki.hpp"
-#include "process.hpp"
 #include "temp_dir.hpp"
 
 using namespace pgca;
@@ -154,9 +154,9 @@ TEST_CASE("apply re-issues on what the fingerprint covers, and days are recorded
     l.reset();
 
     // rotate renews for as long as the ledger says the certificate was issued.
-    auto rotated = test::pgca_run({"rotate", "--dir", dir, "--force"});
-    INFO(rotated.err);
-    REQUIRE(rotated.exit_code == 0);
+    ops::RotateOptions force;
+    force.force = true;
+    (void)ops::rotate(dir, force, OpenOptions{});
     auto now = open_ledger("sqlite:" + dir + "/pgca.db", {true})->current(CertKind::server, "db");
     REQUIRE(now);
     CHECK(now->params.days == 60);

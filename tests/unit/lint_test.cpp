@@ -270,6 +270,7 @@ TEST_CASE("lint checks the issuer it is given", "[lint]") {
 }
 
 TEST_CASE("certificates made with openssl: a correct set lints clean", "[lint][openssl]") {
+    PGCA_REQUIRE_OPENSSL();
     OpensslCa ca;
     CHECK(lint_codes(ca.root, ca.root).empty());
     CHECK(lint_codes(ca.leaf("client", "/CN=alice", "client"), ca.root).empty());
@@ -279,6 +280,7 @@ TEST_CASE("certificates made with openssl: a correct set lints clean", "[lint][o
 }
 
 TEST_CASE("certificates made with openssl: each broken rule has its code", "[lint][openssl]") {
+    PGCA_REQUIRE_OPENSSL();
     OpensslCa ca;
 
     SECTION("serial 0") {

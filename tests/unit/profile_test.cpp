@@ -163,3 +163,25 @@ TEST_CASE("a number too large for JSON is a profile error, not a crash (found by
         CHECK_THAT(e.what(), Catch::StartsWith("huge.json: invalid JSON:"));
     }
 }
+
+TEST_CASE("a duplicate JSON key is refused with its path", "[ownership][profile]") {
+    auto fails_with = [](const std::string& text, const std::string& what) {
+        try {
+            (void)parse_profile(text, "d.json");
+            FAIL("no error for " << text);
+        } catch (const Error& e) {
+            CHECK(e.kind() == ErrorKind::profile);
+            CHECK_THAT(e.what(), Catch::StartsWith("d.json: " + what + ": duplicate key"));
+        }
+    };
+    const std::string head = R"({"pgca_profile": 1, "name": "d", "ca": {"subject": {"CN": "R"}}, )";
+    fails_with(head + R"("clients": [{"user": "a"}], "clients": []})", "clients");
+    fails_with(head + R"("servers": [{"name": "s", "hosts": ["h"], "hosts": ["h2"]}]})", "servers[0].hosts");
+    fails_with(head + R"("clients": [{"user": "a"}, {"user": "b", "user": "c"}]})", "clients[1].user");
+    fails_with(R"({"pgca_profile": 1, "name": "d", "ca": {"subject": {"CN": "R", "CN": "S"}}})", "ca.subject.CN");
+    std::string many = R"("server_settings": {)";
+    for (int i = 0; i < 40; ++i) many += "\"k" + std::to_string(i) + "\": 1, ";
+    fails_with(head + many + R"("k5": 2}})", "server_settings.k5");  // past the first 32 keys of an object
+    // The same key in different objects is fine.
+    CHECK_NOTHROW(parse_profile(head + R"("clients": [{"user": "a"}, {"user": "b"}]})", "d.json"));
+}

@@ -238,6 +238,7 @@ TEST_CASE("corpus: every invalid profile exits 2 with its error and leaves the f
 }
 
 TEST_CASE("corpus: every invalid PEM file is refused by inspect naming the file", "[corpus]") {
+    PGCA_REQUIRE_OPENSSL();  // makes the inputs that hold a key
     KeyInputs keys;
     auto pems = corpus("invalid_", ".pem");
     pems.push_back(keys.key_only);
@@ -270,6 +271,7 @@ TEST_CASE("corpus: every profile error names the profile file as the README prom
 }
 
 TEST_CASE("corpus: a certificate file holding anything but certificates is refused", "[corpus]") {
+    PGCA_REQUIRE_OPENSSL();  // makes the inputs that hold a key
     // certificate.hpp, Certificate::chain_from_pem: "Throws Error(input) if there is none, or if
     // the text holds anything but certificates". PEM_read_bio_X509 skips PEM blocks of other
     // types, so a certificate followed by a private key or a CRL is read as a one-certificate chain.

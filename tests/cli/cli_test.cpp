@@ -134,7 +134,7 @@ TEST_CASE("init, then issue server and client by hand", "[cli]") {
     CHECK(r.exit_code == 2);
 }
 
-TEST_CASE("revoke by serial, user or server; bad requests exit 2", "[cli][revoke]") {
+TEST_CASE("revoke by serial, user or server: bad requests exit 2", "[cli][revoke]") {
     test::TempDir tmp;
     std::string dir = tmp.path() + "/pki";
     REQUIRE(pgca_run({"apply", profile_path("seed-blog"), "--dir", dir}).exit_code == 0);
@@ -212,7 +212,7 @@ std::string snapshot(const std::string& dir) {
 
 }  // namespace
 
-TEST_CASE("CA keys encrypted at rest; a wrong or missing passphrase changes nothing", "[cli][secret]") {
+TEST_CASE("CA keys encrypted at rest: a wrong or missing passphrase changes nothing", "[cli][secret]") {
     test::TempDir tmp;
     std::string dir = tmp.path() + "/pki";
     auto with_pass = [&](std::vector<std::string> args, const std::string& pass) {

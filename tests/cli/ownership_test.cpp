@@ -331,28 +331,6 @@ TEST_CASE("the dry run lists every folder and file apply would remove", "[owners
     for (const auto& path : removals) CHECK_FALSE(io::exists(path));
 }
 
-TEST_CASE("a duplicate JSON key is refused with its path", "[ownership][profile]") {
-    auto fails_with = [](const std::string& text, const std::string& what) {
-        try {
-            (void)parse_profile(text, "d.json");
-            FAIL("no error for " << text);
-        } catch (const Error& e) {
-            CHECK(e.kind() == ErrorKind::profile);
-            CHECK_THAT(e.what(), Catch::StartsWith("d.json: " + what + ": duplicate key"));
-        }
-    };
-    const std::string head = R"({"pgca_profile": 1, "name": "d", "ca": {"subject": {"CN": "R"}}, )";
-    fails_with(head + R"("clients": [{"user": "a"}], "clients": []})", "clients");
-    fails_with(head + R"("servers": [{"name": "s", "hosts": ["h"], "hosts": ["h2"]}]})", "servers[0].hosts");
-    fails_with(head + R"("clients": [{"user": "a"}, {"user": "b", "user": "c"}]})", "clients[1].user");
-    fails_with(R"({"pgca_profile": 1, "name": "d", "ca": {"subject": {"CN": "R", "CN": "S"}}})", "ca.subject.CN");
-    std::string many = R"("server_settings": {)";
-    for (int i = 0; i < 40; ++i) many += "\"k" + std::to_string(i) + "\": 1, ";
-    fails_with(head + many + R"("k5": 2}})", "server_settings.k5");  // past the first 32 keys of an object
-    // The same key in different objects is fine.
-    CHECK_NOTHROW(parse_profile(head + R"("clients": [{"user": "a"}, {"user": "b"}]})", "d.json"));
-}
-
 TEST_CASE("revoke --serial finds a serial whose first hex digit is 0", "[ownership]") {
     // One serial in eight starts with a 0 nibble ("0A…"): with the leading zero stripped, the
     // ledger lookup missed it, so a rebuilt ledger's old certificates were not always revocable.

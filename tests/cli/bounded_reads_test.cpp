@@ -87,23 +87,3 @@ TEST_CASE("a profile or users file on a FIFO is refused at once", "[io][bounded]
     refused(guarded({"issue", "client", "--dir", tmp.file("pki"), "--users-file", fifo}), "is a FIFO");
 }
 
-TEST_CASE("read_file gives each input its limit and names the path", "[io][bounded]") {
-    test::TempDir tmp;
-    const std::string pass = tmp.file("pass");
-    test::write_file(pass, std::string(io::kMaxPassphraseFileBytes + 1, 'x'), 0600);
-    try {
-        (void)io::read_file(pass, io::kMaxPassphraseFileBytes);
-        FAIL("no error");
-    } catch (const Error& e) {
-        CHECK(e.kind() == ErrorKind::input);
-        CHECK_THAT(e.what(), Catch::Contains(pass) && Catch::Contains("larger than 65536 bytes"));
-    }
-    CHECK(io::read_file(pass, io::kMaxPemBytes).size() == io::kMaxPassphraseFileBytes + 1);
-    try {
-        (void)io::read_file(tmp.path());
-        FAIL("no error");
-    } catch (const Error& e) {
-        CHECK(e.kind() == ErrorKind::input);
-        CHECK_THAT(e.what(), Catch::Contains("is a folder, not a regular file"));
-    }
-}

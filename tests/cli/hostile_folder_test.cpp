@@ -79,10 +79,7 @@ bool is_link(const std::string& p) { return fs::is_symlink(fs::symlink_status(p)
 }  // namespace
 
 TEST_CASE("links planted in a postgres-owned server folder never reach outside DIR", "[hostile]") {
-    if (!can_play_the_attacker()) {
-        WARN("needs root, runuser and a postgres account: skipped");
-        return;
-    }
+    PGCA_REQUIRE_TOOL(can_play_the_attacker(), "root, runuser and a postgres account");
     test::TempDir tmp;
     const std::string dir = tmp.file("pki"), db1 = dir + "/servers/db1";
     const std::string profile = write_profile(tmp);
@@ -149,10 +146,7 @@ TEST_CASE("links planted in a postgres-owned server folder never reach outside D
 }
 
 TEST_CASE("a planted ca/root.key link in a folder postgres can write is refused by the ownership check", "[hostile]") {
-    if (!can_play_the_attacker()) {
-        WARN("needs root, runuser and a postgres account: skipped");
-        return;
-    }
+    PGCA_REQUIRE_TOOL(can_play_the_attacker(), "root, runuser and a postgres account");
     test::TempDir tmp;
     const std::string dir = tmp.file("pki"), profile = write_profile(tmp);
     REQUIRE(run_pgca({"apply", profile, "--dir", dir}).exit_code == 0);
