@@ -104,6 +104,7 @@ void check_consistent(const json& profile, const std::string& dir) {
         if (e.kind == CertKind::client) CHECK(wanted.count(e.name) == 1);
     // No temporary file and no marker anywhere.
     auto r = test::run({"sh", "-c", "find '" + dir + "' -name '.pgca-tmp-*' -o -name '.pgca-writing'"});
+    INFO("left behind: " << r.out);
     CHECK(test::trim(r.out).empty());
 }
 
