@@ -1,4 +1,4 @@
-// init, issue, revoke, crl and rotate: each command's decisions and changes, in the library.
+// init, issue, revoke, crl, rotate and list: each command's decisions and changes, in the library.
 #include "pgca/operations.hpp"
 
 #include <nlohmann/json.hpp>
@@ -306,6 +306,56 @@ RotateResult rotate(const std::string& dir, const RotateOptions& options, const 
         run_reload(options.reload);
     }
     if (!options.verify.empty()) result.verified = verify_served(*pki, options, expected);
+    return result;
+}
+
+
+namespace {
+
+// Whether `t` is more than `days` days after `now`.
+bool beyond(std::time_t t, std::time_t now, int days) { return t - now > static_cast<std::time_t>(days) * kDaySeconds; }
+
+std::vector<LedgerEntry> listed_certificates(PkiDir& pki, const ListOptions& options, std::time_t now) {
+    std::vector<LedgerEntry> rows;
+    for (auto& e : pki.ledger().list()) {
+        // The ledger keeps "valid" past notAfter (nothing runs at that moment to change it); no
+        // client or server accepts such a certificate, so it is shown as what it is.
+        if (e.status == CertStatus::valid && e.not_after <= now) e.status = CertStatus::expired;
+        if (!options.all && e.status == CertStatus::superseded) continue;
+        if (options.expiring && (e.status != CertStatus::valid || beyond(e.not_after, now, *options.expiring)))
+            continue;
+        rows.push_back(std::move(e));
+    }
+    return rows;
+}
+
+}  // namespace
+
+ListResult list(const std::string& dir, const ListOptions& options) {
+    OpenOptions open;
+    open.read_only = true;
+    auto pki = PkiDir::open(dir, open);
+    ListResult result;
+    result.now = std::time(nullptr);
+    const std::time_t now = result.now;
+    result.certificates = listed_certificates(*pki, options, now);
+    // CRLs expire too, and an expired one locks every certificate user out (PostgreSQL answers
+    // "sslv3 alert certificate expired"), so they are listed beside the certificates.
+    const int days = crl_days(*pki);
+    for (const auto& [path, crl] : pki->crls()) {
+        std::string name = path.substr(path.rfind('/') + 1);
+        name = name.substr(0, name.find('.'));
+        if (options.expiring && beyond(crl.next_update(), now, *options.expiring)) continue;
+        result.crls.push_back({name, crl.issuer_rfc2253(), crl.number(), crl.next_update(), crl.revoked_serials().size()});
+        long left = static_cast<long>((crl.next_update() - now) / kDaySeconds);
+        if (crl.next_update() <= now)
+            result.warnings.push_back("the " + name + " CRL expired " + format_time(crl.next_update()) +
+                                      ": PostgreSQL now refuses every client certificate; run `pgca crl` and reload "
+                                      "the servers");
+        else if (left < days / 3)
+            result.warnings.push_back("the " + name + " CRL expires in " + std::to_string(left) +
+                                      " days; run `pgca crl` (or `pgca apply`)");
+    }
     return result;
 }
 

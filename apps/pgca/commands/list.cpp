@@ -5,6 +5,7 @@
 
 #include "commands/common.hpp"
 #include "pgca/error.hpp"
+#include "pgca/operations.hpp"
 
 namespace pgca::cli {
 
@@ -16,44 +17,16 @@ int run_list(int argc, char** argv) {
         ("all", "include superseded certificates")
         ("expiring", "only valid certificates that expire within DAYS", cxxopts::value<int>());
     auto r = parse(options, argc, argv);
-    auto pki = PkiDir::open(r["dir"].as<std::string>(), reader_open_options());
-    std::time_t now = std::time(nullptr);
-    std::vector<LedgerEntry> rows;
-    for (auto& e : pki->ledger().list()) {
-        // The ledger keeps "valid" past notAfter (nothing runs at that moment to change it); no
-        // client or server accepts such a certificate, so it is shown as what it is.
-        if (e.status == CertStatus::valid && e.not_after <= now) e.status = CertStatus::expired;
-        if (r.count("all") == 0 && e.status == CertStatus::superseded) continue;
-        if (r.count("expiring") != 0 &&
-            (e.status != CertStatus::valid || e.not_after - now > static_cast<std::time_t>(r["expiring"].as<int>()) * 86400))
-            continue;
-        rows.push_back(std::move(e));
-    }
+    ops::ListOptions list_options;
+    list_options.all = r.count("all") != 0;
+    if (r.count("expiring") != 0) list_options.expiring = r["expiring"].as<int>();
+    const ops::ListResult listed = ops::list(r["dir"].as<std::string>(), list_options);
+    const std::time_t now = listed.now;
+    const auto& rows = listed.certificates;
+    const auto& crl_rows = listed.crls;
+    for (const auto& w : listed.warnings) warn(w);
     auto days_left = [&](const LedgerEntry& e) { return static_cast<long>((e.not_after - now) / 86400); };
 
-    // CRLs expire too, and an expired one locks every certificate user out (PostgreSQL answers
-    // "sslv3 alert certificate expired"), so they are listed beside the certificates.
-    struct CrlRow {
-        std::string name, issuer;
-        std::int64_t number;
-        std::time_t next_update;
-        std::size_t entries;
-    };
-    std::vector<CrlRow> crl_rows;
-    const int crl_days = pki->setting("crl_days", kDefaultCrlDays);
-    for (const auto& [path, crl] : pki->crls()) {
-        std::string name = path.substr(path.rfind('/') + 1);
-        name = name.substr(0, name.find('.'));
-        if (r.count("expiring") != 0 && crl.next_update() - now > static_cast<std::time_t>(r["expiring"].as<int>()) * 86400)
-            continue;
-        crl_rows.push_back({name, crl.issuer_rfc2253(), crl.number(), crl.next_update(), crl.revoked_serials().size()});
-        long left = static_cast<long>((crl.next_update() - now) / 86400);
-        if (crl.next_update() <= now)
-            warn("the " + name + " CRL expired " + format_time(crl.next_update()) +
-                 ": PostgreSQL now refuses every client certificate; run `pgca crl` and reload the servers");
-        else if (left < crl_days / 3)
-            warn("the " + name + " CRL expires in " + std::to_string(left) + " days; run `pgca crl` (or `pgca apply`)");
-    }
     if (r.count("json") != 0) {
         nlohmann::json out = nlohmann::json::array();
         for (const auto& e : rows)

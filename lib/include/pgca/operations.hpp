@@ -1,7 +1,9 @@
-// The commands that run without a profile (init, issue, revoke, rotate, crl), each one library
+// The commands that run without a profile (init, issue, revoke, rotate, crl, list), each one library
 // call: the CLI parses options, calls it, and prints what it returns.
 #pragma once
 
+#include <cstdint>
+#include <ctime>
 #include <functional>
 #include <optional>
 #include <string>
@@ -80,5 +82,31 @@ struct RotateResult {
 /// Renews the server certificates that are due (or stale on disk, or all with `force`), runs the
 /// reload command and checks what the server now serves.
 RotateResult rotate(const std::string& dir, const RotateOptions& options, const OpenOptions& open);
+
+/// What `pgca list` shows.
+struct ListOptions {
+    bool all = false;             ///< include superseded certificates
+    std::optional<int> expiring;  ///< days: only valid certificates (and CRLs) that expire within them
+};
+
+/// A CA's current CRL, as `pgca list` shows it.
+struct CrlListing {
+    std::string name;    ///< root, intermediate
+    std::string issuer;  ///< RFC 2253
+    std::int64_t number = 0;
+    std::time_t next_update = 0;
+    std::size_t entries = 0;  ///< serials revoked
+};
+
+struct ListResult {
+    std::time_t now = 0;               ///< the moment the listing was made (days left count from it)
+    std::vector<LedgerEntry> certificates;  ///< status "expired" for a valid one past notAfter
+    std::vector<CrlListing> crls;      ///< root first
+    std::vector<std::string> warnings; ///< CRLs expired or near their nextUpdate
+};
+
+/// `pgca list`: the certificates the ledger of `dir` holds and the CRLs on disk, filtered as
+/// `options` say. Opens the folder read-only.
+ListResult list(const std::string& dir, const ListOptions& options);
 
 }  // namespace pgca::ops

@@ -1,4 +1,5 @@
-// A PKI folder on disk: its CA, its ledger, the certificates it issued and the files it emits.
+// A PKI folder on disk, the workspace: its lock, its ledger, the files a transaction queues, and
+// the parts that do the work (the CA store, the issuing pipeline, the CRL publisher).
 // Everything the CLI does to a folder goes through here.
 #pragma once
 
@@ -10,54 +11,19 @@
 #include <string>
 #include <vector>
 
+#include "pgca/action.hpp"
 #include "pgca/ca.hpp"
+#include "pgca/ca_store.hpp"
 #include "pgca/crl.hpp"
+#include "pgca/crl_publisher.hpp"
 #include "pgca/error.hpp"
 #include "pgca/io.hpp"
+#include "pgca/issuance.hpp"
 #include "pgca/ledger.hpp"
 #include "pgca/profile.hpp"
 #include "pgca/secret.hpp"
 
 namespace pgca {
-
-/// Something pgca did (or, in a dry run, would do) — reported to the user, never thrown.
-struct Action {
-    std::string verb;    ///< create, issue, renew, reissue, keep, write, unchanged
-    std::string kind;    ///< root, intermediate, server, client, file
-    std::string name;    ///< server or role name, or a file path
-    std::string detail;  ///< why, or the new serial
-};
-
-/// Progress of long work: (done, total).
-using Progress = std::function<void(std::size_t, std::size_t)>;
-
-/// A server certificate to issue.
-struct ServerRequest {
-    std::string name;
-    std::vector<std::string> hosts;  ///< validated by the caller (validate_host), as a profile and the CLI do
-    KeyAlg key = KeyAlg::ec_p256;
-    int days = 397;
-    bool keep_key = false;  ///< sign a new certificate for the existing servers/NAME/server.key
-    PassphraseSource key_passphrase;  ///< when set, server.key is written encrypted with it
-};
-
-/// A client certificate to issue.
-struct ClientRequest {
-    std::string user;  ///< validated by the caller (validate_role_name), as a profile and the CLI do
-    std::string cn;  ///< "" = the role name
-    KeyAlg key = KeyAlg::ec_p256;
-    int days = 365;
-};
-
-/// A certificate issue_batch made, as its callers report it (its files hold the certificate).
-struct IssuedLeaf {
-    std::string serial_hex;
-    std::time_t not_after = 0;
-    std::string cert_pem;  ///< the leaf alone
-
-    /// The certificate itself, parsed from cert_pem (a full OpenSSL decode).
-    [[nodiscard]] Certificate certificate() const;
-};
 
 /// How a command opens a PKI folder.
 struct OpenOptions {
@@ -83,36 +49,44 @@ public:
     [[nodiscard]] const io::Layout& layout() const noexcept { return layout_; }
     [[nodiscard]] Ledger& ledger() noexcept { return *ledger_; }
 
-    [[nodiscard]] bool has_ca() const noexcept { return root_cert_.has_value(); }
+    /// The CA certificates, keys and passphrase.
+    [[nodiscard]] CaStore& ca() noexcept { return *ca_; }
+    [[nodiscard]] const CaStore& ca() const noexcept { return *ca_; }
+    /// Makes and publishes the CRLs.
+    [[nodiscard]] CrlPublisher& crl_publisher() noexcept { return *crl_publisher_; }
+    /// Issues and revokes leaves.
+    [[nodiscard]] Issuance& issuance() noexcept { return *issuance_; }
+
+    [[nodiscard]] bool has_ca() const noexcept { return ca_->has_ca(); }
 
     /// Where the CA keys' passphrase comes from (the ledger remembers what apply or init set).
     /// With a source, new CA keys are written encrypted and encrypted ones are decrypted with it.
-    void set_ca_passphrase(const PassphraseSource& source);
-    [[nodiscard]] const PassphraseSource& ca_passphrase_source() const noexcept { return ca_source_; }
+    void set_ca_passphrase(const PassphraseSource& source) { ca_->set_passphrase(source); }
+    [[nodiscard]] const PassphraseSource& ca_passphrase_source() const noexcept { return ca_->passphrase_source(); }
     /// The passphrases this command has read (the CA's, servers' key_passphrase), each source
     /// read once. A command may fill it before it opens the folder (see apply), so that a wrong
     /// source fails before anything is written.
     void adopt_passphrases(PassphraseCache&& read) noexcept { passphrases_ = std::move(read); }
     /// Loads (and decrypts) both CA keys: a wrong passphrase throws Error(input) here.
-    void unlock_ca_keys();
+    void unlock_ca_keys() { ca_->unlock_keys(); }
     /// With a passphrase source: decrypts both CA keys (a wrong passphrase throws Error(input)
     /// here, before anything changes) and encrypts any that are still stored in the clear.
-    std::vector<Action> protect_ca_keys();
+    std::vector<Action> protect_ca_keys() { return ca_->protect_keys(); }
     /// Creates the root CA (and the intermediate the spec asks for). Throws Error(policy) if the
     /// folder already has a CA.
-    std::vector<Action> create_ca(const CaSpec& spec);
+    std::vector<Action> create_ca(const CaSpec& spec) { return ca_->create_ca(spec); }
     /// Adds an intermediate CA under the existing root. Throws Error(policy) if there is one.
-    Action create_intermediate(const IntermediateSpec& spec);
+    Action create_intermediate(const IntermediateSpec& spec) { return ca_->create_intermediate(spec); }
 
     /// The CA that signs leaves: the intermediate when there is one, else the root. Loads (and,
     /// if needed, decrypts) its key on first use.
-    [[nodiscard]] const CertificateAuthority& issuer();
+    [[nodiscard]] const CertificateAuthority& issuer() { return ca_->issuer(); }
     /// The certificate of the CA that signs leaves (no key needed).
-    [[nodiscard]] const Certificate& issuer_certificate() const;
-    [[nodiscard]] const Certificate& root() const;
-    [[nodiscard]] bool has_intermediate() const noexcept { return intermediate_cert_.has_value(); }
+    [[nodiscard]] const Certificate& issuer_certificate() const { return ca_->issuer_certificate(); }
+    [[nodiscard]] const Certificate& root() const { return ca_->root(); }
+    [[nodiscard]] bool has_intermediate() const noexcept { return ca_->has_intermediate(); }
     /// PEM of the intermediate (to append to leaves), or "" without one.
-    [[nodiscard]] std::string chain_pem() const;
+    [[nodiscard]] std::string chain_pem() const { return ca_->chain_pem(); }
 
     /// Issues a server certificate: records it (the previous one becomes superseded) and queues
     /// servers/NAME/{server.crt,server.key,root.crt}. Call inside transact().
@@ -126,7 +100,9 @@ public:
     /// and their files queued. Returns what was issued, in request order. `progress`, if set, is
     /// called on the calling thread with (done, total) as work completes.
     std::vector<IssuedLeaf> issue_batch(const std::vector<ServerRequest>& servers,
-                                         const std::vector<ClientRequest>& clients, const Progress& progress = {});
+                                         const std::vector<ClientRequest>& clients, const Progress& progress = {}) {
+        return issuance_->issue_batch(servers, clients, jobs_, progress);
+    }
 
     /// Runs `fn` in one ledger transaction. After the commit, the files it queued are written and
     /// made durable (one syncfs); so the ledger knows every certificate before its files exist.
@@ -172,20 +148,22 @@ public:
 
     /// Marks `entry` revoked now for `reason`. Returns false (and changes nothing) when it
     /// already was revoked.
-    bool revoke(const LedgerEntry& entry, RevocationReason reason);
+    bool revoke(const LedgerEntry& entry, RevocationReason reason) { return issuance_->revoke(entry, reason); }
 
     /// Makes a new CRL for each CA whose CRL is missing, unreadable, out of date with the ledger's
     /// revocations, or has less than a third of `crl_days` left (every CA when `force`); writes
     /// DIR/crl/{root,intermediate}.crl and, for every server folder, root.crl (all CRLs in one
     /// PEM, for ssl_crl_file) and crl/HASH.r0 (for ssl_crl_dir). Returns what it did.
-    std::vector<Action> refresh_crls(int crl_days, bool force);
+    std::vector<Action> refresh_crls(int crl_days, bool force) { return crl_publisher_->refresh(crl_days, force); }
 
     /// The current CRL of each CA (root first), as on disk.
-    [[nodiscard]] std::vector<std::pair<std::string, Crl>> crls() const;
+    [[nodiscard]] std::vector<std::pair<std::string, Crl>> crls() const { return crl_publisher_->crls(); }
 
     /// Revokes every unexpired, unrevoked certificate of `kind`/`name` and removes its folder
     /// (clients/ROLE or servers/NAME). Returns the serials revoked.
-    std::vector<std::string> retire(CertKind kind, const std::string& name, RevocationReason reason);
+    std::vector<std::string> retire(CertKind kind, const std::string& name, RevocationReason reason) {
+        return issuance_->retire(kind, name, reason);
+    }
 
     /// Settings `apply` leaves for the commands that run without a profile.
     [[nodiscard]] int setting(const std::string& key, int fallback);
@@ -218,27 +196,22 @@ private:
             throw;
         }
     }
+    void make_parts();
     void publish_files();
-    void load_ca();
     void flush_files();
     void commit_ledger();
-    const CertificateAuthority& authority(bool intermediate);
-    const std::string& ca_passphrase();
-    std::string ca_key_pem(const PrivateKey& key);
     void sweep_after_crash();
-    void supersede_lost_ca(CertKind kind);
 
     io::Layout layout_;
     io::Tree tree_;  // nothing beneath DIR is reached through a link
     std::unique_ptr<Ledger> ledger_;
     std::unique_ptr<LedgerLock> lock_;  // after ledger_: released before the ledger closes
-    std::optional<CertificateAuthority> root_;
-    std::optional<CertificateAuthority> intermediate_;
-    std::optional<Certificate> root_cert_;
-    std::optional<Certificate> intermediate_cert_;
-    PassphraseSource ca_source_;
     PassphraseCache passphrases_;
     io::FileBatch files_;
+    // The parts refer to the members above (made in open(), once the ledger is open).
+    std::unique_ptr<CaStore> ca_;
+    std::unique_ptr<CrlPublisher> crl_publisher_;
+    std::unique_ptr<Issuance> issuance_;
     std::optional<Error> unwritten_;
     unsigned jobs_ = 1;
     bool recovered_ = false;
@@ -290,8 +263,5 @@ struct RebuildResult {
 /// until the whole ledger is made. Throws Error(policy) when `dir` has a ledger, Error(input)
 /// when it has no root CA.
 [[nodiscard]] RebuildResult rebuild_ledger(const std::string& dir);
-
-/// The server subject pgca uses: CN = the first DNS host (else the first host).
-[[nodiscard]] DistinguishedName server_subject(const std::vector<std::string>& hosts);
 
 }  // namespace pgca
