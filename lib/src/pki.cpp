@@ -178,9 +178,12 @@ void PkiDir::sweep_after_crash() {
     // first, so that every key and certificate it was replacing change together.
     const bool journal = io::recover_journal(layout_.dir());
     std::string marker = layout_.writing_marker();
+    // The marker is written through a temporary file in DIR: a kill before its rename leaves that
+    // file and no marker. DIR is one folder to list, so it is swept on every writer's open.
+    io::remove_temp_files(layout_.dir());
     if (!journal && !io::exists(marker)) return;
     recovered_ = true;
-    for (const auto& d : {layout_.dir(), layout_.ca_dir(), layout_.crl_dir()}) io::remove_temp_files(d);
+    for (const auto& d : {layout_.ca_dir(), layout_.crl_dir()}) io::remove_temp_files(d);
     for (const auto& parent : {layout_.servers_dir(), layout_.clients_dir()})
         for (const auto& name : io::list_dir(parent)) {
             io::remove_temp_files(parent + "/" + name);

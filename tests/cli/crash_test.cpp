@@ -179,3 +179,19 @@ TEST_CASE("eight parallel issue client on one folder: all succeed, serials uniqu
     }
     CHECK(clients == 8);
 }
+
+// The marker itself is written through a temporary file in DIR: a kill between creating that file
+// and renaming it into place left `.pgca-tmp-*` with no marker and no journal, which no later run
+// swept (found by the kill test above, under CI load).
+TEST_CASE("a kill while the writing marker was being made leaves nothing the next writer keeps", "[crash]") {
+    test::TempDir tmp;
+    const std::string dir = tmp.path() + "/pki";
+    REQUIRE(test::run({PGCA_BIN, "init", "--dir", dir}).exit_code == 0);
+    const std::string stray = dir + "/.pgca-tmp-killedmarker";
+    test::write_file(stray, "pgca was writing files\n");
+    REQUIRE_FALSE(io::exists(dir + "/.pgca-writing"));
+    auto r = test::run({PGCA_BIN, "crl", "--dir", dir});
+    INFO(r.err);
+    REQUIRE(r.exit_code == 0);
+    CHECK_FALSE(io::exists(stray));
+}
