@@ -52,7 +52,7 @@ sanitized_suite() {
 }
 
 step "build + ctest (scripts/test.sh)" env PGCA_WERROR=ON bash scripts/test.sh
-step "clang 14 build + unit, package tests" clang_build
+step "clang 14 build + unit, cli, package tests" clang_build
 step "ASan+UBSan build + ctest" sanitized_suite
 step "fuzz (scripts/fuzz.sh)" bash scripts/fuzz.sh "${PGCA_FUZZ_SECONDS:-60}"
 
