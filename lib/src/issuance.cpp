@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "leaf.hpp"
+#include "ledger_entry.hpp"
 #include "parallel.hpp"
 #include "pgca/error.hpp"
 #include "pgca/issue_params.hpp"
@@ -68,21 +69,10 @@ struct MadeLeaf {
     MadeLeaf& operator=(const MadeLeaf&) = delete;
 };
 
-// The ledger row of a freshly made leaf, from what the factory reports (no certificate parse:
+// The ledger row of a freshly made leaf, from what the builder reports (no certificate parse:
 // this runs per certificate in bulk issuance).
 LedgerEntry light_entry(const detail::Leaf& leaf, const std::string& issuer, IssueParams params) {
-    LedgerEntry e;
-    e.serial = leaf.serial_hex;
-    e.issuer = issuer;
-    e.kind = params.kind;
-    e.name = params.name;
-    e.subject = leaf.subject;
-    e.not_before = leaf.not_before;
-    e.not_after = leaf.not_after;
-    e.fingerprint = leaf.sha256_fingerprint;
-    e.params = std::move(params);
-    e.issued_at = std::time(nullptr);
-    return e;
+    return detail::entry_from(leaf, issuer, std::move(params));
 }
 
 }  // namespace

@@ -5,7 +5,6 @@
 #include <exception>
 #include <thread>
 
-#include "ledger_entry.hpp"
 #include "parallel.hpp"
 #include "pgca/error.hpp"
 #include "pgca/pg_render.hpp"
@@ -20,22 +19,6 @@ constexpr mode_t kPrivateDir = io::Layout::kPrivateDir;
 constexpr mode_t kPublicDir = io::Layout::kPublicDir;
 
 }  // namespace
-
-LedgerEntry detail::entry_for(const Certificate& cert, IssueParams params) {
-    CertInfo ci = cert.info();
-    LedgerEntry e;
-    e.serial = ci.serial_hex;
-    e.issuer = ci.issuer;
-    e.kind = params.kind;
-    e.name = params.name;
-    e.subject = ci.subject;
-    e.not_before = ci.not_before;
-    e.not_after = ci.not_after;
-    e.fingerprint = ci.sha256_fingerprint;
-    e.params = std::move(params);
-    e.issued_at = std::time(nullptr);
-    return e;
-}
 
 PkiDir::PkiDir(const std::string& dir) : layout_(dir), tree_(layout_.dir()) {}
 
