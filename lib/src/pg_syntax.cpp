@@ -63,6 +63,12 @@ bool parse_cidr(std::string_view address) {
 
 }  // namespace
 
+bool is_connection_type(std::string_view type) {
+    static constexpr std::array<std::string_view, 6> kTypes{"local", "host", "hostssl", "hostnossl", "hostgssenc",
+                                                            "hostnogssenc"};
+    return std::find(kTypes.begin(), kTypes.end(), type) != kTypes.end();
+}
+
 bool is_auth_method(std::string_view method) {
     return std::find(kMethods.begin(), kMethods.end(), method) != kMethods.end();
 }

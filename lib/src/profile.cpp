@@ -226,8 +226,6 @@ PassphraseSource parse_passphrase(const Node& n) {
     return src;
 }
 
-const std::set<std::string> kConnTypes = {"local", "host", "hostssl", "hostnossl", "hostgssenc", "hostnogssenc"};
-
 void parse_hba(const Node& n, Profile& p) {
     n.object({"type", "database", "user", "address", "method", "clientcert", "clientname", "map"});
     HbaRule r;
@@ -236,7 +234,7 @@ void parse_hba(const Node& n, Profile& p) {
     n.require("user");
     n.require("method");
     r.type = n.at("type").string();
-    if (kConnTypes.count(r.type) == 0)
+    if (!pg::is_connection_type(r.type))
         n.at("type").fail("unknown connection type \"" + r.type +
                           "\" (known: local, host, hostssl, hostnossl, hostgssenc, hostnogssenc)");
     // Each entry is a string (keywords such as all keep their meaning) or {"name": "…"}, which is

@@ -9,6 +9,9 @@
 
 namespace pgca::pg {
 
+/// True for the connection types of a pg_hba.conf record (local, host, hostssl, hostnossl,
+/// hostgssenc, hostnogssenc).
+[[nodiscard]] bool is_connection_type(std::string_view type);
 /// True for the methods PostgreSQL 15's pg_hba.conf accepts.
 [[nodiscard]] bool is_auth_method(std::string_view method);
 [[nodiscard]] std::string auth_method_names();
