@@ -12,7 +12,7 @@ namespace {
 
 using pgca::cli::Command;
 
-constexpr std::array<Command, 10> kCommands{{
+constexpr std::array<Command, 13> kCommands{{
     {"apply", "make a PKI folder match a profile (CA, certificates, pg_hba, pg_ident, ssl include, clients)",
      pgca::cli::run_apply},
     {"init", "create a root CA (and optionally an intermediate) in a folder", pgca::cli::run_init},
@@ -25,6 +25,10 @@ constexpr std::array<Command, 10> kCommands{{
     {"ledger", "rebuild a lost ledger from the folder's certificates and CRLs (`ledger rebuild`)",
      pgca::cli::run_ledger},
     {"probe", "connect to a PostgreSQL server and report (and check) the certificate it serves", pgca::cli::run_probe},
+    {"check", "find what PostgreSQL or libpq will refuse in a pgca folder, a PGDATA or a live server",
+     pgca::cli::run_check},
+    {"metrics", "print expiry dates and counts in the Prometheus text format", pgca::cli::run_metrics},
+    {"units", "write a systemd service and timer that renew what is due", pgca::cli::run_units},
 }};
 
 void print_usage(std::ostream& out) {

@@ -30,6 +30,9 @@ int run_revoke(int argc, char** argv);
 int run_crl(int argc, char** argv);
 int run_rotate(int argc, char** argv);
 int run_ledger(int argc, char** argv);
+int run_check(int argc, char** argv);
+int run_metrics(int argc, char** argv);
+int run_units(int argc, char** argv);
 
 /// Thrown after --help was printed; main exits 0.
 struct HelpShown {};
