@@ -15,7 +15,8 @@
 #      included) vs issue_bench's in-memory rate and vs the openssl CLI loop (scaled per cert)
 #      and vs the file-system floor: the same files created and synced with nothing else
 #      (bench/fs_floor.cpp)
-#   3. a no-op `pgca apply` of the same profile vs the fresh apply
+#   3. a no-op `pgca apply` of the same profile vs the fresh apply, and `pgca check` of the
+#      folder vs that no-op apply (issue 14)
 #   4. a CRL over 100,000 revoked certificates: `pgca crl` vs `openssl ca -gencrl`
 #   5. start-up: `pgca --version` vs `openssl version`
 #
@@ -149,7 +150,7 @@ note "apply: $slow_rounds rounds of fresh apply ($clients clients), no-op apply,
 # Every round's folders stay until the end: deleting tens of thousands of files between rounds
 # made the next rounds' fsyncs several times slower on this kind of machine (ext4 mounted with
 # online discard), which would measure the deletion rather than pgca.
-fresh=() noop=() cli=() floor=()
+fresh=() noop=() check=() cli=() floor=()
 for ((r = 1; r <= slow_rounds; r++)); do
   dir=$tmp/apply-$r
   t0=$(now)
@@ -166,6 +167,11 @@ for ((r = 1; r <= slow_rounds; r++)); do
   noop+=("$(elapsed "$t0" "$t1")")
   [ "$(sqlite3 "$dir/pgca.db" "SELECT count(*) FROM certificates;")" -eq "$rows" ] ||
     { tail -5 "$tmp/noop.log" >&2; die "the second apply issued certificates: it was not a no-op"; }
+  # pgca check of the same folder, right after the no-op apply (issue 14: check ≤ no-op apply).
+  t0=$(now)
+  "$pgca" check --dir "$dir" >"$tmp/check.log" 2>&1 || { tail -20 "$tmp/check.log" >&2; die "pgca check found errors"; }
+  t1=$(now)
+  check+=("$(elapsed "$t0" "$t1")")
 
   # The file-system floor: the same files (copied from this apply's user0) for as many clients,
   # created the way pgca creates them, made durable the same way; nothing else.
@@ -179,9 +185,9 @@ for ((r = 1; r <= slow_rounds; r++)); do
   t1=$(now)
   cli+=("$(elapsed "$t0" "$t1")")
   [ -s "$out/user$((cli_users - 1)).crt" ] || die "the openssl CLI loop did not finish"
-  note "  round $r: fresh ${fresh[-1]} s, no-op ${noop[-1]} s, files alone ${floor[-1]} s, CLI loop ${cli[-1]} s"
+  note "  round $r: fresh ${fresh[-1]} s, no-op ${noop[-1]} s, check ${check[-1]} s, files alone ${floor[-1]} s, CLI loop ${cli[-1]} s"
 done
-m_fresh=$(median "${fresh[@]}") m_noop=$(median "${noop[@]}") m_cli=$(median "${cli[@]}") m_floor=$(median "${floor[@]}")
+m_fresh=$(median "${fresh[@]}") m_noop=$(median "${noop[@]}") m_check=$(median "${check[@]}") m_cli=$(median "${cli[@]}") m_floor=$(median "${floor[@]}")
 apply_rate=$(div "$clients" "$m_fresh")
 cli_rate=$(div "$cli_users" "$m_cli")
 
@@ -291,6 +297,7 @@ r_naive_cpu_scale=$(div "$m_nv1c" "$m_nv2c")
 r_apply_naive=$(div "$apply_rate" "$m_nv1")
 r_apply_cli=$(div "$apply_rate" "$cli_rate")
 r_noop=$(div "$m_noop" "$m_fresh")
+r_check=$(div "$m_check" "$m_noop")
 budget=$(div "$clients" "$(awk -v r="$m_nv1" 'BEGIN { printf "%.6g", 2 * r }')")  # seconds 2× naive allows
 r_floor=$(div "$m_floor" "$budget")
 r_crl=$(div "$m_ocrl" "$m_pcrl")
@@ -325,13 +332,16 @@ printf '%-44s %16s %22s %9s  %s\n' "  its files alone, durable (s)" "$(fmt "$m_f
   "$(fmt "$budget") 2× naive budget" "$(fmt "$r_floor")" "files ÷ the time 2× naive allows (> 1: the target is out of reach)"
 printf '%-44s %16s %22s %9s  %s\n' "no-op apply, $clients clients (s)" "$(fmt "$m_noop")" \
   "$(fmt "$m_fresh") fresh apply" "$(fmt "$r_noop")" "≤ 0.1 of fresh $(if ge 0.1 "$r_noop"; then echo ✓; else echo ✗; fi)"
+printf '%-44s %16s %22s %9s  %s\n' "pgca check, $clients client bundles (s)" "$(fmt "$m_check")" \
+  "$(fmt "$m_noop") no-op apply" "$(fmt "$r_check")" "≤ 1 of no-op apply (issue 14) $(if ge 1 "$r_check"; then echo ✓; else echo ✗; fi)"
 printf '%-44s %16s %22s %8s×  %s\n' "CRL, $crl_entries revoked entries (s)" "$(fmt "$m_pcrl")" \
   "$(fmt "$m_ocrl") openssl ca" "$(fmt "$r_crl")" "faster than openssl ca $(if ge "$m_ocrl" "$m_pcrl"; then echo ✓; else echo ✗; fi)"
 printf '%-44s %16s %22s %8s×  %s\n' "start-up, --version (ms per run)" "$(ms "$m_pst")" "$(ms "$m_ost") openssl" \
   "$(fmt "$r_start")" "no slower than openssl $(if ge "$m_ost" "$m_pst"; then echo ✓; else echo ✗; fi)"
 echo
 echo "ratios: pgca ÷ reference for rates; reference time ÷ pgca time for the CRL and start-up (> 1 is"
-echo "faster); no-op ÷ fresh for the no-op apply. Apply runs with its default -j (all cores) and includes"
+echo "faster); no-op ÷ fresh for the no-op apply; check ÷ no-op apply for pgca check. Apply runs with"
+echo "its default -j (all cores) and includes"
 echo "the CA, the ledger and durable files; issue_bench is the 1-thread naive rate. The 2-thread"
 echo "wall-clock rate can reach 2× only with two idle cores; the CPU rows show the threads' own cost."
 echo "\"Its files alone\" is bench/fs_floor.cpp: the same 4 files per client (copied from this run's"
@@ -349,6 +359,7 @@ echo "  CPU us/cert, pgca 1 / 2 threads:        ${pg1c[*]} / ${pg2c[*]}"
 echo "  CPU us/cert, issue_bench 1 / 2 threads: ${nv1c[*]} / ${nv2c[*]}"
 echo "  fresh apply (s):           ${fresh[*]}"
 echo "  no-op apply (s):           ${noop[*]}"
+echo "  pgca check (s):            ${check[*]}"
 echo "  files alone (s):           ${floor[*]}"
 echo "  openssl CLI loop (s/$cli_users): ${cli[*]}"
 echo "  pgca crl (s):              ${pcrl[*]}"
