@@ -72,7 +72,7 @@ ApplyResult apply(const Profile& profile, const std::string& dir, const ApplyOpt
             result.warnings.push_back("the previous run was interrupted while writing files; its temporary files "
                                       "were removed and every folder is checked against the ledger");
         for (auto& w : plan.warnings) result.warnings.push_back(std::move(w));
-        result.actions = options.dry_run ? plan.preview() : execute(plan, profile, *pki, options.progress);
+        result.actions = options.dry_run ? plan.preview() : execute(plan, profile, *pki, options.progress).actions;
     });
     return result;
 }

@@ -7,14 +7,16 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cctype>
 #include <cerrno>
 #include <chrono>
 #include <ctime>
 #include <set>
 #include <thread>
+#include <unordered_map>
 
+#include "parallel.hpp"
 #include "pgca/error.hpp"
+#include "pgca/ownership.hpp"
 #include "pgca/pg_render.hpp"
 #include "pgca/plan.hpp"
 #include "pgca/probe.hpp"
@@ -29,83 +31,151 @@ int crl_days(PkiDir& pki) { return pki.setting("crl_days", kDefaultCrlDays); }
 
 }  // namespace
 
+namespace {
+
+// init's plan: the passphrase source recorded, the CA the spec describes, the first CRL of each
+// of its CAs (servers name them from the start).
+Plan plan_init(const CaSpec& spec, const io::Layout& layout) {
+    Plan plan;
+    if (!spec.passphrase.empty())
+        plan.steps.push_back({StepKind::record_passphrase, "file", layout.ledger(), "where the CA keys' passphrase comes from"});
+    plan.steps.push_back({StepKind::create_root, "root", "root", "new root CA \"" + spec.subject.get("CN") + "\""});
+    if (spec.intermediate)
+        plan.steps.push_back({StepKind::create_intermediate, "intermediate", "intermediate",
+                              "new intermediate CA \"" + spec.intermediate->subject.get("CN") + "\"", true, false});
+    plan.steps.push_back({StepKind::refresh_crls, "crl", "root", "the first CRL"});
+    if (spec.intermediate) plan.steps.push_back({StepKind::refresh_crls, "crl", "intermediate", "the first CRL", true, false});
+    return plan;
+}
+
+// What execute() takes from a profile for the commands that have none: the CA to make and the
+// CRL lifetime.
+Profile execution_profile(int crl_lifetime, const CaSpec& ca = {}) {
+    Profile p;
+    p.ca = ca;
+    p.defaults.crl_days = crl_lifetime;
+    return p;
+}
+
+}  // namespace
+
 std::vector<Action> init(const std::string& dir, const CaSpec& spec, const OpenOptions& open) {
     PassphraseCache passphrases;
     if (!spec.passphrase.empty()) (void)passphrases.get(spec.passphrase);  // fail before creating anything
+    if (open.dry_run && !io::exists(io::Layout(dir).ledger())) {
+        refuse_unowned_folder(dir, true);  // what the real run would refuse
+        return plan_init(spec, io::Layout(dir)).preview();
+    }
     auto pki = PkiDir::open(dir, open);
     if (pki->ca().has_ca()) throw Error(ErrorKind::policy, "\"" + pki->layout().dir() + "\" already has a root CA");
+    Plan plan = plan_init(spec, pki->layout());
+    if (open.dry_run) return plan.preview();
     pki->adopt_passphrases(std::move(passphrases));
     if (!spec.passphrase.empty()) pki->ca().set_passphrase(spec.passphrase);
-    return pki->transact([&] {
-        if (!spec.passphrase.empty()) pki->ledger().set_meta("ca_passphrase", spec.passphrase.to_json());
-        auto done = pki->ca().create_ca(spec);
-        // Servers include ssl_crl_file from the start, so the CRLs must exist from the start.
-        for (auto& a : pki->crl_publisher().refresh(crl_days(*pki), false)) done.push_back(std::move(a));
-        return done;
-    });
-}
-
-IssuedLeaf issue_server(const std::string& dir, const ServerSpec& spec, KeyAlg key, int days, const OpenOptions& open) {
-    auto pki = PkiDir::open(dir, open);
-    const Profile applied = applied_profile(*pki);
-    // A server the applied profile names keeps its install_dir, CRL mode and key passphrase.
-    ServerSpec server = spec;
-    if (const ServerSpec* known = applied.find_server(spec.name)) {
-        server.install_dir = known->install_dir;
-        server.crl = known->crl;
-        server.key_passphrase = known->key_passphrase;
-    }
-    ServerRequest req{IssueParams::server(server.name, server.hosts, key, days, server.key_passphrase), false};
-    return pki->transact([&] {
-        auto issued = pki->issuance().issue_batch({req}, {}, pki->jobs());
-        pki->issuance().queue_folder(CertKind::server, server.name);
-        (void)pki->files().write_if_changed(pg::server_conf_file(pki->layout(), applied, server));
-        (void)pki->crl_publisher().refresh(crl_days(*pki), false);  // root.crl for the new folder
-        return std::move(issued.front());
-    });
-}
-
-std::vector<IssuedLeaf> issue_clients(const std::string& dir, const std::vector<ClientSpec>& specs, KeyAlg key,
-                                      int days, unsigned jobs, const OpenOptions& open, const Progress& progress) {
-    auto pki = PkiDir::open(dir, open);
-    if (jobs != 0) pki->set_jobs(jobs);
-    std::vector<ClientRequest> reqs;
-    reqs.reserve(specs.size());
-    for (const auto& spec : specs) reqs.push_back({IssueParams::client(spec.user, spec.cn, key, days)});
-    const Profile applied = applied_profile(*pki);
-    return pki->transact([&] {
-        auto issued = pki->issuance().issue_batch({}, reqs, pki->jobs(), progress);
-        std::vector<io::FileWrite> services;
-        services.reserve(specs.size());
-        for (const auto& spec : specs) {
-            pki->issuance().queue_folder(CertKind::client, spec.user);
-            services.push_back(pg::service_file(pki->layout(), applied, spec));
-        }
-        (void)pki->files().write_if_changed(std::move(services), pki->jobs());
-        return issued;
-    });
+    const Profile p = execution_profile(crl_days(*pki), spec);
+    return pki->transact([&] { return execute(plan, p, *pki).actions; });
 }
 
 namespace {
 
-// The ledger spells serials as OpenSSL does: upper case, whole bytes, so "0A12", never "a12".
-std::string canonical_serial(std::string serial) {
-    for (auto& c : serial) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-    serial.erase(0, std::min(serial.find_first_not_of('0'), serial.size() - 1));
-    if (serial.size() % 2 != 0 && serial != "0") serial.insert(0, "0");
-    return serial;
+// The serial of each valid certificate of `kind`, by name.
+std::unordered_map<std::string, std::string> current_serials(Ledger& ledger, CertKind kind) {
+    std::unordered_map<std::string, std::string> out;
+    for (auto& e : ledger.valid_entries())
+        if (e.kind == kind) out[e.name] = e.serial;
+    return out;
 }
+
+// An issue step for each request: a first certificate, or one that replaces the current one.
+void plan_issue_step(Plan& plan, const std::unordered_map<std::string, std::string>& current, CertKind kind,
+                     const std::string& name) {
+    auto it = current.find(name);
+    if (it == current.end())
+        plan.steps.push_back({StepKind::issue, std::string(to_string(kind)), name, "new"});
+    else
+        plan.steps.push_back({StepKind::reissue, std::string(to_string(kind)), name,
+                              "replaces serial " + it->second + " (which stays valid until it expires)", true, true,
+                              it->second});
+}
+
+IssueResult run_issue(PkiDir& pki, Plan& plan, const Profile& applied, const OpenOptions& open,
+                      const Progress& progress = {}) {
+    if (open.dry_run) return {plan.preview(), {}};
+    Executed done = pki.transact([&] { return execute(plan, applied, pki, progress); });
+    return {std::move(done.actions), std::move(done.issued)};
+}
+
+}  // namespace
+
+IssueResult issue_server(const std::string& dir, const ServerSpec& spec, KeyAlg key, int days, const OpenOptions& open) {
+    auto pki = PkiDir::open(dir, open);
+    Profile applied = applied_profile(*pki);
+    // A server the applied profile names keeps its install_dir, CRL mode and key passphrase; its
+    // postgresql.ssl.conf is rendered from the applied profile with this server in it.
+    ServerSpec server = spec;
+    ServerSpec* known = nullptr;
+    for (auto& s : applied.servers)
+        if (s.name == spec.name) known = &s;
+    if (known != nullptr) {
+        server.install_dir = known->install_dir;
+        server.crl = known->crl;
+        server.key_passphrase = known->key_passphrase;
+        *known = server;
+    } else {
+        applied.servers.push_back(server);
+    }
+    Plan plan;
+    plan_issue_step(plan, current_serials(pki->ledger(), CertKind::server), CertKind::server, server.name);
+    plan.servers.push_back({IssueParams::server(server.name, server.hosts, key, days, server.key_passphrase), false});
+    plan.steps.push_back({StepKind::write_server_conf, "server", server.name, "", false, true});
+    plan.steps.push_back({StepKind::refresh_crls, "crl", "", "root.crl for the new folder", false, true});
+    applied.defaults.crl_days = crl_days(*pki);
+    return run_issue(*pki, plan, applied, open);
+}
+
+IssueResult issue_clients(const std::string& dir, const std::vector<ClientSpec>& specs, KeyAlg key, int days,
+                          unsigned jobs, const OpenOptions& open, const Progress& progress) {
+    auto pki = PkiDir::open(dir, open);
+    if (jobs != 0) pki->set_jobs(jobs);
+    const Profile applied = applied_profile(*pki);
+    Plan plan;
+    const auto current = current_serials(pki->ledger(), CertKind::client);
+    plan.clients.reserve(specs.size());
+    for (const auto& spec : specs) {
+        plan_issue_step(plan, current, CertKind::client, spec.user);
+        plan.clients.push_back({IssueParams::client(spec.user, spec.cn, key, days)});
+    }
+    // Each pg_service.conf that differs from what it must hold (compared on jobs() threads).
+    std::vector<std::optional<io::FileWrite>> services(specs.size());
+    detail::parallel_for(
+        specs.size(), pki->jobs(),
+        [&](std::size_t i, std::size_t) {
+            io::FileWrite w = pg::service_file(pki->layout(), applied, specs[i]);
+            if (!io::Folder(pki->layout().client_dir(specs[i].user)).holds(io::Layout::kClientService, w.data, w.mode))
+                services[i] = std::move(w);
+        },
+        256);
+    for (std::size_t i = 0; i < specs.size(); ++i)
+        if (services[i]) {
+            plan.steps.push_back({StepKind::write_service, "client", specs[i].user, "", false, true});
+            plan.writes.push_back(std::move(*services[i]));
+        }
+    return run_issue(*pki, plan, applied, open, progress);
+}
+
+namespace {
 
 // The certificates `target` names, and how to name them in messages.
 std::vector<LedgerEntry> revoke_targets(Ledger& ledger, const RevokeTarget& target, std::string& what) {
     std::vector<LedgerEntry> targets;
     if (!target.serial.empty()) {
-        std::string serial = canonical_serial(target.serial);
-        what = "serial " + serial;
-        for (auto& e : ledger.by_serial(serial))
+        // by_serial takes the serial as typed (any case, any leading zeros).
+        what = "serial " + target.serial;
+        for (auto& e : ledger.by_serial(target.serial))
             if (e.kind == CertKind::server || e.kind == CertKind::client) targets.push_back(std::move(e));
         if (targets.empty()) throw Error(ErrorKind::input, "revoke: no server or client certificate with " + what);
         if (targets.size() > 1) throw Error(ErrorKind::input, "revoke: " + what + " is ambiguous (several issuers)");
+        what = "serial " + targets.front().serial;  // as the ledger spells it
         return targets;
     }
     what = std::string(to_string(target.kind)) + " \"" + target.name + "\"";
@@ -120,25 +190,54 @@ std::vector<LedgerEntry> revoke_targets(Ledger& ledger, const RevokeTarget& targ
 
 }  // namespace
 
+namespace {
+
+// revoke's plan: each target revoked (or kept, when it already is), then the CRLs refreshed.
+Plan plan_revoke(const std::vector<LedgerEntry>& targets, RevocationReason reason, RevokeResult& out) {
+    Plan plan;
+    plan.revocation_reason = reason;
+    for (const auto& e : targets) {
+        const std::string kind(to_string(e.kind));
+        if (e.status == CertStatus::revoked) {
+            plan.steps.push_back({StepKind::keep, kind, e.name, "serial " + e.serial + " already revoked", true, true, e.serial});
+            out.already.push_back(e.serial);
+        } else {
+            plan.steps.push_back({StepKind::revoke, kind, e.name, "serial " + e.serial + " (" + std::string(to_string(reason)) + ")",
+                                  true, true, e.serial});
+            plan.revocations.push_back(e);
+        }
+    }
+    // Which CRLs are made is decided against what they would hold, as in apply: not listed.
+    plan.steps.push_back({StepKind::refresh_crls, "crl", "", "", false, true});
+    return plan;
+}
+
+}  // namespace
+
 RevokeResult revoke(const std::string& dir, const RevokeTarget& target, RevocationReason reason,
                     const OpenOptions& open) {
     auto pki = PkiDir::open(dir, open);
     RevokeResult out;
     const auto targets = revoke_targets(pki->ledger(), target, out.what);
+    Plan plan = plan_revoke(targets, reason, out);
+    if (open.dry_run) {
+        out.actions = plan.preview();
+        return out;
+    }
+    const Profile p = execution_profile(crl_days(*pki));
     try {
-        pki->transact([&] {
-            for (const auto& e : targets) (pki->issuance().revoke(e, reason) ? out.revoked : out.already).push_back(e.serial);
-            out.crls = pki->crl_publisher().refresh(crl_days(*pki), false);
-        });
+        out.actions = pki->transact([&] { return execute(plan, p, *pki).actions; });
     } catch (const Error&) {
-        if (!pki->unwritten() || (out.revoked.empty() && out.already.empty())) throw;
+        if (!pki->unwritten() || targets.empty()) throw;
         // The revocation stands (the ledger committed it); only its publication is missing.
         std::string serials;
-        for (const auto* list : {&out.revoked, &out.already})
-            for (const auto& s : *list) serials += (serials.empty() ? "" : ", ") + s;
+        for (const auto& e : targets) serials += (serials.empty() ? "" : ", ") + e.serial;
         throw Error(ErrorKind::io, "revocation of " + out.what + " serial " + serials + " recorded; CRL not written: " +
                                        pki->unwritten()->what() + "; run `pgca crl`");
     }
+    for (const auto& e : plan.revocations) out.revoked.push_back(e.serial);
+    for (const auto& a : out.actions)
+        if (a.kind == "crl") out.crls.push_back(a);
     return out;
 }
 
@@ -146,7 +245,15 @@ std::vector<Action> refresh_crls(const std::string& dir, int days, const OpenOpt
     auto pki = PkiDir::open(dir, open);
     if (days == 0) days = crl_days(*pki);
     if (!pki->ca().has_ca()) throw Error(ErrorKind::input, "\"" + pki->layout().dir() + "\" has no CA");
-    return pki->transact([&] { return pki->crl_publisher().refresh(days, true); });
+    // A new CRL for every CA: each is one step (the first makes them all).
+    Plan plan;
+    plan.fresh_crls = true;
+    const std::string why = "requested, next update in " + std::to_string(days) + " days";
+    plan.steps.push_back({StepKind::refresh_crls, "crl", "root", why});
+    if (pki->ca().has_intermediate()) plan.steps.push_back({StepKind::refresh_crls, "crl", "intermediate", why, true, false});
+    if (open.dry_run) return plan.preview();
+    const Profile p = execution_profile(days);
+    return pki->transact([&] { return execute(plan, p, *pki).actions; });
 }
 
 namespace {
@@ -259,59 +366,83 @@ VerifyResult verify_served(const PkiDir& pki, const RotateOptions& options, cons
 
 }  // namespace
 
+namespace {
+
+// rotate's plan: a keep step for each server that is fresh, then a rotate step for each that is
+// due (or stale on disk, or forced), then the reload and the verify that run after the commit.
+Plan plan_rotate(PkiDir& pki, const std::vector<std::string>& names, int within, const RotateOptions& options) {
+    const std::time_t now = std::time(nullptr);
+    Plan plan;
+    std::vector<Step> rotations;
+    for (const auto& name : names) {
+        auto current = pki.ledger().current(CertKind::server, name);
+        if (!current) throw Error(ErrorKind::input, "rotate: no valid certificate for server \"" + name + "\"");
+        const bool due = current->not_after - now <= static_cast<std::time_t>(within) * kDaySeconds;
+        // A run whose files could not be written after its commit (put back to the old pair)
+        // left the ledger ahead of the disk: the change is made again, not reported as done.
+        const bool stale = files_differ(pki, *current);
+        if (!due && !stale && !options.force) {
+            long days_left = static_cast<long>((current->not_after - now) / kDaySeconds);
+            plan.steps.push_back({StepKind::keep, "server", name,
+                                  "serial " + current->serial + ", " + std::to_string(days_left) + " days left", true,
+                                  true, current->serial});
+            continue;
+        }
+        const std::string why = due     ? "expires " + format_time(current->not_after) + ", within " +
+                                              std::to_string(within) + " days"
+                                : stale ? "its files are not the ones the ledger recorded"
+                                        : "--force";
+        rotations.push_back({StepKind::rotate, "server", name, "serial " + current->serial + ": " + why, true, true,
+                             current->serial});
+        plan.servers.push_back(renewal_of(*current, options.keep_key));
+    }
+    for (auto& r : rotations) plan.steps.push_back(std::move(r));
+    if (!plan.servers.empty() && !options.reload.empty())
+        plan.steps.push_back({StepKind::reload, "file", options.reload, ""});
+    if (!options.verify.empty())
+        plan.steps.push_back({StepKind::verify, "server", options.verify,
+                              "until it serves the new certificates (--verify-timeout " +
+                                  std::to_string(options.verify_timeout) + " s)"});
+    return plan;
+}
+
+}  // namespace
+
 RotateResult rotate(const std::string& dir, const RotateOptions& options, const OpenOptions& open) {
     auto pki = PkiDir::open(dir, open);
     const int within = options.within ? *options.within : pki->setting("renew_before_days", 30);
     if (within < 0) throw Error(ErrorKind::usage, "--within: must not be negative");
     const std::vector<std::string> names = rotation_names(pki->ledger(), options);
 
-    const std::time_t now = std::time(nullptr);
     RotateResult result;
+    Plan plan = plan_rotate(*pki, names, within, options);
+    if (open.dry_run) {
+        result.actions = plan.preview();
+        return result;
+    }
+    // The same pipeline as apply: made in memory, recorded, then written after the commit.
+    const Profile p = execution_profile(crl_days(*pki));
+    Executed done = pki->transact([&] { return execute(plan, p, *pki); });
+    result.actions = std::move(done.actions);
     std::set<std::string> expected;  // serials the servers should serve afterwards
-    pki->transact([&] {
-        std::vector<ServerRequest> reqs;
-        std::vector<std::string> old_serials;
-        for (const auto& name : names) {
-            auto current = pki->ledger().current(CertKind::server, name);
-            if (!current) throw Error(ErrorKind::input, "rotate: no valid certificate for server \"" + name + "\"");
-            const bool due = current->not_after - now <= static_cast<std::time_t>(within) * kDaySeconds;
-            // A run whose files could not be written after its commit (put back to the old pair)
-            // left the ledger ahead of the disk: the change is made again, not reported as done.
-            const bool stale = files_differ(*pki, *current);
-            if (!due && !stale && !options.force) {
-                long days_left = static_cast<long>((current->not_after - now) / kDaySeconds);
-                result.actions.push_back({"keep", "server", name, "serial " + current->serial + ", " +
-                                                                      std::to_string(days_left) + " days left"});
-                expected.insert(current->serial);
-                continue;
-            }
-            reqs.push_back(renewal_of(*current, options.keep_key));
-            old_serials.push_back(current->serial);
-        }
-        // The same pipeline as apply: made in memory, recorded, then written after the commit.
-        auto certs = pki->issuance().issue_batch(reqs, {}, pki->jobs());
-        for (std::size_t i = 0; i < certs.size(); ++i) {
-            result.actions.push_back({"rotate", "server", reqs[i].params.name,
-                                      "serial " + old_serials[i] + " -> " + certs[i].serial_hex + ", valid until " +
-                                          format_time(certs[i].not_after) +
-                                          (reqs[i].keep_key ? " (same key)" : " (new key)")});
-            expected.insert(certs[i].serial_hex);
-        }
-    });
-    const bool rotated_any = std::any_of(result.actions.begin(), result.actions.end(),
-                                         [](const Action& a) { return a.verb == "rotate"; });
+    for (const auto& step : plan.steps)
+        if (step.kind == StepKind::keep) expected.insert(step.serial);
+    for (const auto& leaf : done.issued) expected.insert(leaf.serial_hex);
     auto report = [&](const Action& a) {
         if (options.on_action) options.on_action(a);
     };
     for (const auto& a : result.actions) report(a);
-    if (rotated_any && !options.reload.empty()) {
-        report({"reload", "file", options.reload, ""});
-        run_reload(options.reload);
+    // After the commit, in plan order: the reload, then the check of what the server serves.
+    for (const auto& step : plan.steps) {
+        if (step.kind == StepKind::reload) {
+            report({verb(step.kind), step.target_kind, step.name, ""});
+            run_reload(step.name);
+        } else if (step.kind == StepKind::verify) {
+            result.verified = verify_served(*pki, options, expected);
+        }
     }
-    if (!options.verify.empty()) result.verified = verify_served(*pki, options, expected);
     return result;
 }
-
 
 namespace {
 

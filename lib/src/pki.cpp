@@ -21,14 +21,15 @@ constexpr mode_t kPublicDir = io::Layout::kPublicDir;
 PkiDir::PkiDir(const std::string& dir) : layout_(dir), tree_(layout_.dir()) {}
 
 std::unique_ptr<PkiDir> PkiDir::open(const std::string& dir, const OpenOptions& options) {
-    const bool create = options.create;
+    const bool read_only = options.read_only || options.dry_run;
+    const bool create = options.create && !options.dry_run;
     std::unique_ptr<PkiDir> pki(new PkiDir(dir));
     const io::Layout& l = pki->layout_;
     // Ownership: a folder is pgca's only when pgca made it (see refuse_unowned_folder).
     if (!io::exists(l.ledger())) refuse_unowned_folder(l.dir(), create);
     // End of ownership checks.
     if (!io::exists(l.ledger()) && !io::exists(l.root_cert())) {
-        if (!create || options.read_only)
+        if (!create || read_only)
             throw Error(ErrorKind::input, "\"" + l.dir() + "\" holds no pgca PKI (no pgca.db); create one with "
                                           "`pgca init --dir " + dir + "` or `pgca apply PROFILE --dir " + dir + "`");
         io::ensure_dir(l.dir(), kPublicDir);
@@ -36,7 +37,7 @@ std::unique_ptr<PkiDir> PkiDir::open(const std::string& dir, const OpenOptions& 
     for (const auto& [path, what] : {std::pair{l.dir(), "the PKI folder"}, {l.ca_dir(), "the CA folder"}})
         io::check_private_owner(path, what);
     pki->jobs_ = std::max(1u, std::thread::hardware_concurrency());
-    if (options.read_only) {
+    if (read_only) {
         // A reader takes no lock and changes nothing: SQLite's WAL gives it the last committed
         // state while a writer works.
         if (!io::exists(l.ledger()))

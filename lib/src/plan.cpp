@@ -321,7 +321,12 @@ const char* verb(StepKind kind) noexcept {
         case StepKind::ensure_folder: return "ensure";
         case StepKind::retire: return "revoke";
         case StepKind::remove: return "remove";
-        case StepKind::record_settings: return "record";
+        case StepKind::record_settings:
+        case StepKind::record_passphrase: return "record";
+        case StepKind::revoke: return "revoke";
+        case StepKind::rotate: return "rotate";
+        case StepKind::reload: return "reload";
+        case StepKind::verify: return "verify";
     }
     return "?";
 }
@@ -403,10 +408,10 @@ public:
     Executor(Plan& plan, const Profile& profile, PkiDir& pki, const Progress& progress)
         : plan_(plan), profile_(profile), pki_(pki), progress_(progress) {}
 
-    std::vector<Action> run() {
+    Executed run() {
         for (auto& step : plan_.steps)
             if (step.executes) one(step);
-        return std::move(done_);
+        return {std::move(done_), std::move(leaves_)};
     }
 
 private:
@@ -417,11 +422,23 @@ private:
     void one(Step& step) {
         switch (step.kind) {
             case StepKind::protect_ca_keys: return add(pki_.ca().protect_keys());
+            case StepKind::record_passphrase:
+                pki_.ledger().set_meta("ca_passphrase", profile_.ca.passphrase.to_json());
+                return done_.push_back({verb(step.kind), step.target_kind, step.name, step.reason});
             case StepKind::create_root: return add(pki_.ca().create_ca(profile_.ca));
             case StepKind::create_intermediate: return done_.push_back(pki_.ca().create_intermediate(*profile_.ca.intermediate));
             case StepKind::keep: return done_.push_back({verb(step.kind), step.target_kind, step.name, step.reason});
             case StepKind::issue:
-            case StepKind::reissue: return issued(step);
+            case StepKind::reissue:
+            case StepKind::rotate: return issued(step);
+            case StepKind::revoke: {
+                const LedgerEntry& e = plan_.revocations[next_revocation_++];
+                if (pki_.issuance().revoke(e, plan_.revocation_reason))
+                    done_.push_back({"revoke", step.target_kind, step.name, "serial " + e.serial});
+                return;
+            }
+            case StepKind::reload:
+            case StepKind::verify: return;  // after the commit, by the caller
             case StepKind::write_server_conf: {
                 const ServerSpec* s = profile_.find_server(step.name);
                 if (s == nullptr) return;
@@ -449,7 +466,7 @@ private:
                 return done_.push_back({"remove", "file", step.name, step.reason});
             case StepKind::refresh_crls: {
                 detail::PhaseTimer timer_crls("crls");
-                return add(pki_.crl_publisher().refresh(profile_.defaults.crl_days, false));
+                return add(pki_.crl_publisher().refresh(profile_.defaults.crl_days, plan_.fresh_crls));
             }
             case StepKind::write_file: {
                 io::FileWrite& w = plan_.writes[next_write_++];
@@ -461,14 +478,22 @@ private:
         }
     }
 
-    // Every issue and reissue is made in one batch, at the first of them.
+    // Every issue, reissue and rotation is made in one batch, at the first of them.
     void issued(const Step& step) {
         if (!made_) {
             leaves_ = pki_.issuance().issue_batch(plan_.servers, plan_.clients, pki_.jobs(), progress_);
             made_ = true;
         }
-        done_.push_back({verb(step.kind), step.target_kind, step.name,
-                         "serial " + leaves_[next_leaf_++].serial_hex + " (" + step.reason + ")"});
+        const std::size_t i = next_leaf_++;
+        const IssuedLeaf& leaf = leaves_[i];
+        if (step.kind == StepKind::rotate) {
+            const bool same_key = i < plan_.servers.size() && plan_.servers[i].keep_key;
+            done_.push_back({verb(step.kind), step.target_kind, step.name,
+                             "serial " + step.serial + " -> " + leaf.serial_hex + ", valid until " +
+                                 format_time(leaf.not_after) + (same_key ? " (same key)" : " (new key)")});
+            return;
+        }
+        done_.push_back({verb(step.kind), step.target_kind, step.name, "serial " + leaf.serial_hex + " (" + step.reason + ")"});
     }
 
     void record_settings() {
@@ -489,11 +514,12 @@ private:
     bool made_ = false;
     std::size_t next_leaf_ = 0;
     std::size_t next_write_ = 0;
+    std::size_t next_revocation_ = 0;
 };
 
 }  // namespace
 
-std::vector<Action> execute(Plan& plan, const Profile& profile, PkiDir& pki, const Progress& progress) {
+Executed execute(Plan& plan, const Profile& profile, PkiDir& pki, const Progress& progress) {
     return Executor(plan, profile, pki, progress).run();
 }
 

@@ -180,6 +180,18 @@ bool wait_ready(int fd, short events, const Deadline& deadline, int& error) {
     }
 }
 
+// What to do after a send or recv on the non-blocking `fd` failed with `error`: try again (an
+// interrupted call, or the socket became ready for `events` in the time left), or stop because the
+// deadline passed, or because of `error` (poll's own errno when poll failed). The one wait every
+// read and write of a probe makes.
+enum class AfterFailure { again, timed_out, failed };
+AfterFailure after_failure(int fd, short events, const Deadline& deadline, int& error) {
+    if (error == EINTR) return AfterFailure::again;
+    if (error != EAGAIN && error != EWOULDBLOCK) return AfterFailure::failed;
+    if (wait_ready(fd, events, deadline, error)) return AfterFailure::again;
+    return error == 0 ? AfterFailure::timed_out : AfterFailure::failed;
+}
+
 // One non-blocking connect, bounded by what is left of `deadline`. The socket stays non-blocking:
 // every later read and write waits with poll() for at most the time left. On failure returns an
 // invalid Socket and says why in `why`.
@@ -240,11 +252,12 @@ void send_all(int fd, const unsigned char* data, std::size_t size, const Deadlin
         ssize_t n = ::send(fd, data, size, MSG_NOSIGNAL);
         if (n < 0) {
             int error = errno;
-            if (error == EINTR) continue;
-            if ((error == EAGAIN || error == EWOULDBLOCK) && wait_ready(fd, POLLOUT, deadline, error)) continue;
-            if (error == EAGAIN || error == EWOULDBLOCK || error == 0)
-                throw timed_out(endpoint, "while sending the SSLRequest", deadline);
-            throw Error(ErrorKind::io, endpoint + ": cannot send the SSLRequest: " + errno_text(error));
+            switch (after_failure(fd, POLLOUT, deadline, error)) {
+                case AfterFailure::again: continue;
+                case AfterFailure::timed_out: throw timed_out(endpoint, "while sending the SSLRequest", deadline);
+                case AfterFailure::failed:
+                    throw Error(ErrorKind::io, endpoint + ": cannot send the SSLRequest: " + errno_text(error));
+            }
         }
         data += n;
         size -= static_cast<std::size_t>(n);
@@ -262,11 +275,12 @@ void negotiate_ssl(int fd, const Deadline& deadline, const std::string& endpoint
         n = ::recv(fd, &answer, 1, 0);
         if (n >= 0) break;
         int error = errno;
-        if (error == EINTR) continue;
-        if ((error == EAGAIN || error == EWOULDBLOCK) && wait_ready(fd, POLLIN, deadline, error)) continue;
-        if (error == EAGAIN || error == EWOULDBLOCK || error == 0)
-            throw timed_out(endpoint, "waiting for the answer to the SSLRequest", deadline);
-        throw Error(ErrorKind::io, endpoint + ": cannot read the answer to the SSLRequest: " + errno_text(error));
+        switch (after_failure(fd, POLLIN, deadline, error)) {
+            case AfterFailure::again: continue;
+            case AfterFailure::timed_out: throw timed_out(endpoint, "waiting for the answer to the SSLRequest", deadline);
+            case AfterFailure::failed:
+                throw Error(ErrorKind::io, endpoint + ": cannot read the answer to the SSLRequest: " + errno_text(error));
+        }
     }
     if (n == 0)
         throw Error(ErrorKind::io, endpoint + ": the server closed the connection without answering the SSLRequest");
@@ -310,15 +324,11 @@ struct Wire {
 // After `io` failed with `error`: true to try again (the socket became ready in time), false
 // with the failure recorded.
 bool wire_retry(Wire* w, int error, short events) {
-    if (error == EINTR) return true;
-    if (error == EAGAIN || error == EWOULDBLOCK) {
-        if (wait_ready(w->fd, events, *w->deadline, error)) return true;
-        if (error == 0) {
-            w->timed_out = true;
-            return false;
-        }
+    switch (after_failure(w->fd, events, *w->deadline, error)) {
+        case AfterFailure::again: return true;
+        case AfterFailure::timed_out: w->timed_out = true; return false;
+        case AfterFailure::failed: w->error = error; return false;
     }
-    w->error = error;
     return false;
 }
 

@@ -263,23 +263,37 @@ RebuildResult rebuild_ledger(const std::string& dir, int lock_timeout_seconds) {
     for (const auto& [path, what] : {std::pair{l.dir(), "the PKI folder"}, {l.ca_dir(), "the CA folder"}})
         io::check_private_owner(path, what);
     io::Tree tree(l.dir());
-    // Made aside and renamed into place whole: an interrupted rebuild leaves no ledger that
-    // looks complete. The new ledger locks the folder (DIR/.lock, as every writer's does); what
-    // an interrupted rebuild left aside is then removed and the ledger made anew.
-    const std::string temp = l.dir() + "/pgca.db.rebuild";
-    const std::string url = "sqlite:" + temp;
-    const std::unique_ptr<LedgerLock> lock = open_ledger(url)->lock_exclusive(lock_timeout_seconds);
-    if (io::exists(l.ledger())) {
-        remove_database(temp);  // another rebuild finished while this one waited
-        refuse_existing();
+    // Made aside (a name of this process alone) and renamed into place whole: an interrupted
+    // rebuild leaves no ledger that looks complete. The new ledger locks the folder (DIR/.lock,
+    // as every writer's does); a rebuild that cannot have the lock removes what it made.
+    const std::string aside = "pgca.db.rebuild-";
+    const std::string mine = aside + std::to_string(::getpid());
+    const std::string temp = l.dir() + "/" + mine;
+    remove_database(temp);  // a rebuild killed in a process of the same pid
+    std::unique_ptr<Ledger> ledger = open_ledger("sqlite:" + temp);
+    std::unique_ptr<LedgerLock> lock;
+    try {
+        lock = ledger->lock_exclusive(lock_timeout_seconds);
+        // Under the lock, what other rebuilds left aside is what a kill left: removed.
+        for (const auto& name : io::list_dir(l.dir()))
+            if (name.rfind(aside, 0) == 0 && name.substr(0, name.find_first_of("-", aside.size())) != mine)
+                remove_if_present(l.dir() + "/" + name);
+        refuse_existing();  // another rebuild finished while this one waited
+    } catch (...) {
+        ledger.reset();
+        remove_database(temp);
+        throw;
     }
 
     Rebuilder rebuilder(l);
-    rebuilder.scan();
-    remove_database(temp);
-    {
-        auto ledger = open_ledger(url);
+    try {
+        rebuilder.scan();
         in_transaction(*ledger, [&](Ledger& led) { rebuilder.record(led); });
+        ledger.reset();
+    } catch (...) {
+        ledger.reset();
+        remove_database(temp);
+        throw;
     }
     RebuildResult result = rebuilder.take();
     // A journal left by the lost ledger would be replayed into the new one.

@@ -11,6 +11,7 @@
 #include "pgca/error.hpp"
 #include "pgca/io.hpp"
 #include "process.hpp"
+#include "profiles.hpp"
 #include "temp_dir.hpp"
 
 using namespace pgca;
@@ -28,18 +29,7 @@ test::ProcessResult guarded(const std::vector<std::string>& args) {
     return test::run({"/bin/sh", "-c", cmd});
 }
 
-std::string small_profile(const test::TempDir& tmp) {
-    json profile = {{"pgca_profile", 1},
-                    {"name", "bounded"},
-                    {"ca", {{"subject", {{"CN", "Bounded Root"}}}}},
-                    {"servers", json::array({{{"name", "db1"}, {"hosts", {"localhost"}}}})},
-                    {"clients", json::array({{{"user", "alice"}}})},
-                    {"hba", json::array({{{"type", "hostssl"}, {"database", "all"}, {"user", "all"},
-                                          {"address", "127.0.0.1/32"}, {"method", "cert"}}})}};
-    std::string path = tmp.file("profile.json");
-    test::write_file(path, profile.dump(2));
-    return path;
-}
+std::string small_profile(const test::TempDir& tmp) { return test::write_profile(tmp, test::minimal_profile("bounded")); }
 
 void fifo_instead_of(const std::string& path) {
     REQUIRE(::unlink(path.c_str()) == 0);

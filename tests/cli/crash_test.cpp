@@ -21,6 +21,7 @@
 #include "pgca/io.hpp"
 #include "pgca/pki.hpp"
 #include "process.hpp"
+#include "profiles.hpp"
 #include "temp_dir.hpp"
 
 extern char** environ;
@@ -31,16 +32,12 @@ using nlohmann::json;
 namespace {
 
 json crash_profile(const std::string& key, std::size_t clients) {
-    json list = json::array();
-    for (std::size_t i = 0; i < clients; ++i) list.push_back({{"user", "user" + std::to_string(i)}});
-    return {{"pgca_profile", 1},
-            {"name", "crash"},
-            {"ca", {{"subject", {{"CN", "Crash Root"}}}, {"intermediate", {{"subject", {{"CN", "Crash Issuing"}}}}}}},
-            {"defaults", {{"key", key}}},
-            {"servers", json::array({{{"name", "db"}, {"hosts", {"localhost", "127.0.0.1"}}}})},
-            {"clients", list},
-            {"hba", json::array({{{"type", "hostssl"}, {"database", "all"}, {"user", "all"},
-                                  {"address", "127.0.0.1/32"}, {"method", "cert"}}})}};
+    std::vector<std::string> roles;
+    for (std::size_t i = 0; i < clients; ++i) roles.push_back("user" + std::to_string(i));
+    json profile = test::minimal_profile("crash", roles, {{"db", {"localhost", "127.0.0.1"}}});
+    profile["ca"]["intermediate"] = {{"subject", {{"CN", "Crash Issuing"}}}};
+    profile["defaults"] = {{"key", key}};
+    return profile;
 }
 
 // Starts `pgca apply`, kills it with SIGKILL after `delay`, and reports whether it was still running.

@@ -17,6 +17,7 @@
 #include "pgca/certificate.hpp"
 #include "pgca/key.hpp"
 #include "process.hpp"
+#include "profiles.hpp"
 #include "temp_dir.hpp"
 
 using namespace pgca;
@@ -61,18 +62,7 @@ Snapshot snapshot(const std::string& root) {
     return out;
 }
 
-std::string write_profile(const test::TempDir& tmp) {
-    json profile = {{"pgca_profile", 1},
-                    {"name", "hostile"},
-                    {"ca", {{"subject", {{"CN", "Hostile Root"}}}}},
-                    {"servers", json::array({{{"name", "db1"}, {"hosts", {"localhost"}}}})},
-                    {"clients", json::array({{{"user", "alice"}}})},
-                    {"hba", json::array({{{"type", "hostssl"}, {"database", "all"}, {"user", "all"},
-                                          {"address", "127.0.0.1/32"}, {"method", "cert"}}})}};
-    std::string path = tmp.file("profile.json");
-    test::write_file(path, profile.dump(2));
-    return path;
-}
+std::string hostile_profile(const test::TempDir& tmp) { return test::write_profile(tmp, test::minimal_profile("hostile")); }
 
 bool is_link(const std::string& p) { return fs::is_symlink(fs::symlink_status(p)); }
 
@@ -82,7 +72,7 @@ TEST_CASE("links planted in a postgres-owned server folder never reach outside D
     PGCA_REQUIRE_TOOL(can_play_the_attacker(), "root, runuser and a postgres account");
     test::TempDir tmp;
     const std::string dir = tmp.file("pki"), db1 = dir + "/servers/db1";
-    const std::string profile = write_profile(tmp);
+    const std::string profile = hostile_profile(tmp);
     REQUIRE(run_pgca({"apply", profile, "--dir", dir}).exit_code == 0);
     REQUIRE(test::run({"chown", "-R", "postgres:postgres", db1}).exit_code == 0);
 
@@ -148,7 +138,7 @@ TEST_CASE("links planted in a postgres-owned server folder never reach outside D
 TEST_CASE("a planted ca/root.key link in a folder postgres can write is refused by the ownership check", "[hostile]") {
     PGCA_REQUIRE_TOOL(can_play_the_attacker(), "root, runuser and a postgres account");
     test::TempDir tmp;
-    const std::string dir = tmp.file("pki"), profile = write_profile(tmp);
+    const std::string dir = tmp.file("pki"), profile = hostile_profile(tmp);
     REQUIRE(run_pgca({"apply", profile, "--dir", dir}).exit_code == 0);
     REQUIRE(::chmod(dir.c_str(), 0777) == 0);  // a careless operator
     const std::string postgres_file = tmp.file("postgres-owned");
@@ -175,7 +165,7 @@ TEST_CASE("a planted ca/root.key link in a folder postgres can write is refused 
 
 TEST_CASE("a linked clients/ folder makes apply refuse, and the link's target keeps its folders", "[hostile]") {
     test::TempDir tmp;
-    const std::string dir = tmp.file("pki"), profile = write_profile(tmp);
+    const std::string dir = tmp.file("pki"), profile = hostile_profile(tmp);
     REQUIRE(run_pgca({"apply", profile, "--dir", dir}).exit_code == 0);
     const std::string victim = tmp.file("victim");
     REQUIRE(::mkdir(victim.c_str(), 0755) == 0);

@@ -23,6 +23,7 @@
 #include "pgca/key.hpp"
 #include "pgca/ledger.hpp"
 #include "process.hpp"
+#include "profiles.hpp"
 #include "temp_dir.hpp"
 
 using namespace pgca;
@@ -43,21 +44,11 @@ std::vector<Pair> pairs_of(const std::string& dir) {
     return out;
 }
 
-std::string write_profile(const test::TempDir& tmp, const std::string& name, const std::string& key) {
-    json clients = json::array();
-    for (const char* c : {"alice", "bob", "carol"}) clients.push_back({{"user", c}});
-    json profile = {{"pgca_profile", 1},
-                    {"name", "pairs"},
-                    {"ca", {{"subject", {{"CN", "Pairs Root"}}}}},
-                    {"defaults", {{"key", key}}},
-                    {"servers", json::array({{{"name", "db1"}, {"hosts", {"db1.example.com"}}},
-                                             {{"name", "db2"}, {"hosts", {"db2.example.com"}}}})},
-                    {"clients", clients},
-                    {"hba", json::array({{{"type", "hostssl"}, {"database", "all"}, {"user", "all"},
-                                          {"address", "127.0.0.1/32"}, {"method", "cert"}}})}};
-    std::string path = tmp.file(name);
-    test::write_file(path, profile.dump(2));
-    return path;
+std::string pairs_profile(const test::TempDir& tmp, const std::string& name, const std::string& key) {
+    json profile = test::minimal_profile("pairs", {"alice", "bob", "carol"},
+                                         {{"db1", {"db1.example.com"}}, {"db2", {"db2.example.com"}}});
+    profile["defaults"] = {{"key", key}};
+    return test::write_profile(tmp, profile, name);
 }
 
 bool exists(const std::string& path) {
@@ -101,20 +92,31 @@ struct Tally {
 
 using Args = std::vector<std::string>;
 
+// What a sweep varies and checks. By default: every mode and group, no reset, the pairs checked
+// after each faulty run.
+struct SweepHooks {
+    std::vector<std::string> modes{"crash", "eio", "enospc"};
+    std::vector<std::string> groups{"write", "sync", "rename", "link", "unlink", "create", "mkdir"};
+    std::function<void()> reset = [] {};  ///< before each run with the fault
+    /// After a run with the fault (and the completion of the journal it left), before the clean run.
+    std::function<void(const std::string& when)> check;
+    std::function<void()> changed = [] {};  ///< whenever the folder has reached what `command` asks for
+};
+
 // Runs `command` with the fault at N = 1, 2, ... of every group and mode until a run never
-// reaches N; after each, checks the pairs, runs `command` again without the fault, checks
-// again. `changed` is called whenever the folder has reached what `command` asks for.
+// reaches N; after each, checks the folder (hooks.check), runs `command` again without the
+// fault, checks the pairs and the ledger.
 Tally sweep(const test::TempDir& tmp, const std::string& dir, const std::function<Args()>& command,
-            const std::function<void()>& changed) {
+            const SweepHooks& hooks) {
     Tally tally;
     const std::string report = tmp.file("fault-report");
-    for (const char* mode : {"crash", "eio", "enospc"}) {
-        for (const char* group : {"write", "sync", "rename", "link", "unlink", "create", "mkdir"}) {
-            if (std::string(mode) == "enospc" && std::string(group) != "write")
-                continue;  // ENOSPC is what a full disk gives a write
+    for (const auto& mode : hooks.modes) {
+        for (const auto& group : hooks.groups) {
+            if (mode == "enospc" && group != "write") continue;  // ENOSPC is what a full disk gives a write
             for (int n = 1;; ++n) {
+                hooks.reset();
                 ::unlink(report.c_str());
-                const std::string fault = std::string(group) + ":" + std::to_string(n) + ":" + mode;
+                const std::string fault = group + ":" + std::to_string(n) + ":" + mode;
                 const Args args = command();
                 auto r = run_pgca(args, {{"LD_PRELOAD", PGCA_FAULT_SHIM},
                                          {"PGCA_FAULT", fault},
@@ -124,7 +126,7 @@ Tally sweep(const test::TempDir& tmp, const std::string& dir, const std::functio
                 INFO(fault << ": " << test::describe(args, r));
                 if (!fired) {
                     CHECK(r.exit_code == 0);
-                    changed();
+                    hooks.changed();
                     break;
                 }
                 ++tally.runs;
@@ -135,13 +137,14 @@ Tally sweep(const test::TempDir& tmp, const std::string& dir, const std::functio
                     ++tally.journals;
                     io::recover_journal(dir);
                 }
-                check_pairs(dir, fault + " then recovery");
+                if (hooks.check) hooks.check(fault + " then recovery");
+                else check_pairs(dir, fault + " then recovery");
                 auto c = run_pgca(args);
                 INFO(test::describe(args, c));
                 REQUIRE(c.exit_code == 0);
                 check_pairs(dir, fault + " then a clean run");
                 check_ledger(dir, fault + " then a clean run");
-                changed();
+                hooks.changed();
                 REQUIRE(n < 500);  // the sweep ends
                 if (std::getenv("PGCA_FAULT_TRACE") != nullptr)
                     std::fprintf(stderr, "%s exit %d\n", fault.c_str(), r.exit_code);
@@ -167,10 +170,9 @@ TEST_CASE("rotate --force of two servers: every write, sync and rename may fail 
     if (!shim_usable()) return;
     test::TempDir tmp;
     const std::string dir = tmp.file("pki");
-    const std::string profile = write_profile(tmp, "profile.json", "ec-p256");
+    const std::string profile = pairs_profile(tmp, "profile.json", "ec-p256");
     REQUIRE(run_pgca({"apply", profile, "--dir", dir}).exit_code == 0);
-    Tally t = sweep(
-        tmp, dir, [&] { return Args{"rotate", "--dir", dir, "--force"}; }, [] {});
+    Tally t = sweep(tmp, dir, [&] { return Args{"rotate", "--dir", dir, "--force"}; }, {});
     WARN("runs " << t.runs << ", killed " << t.killed << ", failed " << t.failed << ", journals " << t.journals);
     CHECK(t.killed > 0);
     CHECK(t.failed > 0);
@@ -182,14 +184,14 @@ TEST_CASE("an apply that re-issues every certificate: every write, sync and rena
     if (!shim_usable()) return;
     test::TempDir tmp;
     const std::string dir = tmp.file("pki");
-    const std::string p256 = write_profile(tmp, "p256.json", "ec-p256");
-    const std::string p384 = write_profile(tmp, "p384.json", "ec-p384");
+    const std::string p256 = pairs_profile(tmp, "p256.json", "ec-p256");
+    const std::string p384 = pairs_profile(tmp, "p384.json", "ec-p384");
     REQUIRE(run_pgca({"apply", p256, "--dir", dir}).exit_code == 0);
     // Each round changes the key type: the faulty run and the clean run apply the other one.
     std::string target = p384;
-    Tally t = sweep(
-        tmp, dir, [&] { return Args{"apply", target, "--dir", dir}; },
-        [&] { target = target == p384 ? p256 : p384; });
+    SweepHooks hooks;
+    hooks.changed = [&] { target = target == p384 ? p256 : p384; };
+    Tally t = sweep(tmp, dir, [&] { return Args{"apply", target, "--dir", dir}; }, hooks);
     WARN("runs " << t.runs << ", killed " << t.killed << ", failed " << t.failed << ", journals " << t.journals);
     CHECK(t.killed > 0);
     CHECK(t.failed > 0);
@@ -204,7 +206,7 @@ TEST_CASE("a first apply with an intermediate CA: every write, sync, rename and 
     if (!shim_usable()) return;
     test::TempDir tmp;
     const std::string dir = tmp.file("pki");
-    const std::string profile = write_profile(tmp, "fresh.json", "ec-p256");
+    const std::string profile = pairs_profile(tmp, "fresh.json", "ec-p256");
     json doc = json::parse(test::read_file(profile));
     doc["ca"]["intermediate"] = {{"subject", {{"CN", "Pairs Issuing"}}}};
     test::write_file(profile, doc.dump());
@@ -225,35 +227,12 @@ TEST_CASE("a first apply with an intermediate CA: every write, sync, rename and 
             CHECK(Certificate::from_pem(test::read_file(crt), crt).matches(PrivateKey::from_pem(test::read_file(key), key)));
         }
     };
-    auto clear = [&] { (void)test::run({"rm", "-rf", dir}); };
-    for (const char* mode : {"crash", "eio"}) {
-        for (const char* group : {"write", "sync", "rename", "create", "mkdir"}) {
-            for (int n = 1;; ++n) {
-                clear();
-                const std::string report = tmp.file("fault-report");
-                ::unlink(report.c_str());
-                const std::string fault = std::string(group) + ":" + std::to_string(n) + ":" + mode;
-                const Args args{"apply", profile, "--dir", dir};
-                auto r = run_pgca(args, {{"LD_PRELOAD", PGCA_FAULT_SHIM},
-                                         {"PGCA_FAULT", fault},
-                                         {"PGCA_FAULT_REPORT", report},
-                                         {"PGCA_FAULT_SKIP", dir + "/pgca.db"}});
-                INFO(fault << ": " << test::describe(args, r));
-                if (!exists(report)) {
-                    CHECK(r.exit_code == 0);
-                    break;
-                }
-                if (exists(dir + "/" + io::kJournalName)) io::recover_journal(dir);
-                check_ca();
-                auto c = run_pgca(args);
-                INFO(test::describe(args, c));
-                REQUIRE(c.exit_code == 0);
-                check_pairs(dir, fault + " then a clean run");
-                check_ledger(dir, fault + " then a clean run");
-                REQUIRE(n < 500);
-            }
-        }
-    }
+    SweepHooks hooks;
+    hooks.modes = {"crash", "eio"};
+    hooks.groups = {"write", "sync", "rename", "create", "mkdir"};
+    hooks.reset = [&] { (void)test::run({"rm", "-rf", dir}); };
+    hooks.check = [&](const std::string&) { check_ca(); };
+    (void)sweep(tmp, dir, [&] { return Args{"apply", profile, "--dir", dir}; }, hooks);
     WARN("faulty first applies: CA whole " << whole << ", CA absent " << none);
     CHECK(whole > 0);
     CHECK(none > 0);

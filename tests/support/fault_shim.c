@@ -84,89 +84,32 @@ static int fault(const char* g) {
     static __typeof__(&name) real_##name = NULL;    \
     if (real_##name == NULL) real_##name = (__typeof__(&name))dlsym(RTLD_NEXT, #name)
 
-ssize_t write(int fd, const void* buf, size_t n) {
-    REAL(write);
-    if (!skipped(fd) && fault("write")) return -1;
-    return real_write(fd, buf, n);
-}
+/* One wrapper: `prologue` (a statement), then, when `when` holds, the fault of `group` decides
+ * whether the call fails (or the process exits); otherwise the real function runs. */
+#define WRAP(ret, name, group, when, prologue, params, args) \
+    ret name params {                                        \
+        REAL(name);                                          \
+        prologue;                                            \
+        if ((when) && fault(group)) return -1;               \
+        return real_##name args;                             \
+    }
+#define NOTHING (void)0
 
-ssize_t pwrite(int fd, const void* buf, size_t n, off_t off) {
-    REAL(pwrite);
-    if (!skipped(fd) && fault("write")) return -1;
-    return real_pwrite(fd, buf, n, off);
-}
-
-ssize_t pwrite64(int fd, const void* buf, size_t n, off_t off) {
-    REAL(pwrite64);
-    if (!skipped(fd) && fault("write")) return -1;
-    return real_pwrite64(fd, buf, n, off);
-}
-
-int fsync(int fd) {
-    REAL(fsync);
-    if (!skipped(fd) && fault("sync")) return -1;
-    return real_fsync(fd);
-}
-
-int fdatasync(int fd) {
-    REAL(fdatasync);
-    if (!skipped(fd) && fault("sync")) return -1;
-    return real_fdatasync(fd);
-}
-
-int syncfs(int fd) {
-    REAL(syncfs);
-    if (fault("sync")) return -1;
-    return real_syncfs(fd);
-}
-
-int rename(const char* a, const char* b) {
-    REAL(rename);
-    if (fault("rename")) return -1;
-    return real_rename(a, b);
-}
-
-int renameat(int da, const char* a, int db, const char* b) {
-    REAL(renameat);
-    if (fault("rename")) return -1;
-    return real_renameat(da, a, db, b);
-}
-
-int renameat2(int da, const char* a, int db, const char* b, unsigned flags) {
-    REAL(renameat2);
-    if (fault("rename")) return -1;
-    return real_renameat2(da, a, db, b, flags);
-}
-
-int linkat(int da, const char* a, int db, const char* b, int flags) {
-    REAL(linkat);
-    if (fault("link")) return -1;
-    return real_linkat(da, a, db, b, flags);
-}
-
-int unlink(const char* p) {
-    REAL(unlink);
-    if (fault("unlink")) return -1;
-    return real_unlink(p);
-}
-
-int unlinkat(int d, const char* p, int flags) {
-    REAL(unlinkat);
-    if (fault("unlink")) return -1;
-    return real_unlinkat(d, p, flags);
-}
-
-int mkdir(const char* p, mode_t m) {
-    REAL(mkdir);
-    if (fault("mkdir")) return -1;
-    return real_mkdir(p, m);
-}
-
-int mkdirat(int d, const char* p, mode_t m) {
-    REAL(mkdirat);
-    if (fault("mkdir")) return -1;
-    return real_mkdirat(d, p, m);
-}
+WRAP(ssize_t, write, "write", !skipped(fd), NOTHING, (int fd, const void* buf, size_t n), (fd, buf, n))
+WRAP(ssize_t, pwrite, "write", !skipped(fd), NOTHING, (int fd, const void* buf, size_t n, off_t off), (fd, buf, n, off))
+WRAP(ssize_t, pwrite64, "write", !skipped(fd), NOTHING, (int fd, const void* buf, size_t n, off_t off), (fd, buf, n, off))
+WRAP(int, fsync, "sync", !skipped(fd), NOTHING, (int fd), (fd))
+WRAP(int, fdatasync, "sync", !skipped(fd), NOTHING, (int fd), (fd))
+WRAP(int, syncfs, "sync", 1, NOTHING, (int fd), (fd))
+WRAP(int, rename, "rename", 1, NOTHING, (const char* a, const char* b), (a, b))
+WRAP(int, renameat, "rename", 1, NOTHING, (int da, const char* a, int db, const char* b), (da, a, db, b))
+WRAP(int, renameat2, "rename", 1, NOTHING, (int da, const char* a, int db, const char* b, unsigned flags),
+     (da, a, db, b, flags))
+WRAP(int, linkat, "link", 1, NOTHING, (int da, const char* a, int db, const char* b, int flags), (da, a, db, b, flags))
+WRAP(int, unlink, "unlink", 1, NOTHING, (const char* p), (p))
+WRAP(int, unlinkat, "unlink", 1, NOTHING, (int d, const char* p, int flags), (d, p, flags))
+WRAP(int, mkdir, "mkdir", 1, NOTHING, (const char* p, mode_t m), (p, m))
+WRAP(int, mkdirat, "mkdir", 1, NOTHING, (int d, const char* p, mode_t m), (d, p, m))
 
 /* Opens that create or write count (reads do not: there are many, and none changes a file),
  * except of the files PGCA_FAULT_SKIP names. */
@@ -180,42 +123,15 @@ static mode_t mode_arg(int flags, va_list ap) {
     return (flags & (O_CREAT | __O_TMPFILE)) != 0 ? (mode_t)va_arg(ap, int) : 0;
 }
 
-int open(const char* p, int flags, ...) {
-    REAL(open);
-    va_list ap;
-    va_start(ap, flags);
-    mode_t m = mode_arg(flags, ap);
-    va_end(ap);
-    if (counted_open(p, flags) && fault("create")) return -1;
-    return real_open(p, flags, m);
-}
+/* The mode argument an open may carry, as `m`. */
+#define OPEN_MODE      \
+    va_list ap;        \
+    va_start(ap, flags); \
+    mode_t m = mode_arg(flags, ap); \
+    va_end(ap)
 
-int open64(const char* p, int flags, ...) {
-    REAL(open64);
-    va_list ap;
-    va_start(ap, flags);
-    mode_t m = mode_arg(flags, ap);
-    va_end(ap);
-    if (counted_open(p, flags) && fault("create")) return -1;
-    return real_open64(p, flags, m);
-}
-
-int openat(int d, const char* p, int flags, ...) {
-    REAL(openat);
-    va_list ap;
-    va_start(ap, flags);
-    mode_t m = mode_arg(flags, ap);
-    va_end(ap);
-    if (counted_open(p, flags) && fault("create")) return -1;
-    return real_openat(d, p, flags, m);
-}
-
-int openat64(int d, const char* p, int flags, ...) {
-    REAL(openat64);
-    va_list ap;
-    va_start(ap, flags);
-    mode_t m = mode_arg(flags, ap);
-    va_end(ap);
-    if (counted_open(p, flags) && fault("create")) return -1;
-    return real_openat64(d, p, flags, m);
-}
+WRAP(int, open, "create", counted_open(p, flags), OPEN_MODE, (const char* p, int flags, ...), (p, flags, m))
+WRAP(int, open64, "create", counted_open(p, flags), OPEN_MODE, (const char* p, int flags, ...), (p, flags, m))
+WRAP(int, openat, "create", counted_open(p, flags), OPEN_MODE, (int d, const char* p, int flags, ...), (d, p, flags, m))
+WRAP(int, openat64, "create", counted_open(p, flags), OPEN_MODE, (int d, const char* p, int flags, ...),
+     (d, p, flags, m))

@@ -13,6 +13,7 @@
 #include "pgca/io.hpp"
 #include "pgca/apply.hpp"
 #include "pgca/pki.hpp"
+#include "profiles.hpp"
 #include "temp_dir.hpp"
 
 using namespace pgca;
@@ -22,13 +23,9 @@ namespace fs = std::filesystem;
 namespace {
 
 json small_profile() {
-    return json::parse(R"({
-      "pgca_profile": 1, "name": "checks",
-      "ca": { "subject": { "CN": "Checks Root" }, "intermediate": { "subject": { "CN": "Checks Issuing" } } },
-      "servers": [ { "name": "db", "hosts": ["localhost", "127.0.0.1"] } ],
-      "clients": [ { "user": "alice" }, { "user": "bob" } ],
-      "hba": [ { "type": "hostssl", "database": "all", "user": "all", "address": "127.0.0.1/32", "method": "cert" } ]
-    })");
+    json profile = test::minimal_profile("checks", {"alice", "bob"}, {{"db", {"localhost", "127.0.0.1"}}});
+    profile["ca"]["intermediate"] = {{"subject", {{"CN", "Checks Issuing"}}}};
+    return profile;
 }
 
 Profile profile_of(const json& j) { return parse_profile(j.dump(), "checks.json"); }
@@ -39,25 +36,7 @@ ApplyOptions dry_run() {
     return o;
 }
 
-// Every entry under `dir` (without following links): its type and mode, and its contents for a
-// file or its target for a link. Two equal snapshots mean nothing was created, removed or changed.
-std::map<std::string, std::string> snapshot(const std::string& dir) {
-    std::map<std::string, std::string> out;
-    if (!fs::exists(fs::symlink_status(dir))) return out;
-    for (const auto& e : fs::recursive_directory_iterator(dir)) {
-        struct stat st {};
-        REQUIRE(::lstat(e.path().c_str(), &st) == 0);
-        std::string what = std::to_string(st.st_mode) + " " + std::to_string(st.st_uid) + " ";
-        if (S_ISREG(st.st_mode)) {
-            std::ifstream in(e.path(), std::ios::binary);
-            what += std::string(std::istreambuf_iterator<char>(in), {});
-        } else if (S_ISLNK(st.st_mode)) {
-            what += fs::read_symlink(e.path()).string();
-        }
-        out[fs::relative(e.path(), dir).string()] = what;
-    }
-    return out;
-}
+using test::tree_snapshot;
 
 }  // namespace
 
@@ -92,13 +71,13 @@ TEST_CASE("a failing source leaves an existing folder exactly as it was", "[appl
     const std::string dir = tmp.path() + "/pki";
     json j = small_profile();
     (void)apply(profile_of(j), dir, {});
-    const auto before = snapshot(dir);
+    const auto before = tree_snapshot(dir);
 
     j["servers"].push_back({{"name", "db2"}, {"hosts", {"db2.example.com"}},
                             {"key_passphrase", {{"file", tmp.path() + "/missing"}}}});
     j["clients"].push_back({{"user", "carol"}});
     CHECK_THROWS_AS(apply(profile_of(j), dir, {}), Error);
-    CHECK(snapshot(dir) == before);
+    CHECK(tree_snapshot(dir) == before);
 }
 
 TEST_CASE("the CA is written through the same transaction as the leaves", "[apply][checks]") {
@@ -150,7 +129,7 @@ TEST_CASE("a dry run changes nothing at all", "[apply][checks][dry-run]") {
         std::ofstream(dir + "/.pgca-writing") << "pgca was writing files\n";
         std::ofstream(dir + "/clients/alice/.pgca-tmp-0123456789ab") << "half";
         fs::remove(dir + "/.lock");
-        const auto before = snapshot(dir);
+        const auto before = tree_snapshot(dir);
 
         j["clients"] = json::array({{{"user", "alice"}}, {{"user", "carol"}}});  // bob leaves, carol comes
         j["ca"].erase("intermediate");
@@ -162,7 +141,7 @@ TEST_CASE("a dry run changes nothing at all", "[apply][checks][dry-run]") {
         }
         CHECK(revoke_bob);
         CHECK(issue_carol);
-        auto after = snapshot(dir);
+        auto after = tree_snapshot(dir);
         // SQLite may leave its WAL index beside a ledger it read; the ledger itself is unchanged.
         after.erase("pgca.db-shm");
         after.erase("pgca.db-wal");

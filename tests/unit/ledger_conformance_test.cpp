@@ -187,12 +187,13 @@ TEST_CASE("ledger contract: current, by_name, valid_names and set_status", "[led
     });
 }
 
-TEST_CASE("ledger contract: by_serial matches however many leading zeros are typed", "[ledger][conformance]") {
+TEST_CASE("ledger contract: by_serial matches however many leading zeros are typed, in either case",
+          "[ledger][conformance]") {
     for_each_backend([](Ledger& l) {
         l.record(leaf(CertKind::client, "alice", "0F12AB"));
         l.record(leaf(CertKind::client, "bob", "000E34"));
         l.record(leaf(CertKind::client, "carol", "7F"));
-        for (const char* typed : {"0F12AB", "F12AB", "000F12AB"}) {
+        for (const char* typed : {"0F12AB", "F12AB", "000F12AB", "f12ab", "0f12Ab"}) {
             INFO(typed);
             auto found = l.by_serial(typed);
             REQUIRE(found.size() == 1);
@@ -200,6 +201,7 @@ TEST_CASE("ledger contract: by_serial matches however many leading zeros are typ
         }
         for (const char* typed : {"E34", "0E34", "000E34"}) CHECK(l.by_serial(typed).size() == 1);
         CHECK(l.by_serial("7F").size() == 1);
+        CHECK(l.by_serial("7f").size() == 1);
         CHECK(l.by_serial("F12A").empty());
         CHECK(l.by_serial("12AB").empty());
     });

@@ -67,10 +67,20 @@ void add_lock_timeout_option(cxxopts::Options& options) {
 OpenOptions writer_open_options(const cxxopts::ParseResult& r, bool create) {
     OpenOptions o;
     o.create = create;
+    o.dry_run = r.count("dry-run") != 0;
     o.lock_timeout_seconds = r["lock-timeout"].as<int>();
     if (o.lock_timeout_seconds < 0 || o.lock_timeout_seconds > 86400)
         throw Error(ErrorKind::usage, "--lock-timeout: must be between 0 and 86400 seconds");
     return o;
+}
+
+void add_dry_run_option(cxxopts::Options& options) {
+    options.add_options()("dry-run", "print what would change, change nothing");
+}
+
+void print_dry_run(const std::vector<Action>& planned) {
+    for (const auto& a : planned) std::cout << "would " << format_action(a) << "\n";
+    std::cout << "dry run: nothing was changed\n";
 }
 
 OpenOptions reader_open_options() {

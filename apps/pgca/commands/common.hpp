@@ -50,9 +50,14 @@ unsigned jobs_option(const cxxopts::ParseResult& r);
 
 /// Adds --lock-timeout (every command that writes to a folder has it).
 void add_lock_timeout_option(cxxopts::Options& options);
+/// Adds --dry-run (every command that writes to a folder has it).
+void add_dry_run_option(cxxopts::Options& options);
 /// How a writing command opens its folder: --lock-timeout seconds at most for another pgca's
-/// lock (a usage error when out of range), creating the folder when `create` is set.
+/// lock (a usage error when out of range), creating the folder when `create` is set; with
+/// --dry-run, planning only (OpenOptions::dry_run).
 OpenOptions writer_open_options(const cxxopts::ParseResult& r, bool create = false);
+/// What a dry run prints: "would " and each planned action, one a line.
+void print_dry_run(const std::vector<Action>& planned);
 /// How a command that only reads opens its folder: no lock, no change.
 OpenOptions reader_open_options();
 

@@ -1,4 +1,4 @@
-// pgca init --dir DIR [--profile PROFILE] [--cn NAME] [--key ALG] [--days N] [--intermediate]
+// pgca init --dir DIR [--profile PROFILE] [--cn NAME] [--key ALG] [--days N] [--intermediate] [--dry-run]
 #include <iostream>
 
 #include "commands/common.hpp"
@@ -24,6 +24,7 @@ int run_init(int argc, char** argv) {
         ("passphrase-command", "encrypt the CA keys with the passphrase this shell command prints",
          cxxopts::value<std::string>());
     add_lock_timeout_option(options);
+    add_dry_run_option(options);
     auto r = parse(options, argc, argv);
     const OpenOptions open_options = writer_open_options(r, true);
 
@@ -57,6 +58,10 @@ int run_init(int argc, char** argv) {
         spec.passphrase = {PassphraseSource::Kind::command, r["passphrase-command"].as<std::string>()};
     const std::string dir = r["dir"].as<std::string>();
     auto actions = ops::init(dir, spec, open_options);
+    if (open_options.dry_run) {
+        print_dry_run(actions);
+        return 0;
+    }
     for (const auto& a : actions) std::cout << format_action(a) << "\n";
     std::cout << "root CA: " << io::Layout(dir).root_cert() << "\n";
     return 0;

@@ -1,5 +1,5 @@
-// pgca issue server --dir DIR --name NAME --host H [--host H ...] [--key ALG] [--days N]
-// pgca issue client --dir DIR --user ROLE [--cn CN] [--key ALG] [--days N]
+// pgca issue server --dir DIR --name NAME --host H [--host H ...] [--key ALG] [--days N] [--dry-run]
+// pgca issue client --dir DIR (--user ROLE [--cn CN] | --users-file FILE) [--key ALG] [--days N] [-j N] [--dry-run]
 #include <iostream>
 #include <set>
 
@@ -19,6 +19,7 @@ int issue_server(int argc, char** argv) {
         ("key", "key algorithm: " + key_alg_names(), cxxopts::value<std::string>())
         ("days", "lifetime in days (default 397)", cxxopts::value<int>());
     add_lock_timeout_option(options);
+    add_dry_run_option(options);
     auto r = parse(options, argc, argv);
     const OpenOptions open_options = writer_open_options(r);
     if (r.count("name") == 0) throw Error(ErrorKind::usage, "issue server: --name is required");
@@ -31,7 +32,13 @@ int issue_server(int argc, char** argv) {
     for (const auto& h : spec.hosts) in_context("--host", [&] { validate_host(h, "host"); });
 
     const io::Layout layout(r["dir"].as<std::string>());
-    IssuedLeaf cert = ops::issue_server(layout.dir(), spec, key_option(r, KeyAlg::ec_p256), days_option(r, 397), open_options);
+    const ops::IssueResult done =
+        ops::issue_server(layout.dir(), spec, key_option(r, KeyAlg::ec_p256), days_option(r, 397), open_options);
+    if (open_options.dry_run) {
+        print_dry_run(done.actions);
+        return 0;
+    }
+    const IssuedLeaf& cert = done.issued.front();
     std::cout << "issued server \"" << spec.name << "\" serial " << cert.serial_hex << ", valid until "
               << format_time(cert.not_after) << "\n"
               << "files: " << layout.server_dir(spec.name)
@@ -79,6 +86,7 @@ int issue_client(int argc, char** argv) {
         ("days", "lifetime in days (default 365)", cxxopts::value<int>())
         ("j,jobs", "threads (default: the number of cores)", cxxopts::value<int>());
     add_lock_timeout_option(options);
+    add_dry_run_option(options);
     auto r = parse(options, argc, argv);
     const OpenOptions open_options = writer_open_options(r);
     if ((r.count("user") == 0) == (r.count("users-file") == 0))
@@ -108,7 +116,13 @@ int issue_client(int argc, char** argv) {
     const KeyAlg alg = key_option(r, KeyAlg::ec_p256);
     const int days = days_option(r, 365);
     const io::Layout layout(r["dir"].as<std::string>());
-    auto certs = ops::issue_clients(layout.dir(), specs, alg, days, jobs_option(r), open_options, progress_bar("issuing"));
+    const ops::IssueResult done =
+        ops::issue_clients(layout.dir(), specs, alg, days, jobs_option(r), open_options, progress_bar("issuing"));
+    if (open_options.dry_run) {
+        print_dry_run(done.actions);
+        return 0;
+    }
+    const std::vector<IssuedLeaf>& certs = done.issued;
     if (certs.size() == 1) {
         std::cout << "issued client \"" << specs[0].user << "\" serial " << certs[0].serial_hex << ", valid until "
                   << format_time(certs[0].not_after) << "\n"
@@ -127,8 +141,8 @@ int run_issue(int argc, char** argv) {
     if (kind == "server") return issue_server(argc - 1, argv + 1);
     if (kind == "client") return issue_client(argc - 1, argv + 1);
     if (kind == "-h" || kind == "--help") {
-        std::cout << "usage: pgca issue server --dir DIR --name NAME --host H [--host H ...] [--key ALG] [--days N]\n"
-                     "       pgca issue client --dir DIR (--user ROLE [--cn CN] | --users-file FILE) [--key ALG] [--days N] [-j N]\n";
+        std::cout << "usage: pgca issue server --dir DIR --name NAME --host H [--host H ...] [--key ALG] [--days N] [--dry-run]\n"
+                     "       pgca issue client --dir DIR (--user ROLE [--cn CN] | --users-file FILE) [--key ALG] [--days N] [-j N] [--dry-run]\n";
         return 0;
     }
     throw Error(ErrorKind::usage, "issue: say what to issue: `pgca issue server …` or `pgca issue client …`");

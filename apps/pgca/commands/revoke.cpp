@@ -1,4 +1,4 @@
-// pgca revoke --dir DIR (--serial HEX | --user ROLE | --server NAME) [--reason REASON]
+// pgca revoke --dir DIR (--serial HEX | --user ROLE | --server NAME) [--reason REASON] [--json] [--dry-run]
 #include <iostream>
 
 #include "commands/common.hpp"
@@ -18,6 +18,7 @@ int run_revoke(int argc, char** argv) {
          cxxopts::value<std::string>()->default_value("unspecified"))
         ("json", "print JSON");
     add_lock_timeout_option(options);
+    add_dry_run_option(options);
     auto r = parse(options, argc, argv);
     const OpenOptions open_options = writer_open_options(r);
     int chosen = static_cast<int>(r.count("serial") + r.count("user") + r.count("server"));
@@ -36,7 +37,17 @@ int run_revoke(int argc, char** argv) {
         target.name = r.count("user") != 0 ? r["user"].as<std::string>() : r["server"].as<std::string>();
     }
     const ops::RevokeResult done = ops::revoke(r["dir"].as<std::string>(), target, *reason, open_options);
-    const auto& [what, revoked, already, crl_actions] = done;
+    const auto& [what, revoked, already, crl_actions, actions] = done;
+    if (open_options.dry_run) {
+        if (r.count("json") == 0) {
+            print_dry_run(actions);
+            return 0;
+        }
+        nlohmann::json out = {{"dry_run", true}, {"actions", nlohmann::json::array()}};
+        for (const auto& a : actions) out["actions"].push_back(to_json(a));
+        std::cout << out.dump(2) << "\n";
+        return 0;
+    }
     if (r.count("json") != 0) {
         nlohmann::json out = {{"revoked", revoked}, {"already_revoked", already}, {"crls", nlohmann::json::array()}};
         for (const auto& a : crl_actions) out["crls"].push_back(to_json(a));

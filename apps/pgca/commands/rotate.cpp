@@ -1,5 +1,5 @@
 // pgca rotate --dir DIR [--server NAME ...] [--within DAYS] [--force] [--keep-key] [--reload CMD]
-//             [--verify HOST:PORT] [--verify-name NAME] [--verify-timeout SECONDS] [--json]
+//             [--verify HOST:PORT] [--verify-name NAME] [--verify-timeout SECONDS] [--json] [--dry-run]
 #include <iostream>
 
 #include "commands/common.hpp"
@@ -29,6 +29,7 @@ int run_rotate(int argc, char** argv) {
          cxxopts::value<int>()->default_value("15"))
         ("json", "print JSON");
     add_lock_timeout_option(options);
+    add_dry_run_option(options);
     auto r = parse(options, argc, argv);
     const OpenOptions open_options = writer_open_options(r);
     const int verify_timeout = r["verify-timeout"].as<int>();
@@ -45,8 +46,12 @@ int run_rotate(int argc, char** argv) {
     if (r.count("verify-name") != 0) ro.verify_name = r["verify-name"].as<std::string>();
     ro.verify_timeout = verify_timeout;
     const bool json = r.count("json") != 0;
-    if (!json) ro.on_action = [](const Action& a) { std::cout << format_action(a) << "\n"; };
+    if (!json && !open_options.dry_run) ro.on_action = [](const Action& a) { std::cout << format_action(a) << "\n"; };
     const ops::RotateResult result = ops::rotate(r["dir"].as<std::string>(), ro, open_options);
+    if (open_options.dry_run && !json) {
+        print_dry_run(result.actions);
+        return 0;
+    }
 
     if (const auto& v = result.verified; v && !json)
         std::cout << "verified " << v->target << " serves serial " << v->serial << " (" << v->tls_version << ", "
@@ -57,6 +62,7 @@ int run_rotate(int argc, char** argv) {
             verify_json = {{"target", v->target}, {"serial", v->serial}, {"tls_version", v->tls_version},
                            {"days_left", v->days_left}};
         nlohmann::json out = {{"actions", nlohmann::json::array()}, {"verify", verify_json}};
+        if (open_options.dry_run) out["dry_run"] = true;
         for (const auto& a : result.actions) out["actions"].push_back(to_json(a));
         std::cout << out.dump(2) << "\n";
     }

@@ -107,8 +107,8 @@ public:
     [[nodiscard]] virtual std::vector<LedgerEntry> valid_entries() = 0;
     /// Every certificate of `kind` named `name`, oldest first.
     [[nodiscard]] virtual std::vector<LedgerEntry> by_name(CertKind kind, const std::string& name) = 0;
-    /// Every certificate whose serial is `serial` (hex, any case of leading zeros; one per issuer
-    /// at most).
+    /// Every certificate whose serial is `serial` (hex in either letter case, with any number of
+    /// leading zeros; one per issuer at most).
     [[nodiscard]] virtual std::vector<LedgerEntry> by_serial(const std::string& serial) = 0;
     /// The revoked certificates `issuer` signed that have not expired at `now` (what its CRL
     /// lists), oldest first.

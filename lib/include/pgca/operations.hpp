@@ -1,5 +1,7 @@
 // The commands that run without a profile (init, issue, revoke, rotate, crl, list), each one library
-// call: the CLI parses options, calls it, and prints what it returns.
+// call: the CLI parses options, calls it, and prints what it returns. Each writer decides first (a
+// typed Plan, plan.hpp) and then carries the plan out; with OpenOptions::dry_run it returns the
+// plan's preview instead and changes nothing.
 #pragma once
 
 #include <cstdint>
@@ -17,18 +19,24 @@ namespace pgca::ops {
 
 /// Creates the root CA (and `spec.intermediate`) in `dir` and its first CRLs. The passphrase
 /// source, if any, is read before the folder is created. Throws Error(policy) when the folder
-/// already has a root CA. Returns what was made.
+/// already has a root CA. Returns what was made (a dry run: what would be).
 std::vector<Action> init(const std::string& dir, const CaSpec& spec, const OpenOptions& open);
+
+/// What `issue server` and `issue client` did.
+struct IssueResult {
+    std::vector<Action> actions;     ///< every step as done (a dry run: as planned)
+    std::vector<IssuedLeaf> issued;  ///< in request order; empty after a dry run
+};
 
 /// Issues a server certificate and writes servers/NAME/ with its postgresql.ssl.conf rendered as
 /// the last apply rendered it (install_dir, CRL mode, key_passphrase and the server settings of
 /// the applied profile, when it names this server).
-IssuedLeaf issue_server(const std::string& dir, const ServerSpec& spec, KeyAlg key, int days, const OpenOptions& open);
+IssueResult issue_server(const std::string& dir, const ServerSpec& spec, KeyAlg key, int days, const OpenOptions& open);
 
 /// Issues client certificates and writes each clients/ROLE/ with its pg_service.conf rendered
 /// from the applied profile (its servers and client settings).
-std::vector<IssuedLeaf> issue_clients(const std::string& dir, const std::vector<ClientSpec>& specs, KeyAlg key,
-                                      int days, unsigned jobs, const OpenOptions& open, const Progress& progress);
+IssueResult issue_clients(const std::string& dir, const std::vector<ClientSpec>& specs, KeyAlg key, int days,
+                          unsigned jobs, const OpenOptions& open, const Progress& progress);
 
 /// What to revoke: one serial (any number of leading zeros, any case), or every unexpired
 /// certificate of a server or client.
@@ -40,9 +48,10 @@ struct RevokeTarget {
 
 struct RevokeResult {
     std::string what;  ///< "serial 0A12", "client \"alice\""
-    std::vector<std::string> revoked;
+    std::vector<std::string> revoked;  ///< empty after a dry run
     std::vector<std::string> already;
     std::vector<Action> crls;
+    std::vector<Action> actions;  ///< every step as done (a dry run: as planned)
 };
 
 /// Revokes `target` and refreshes the CRLs, in one transaction. A committed revocation whose CRL
@@ -50,7 +59,8 @@ struct RevokeResult {
 RevokeResult revoke(const std::string& dir, const RevokeTarget& target, RevocationReason reason,
                     const OpenOptions& open);
 
-/// `pgca crl`: new CRLs for every CA, now. `days` 0 = what the last apply recorded.
+/// `pgca crl`: new CRLs for every CA, now. `days` 0 = what the last apply recorded. Returns what
+/// was written (a dry run: what would be).
 std::vector<Action> refresh_crls(const std::string& dir, int days, const OpenOptions& open);
 
 struct RotateOptions {
@@ -75,12 +85,12 @@ struct VerifyResult {
 };
 
 struct RotateResult {
-    std::vector<Action> actions;
+    std::vector<Action> actions;  ///< a dry run: the plan, reload and verify included
     std::optional<VerifyResult> verified;
 };
 
 /// Renews the server certificates that are due (or stale on disk, or all with `force`), runs the
-/// reload command and checks what the server now serves.
+/// reload command and checks what the server now serves. A dry run neither reloads nor probes.
 RotateResult rotate(const std::string& dir, const RotateOptions& options, const OpenOptions& open);
 
 /// What `pgca list` shows.

@@ -28,6 +28,9 @@ struct OpenOptions {
     bool create = false;            ///< create DIR and its ledger when absent (apply, init)
     bool read_only = false;         ///< list and the like: change nothing, never wait for a writer
     int lock_timeout_seconds = 30;  ///< a writer waits at most this long for another pgca's lock
+    /// A writer's dry run: the command plans and returns the plan, changing nothing; the folder
+    /// is opened as read_only (never created, no lock, no sweep, no ledger migration).
+    bool dry_run = false;
 };
 
 /// An open PKI folder. Holds an exclusive lock on the folder while it lives, unless opened

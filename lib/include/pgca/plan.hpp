@@ -1,7 +1,8 @@
 // Plan, then execute. A command first decides, from the profile (or its options) and what the
 // folder holds (ledger rows and files), every change it will make: a typed Plan whose steps each
 // name their target and their reason. Executing the plan makes the changes; a dry run prints the
-// plan and touches nothing.
+// plan and touches nothing. apply plans here (plan_apply); init, issue, revoke, rotate and crl
+// plan in operations.cpp, and every plan is carried out by execute().
 #pragma once
 
 #include <cstddef>
@@ -31,6 +32,11 @@ enum class StepKind {
     refresh_crls,         ///< make the CRLs that are missing, stale or out of date with the ledger
     write_file,           ///< pg_hba.conf / pg_ident.conf, written when its content differs
     record_settings,      ///< what later commands need from this profile, into the ledger
+    record_passphrase,    ///< the CA keys' passphrase source, into the ledger (init)
+    revoke,               ///< mark one certificate revoked (revoke)
+    rotate,               ///< renew a server certificate, same hosts and key type (rotate)
+    reload,               ///< run the operator's reload command: after the commit, by the caller (rotate)
+    verify,               ///< probe the server until it serves the new certificate: after the commit, by the caller
 };
 
 /// One decided change.
@@ -45,17 +51,24 @@ struct Step {
     /// False for a step listed only to show what another step does (retire removes the folder,
     /// refresh_crls removes a stale hashed CRL, create_root makes the intermediate).
     bool executes = true;
+    /// The certificate the step is about, when one exists (keep, reissue, rotate, revoke).
+    std::string serial = {};
 };
 
-/// What `apply` will do to a folder.
+/// What a command will do to a folder.
 struct Plan {
     std::vector<Step> steps;
     std::vector<std::string> warnings;
-    /// Issue and reissue requests, in step order (servers first, as issue_batch takes them).
+    /// Issue, reissue and rotate requests, in step order (servers first, as issue_batch takes them).
     std::vector<ServerRequest> servers;
     std::vector<ClientRequest> clients;
     /// What the write_service and write_file steps write, in step order.
     std::vector<io::FileWrite> writes;
+    /// The certificates the revoke steps revoke, in step order, and why.
+    std::vector<LedgerEntry> revocations;
+    RevocationReason revocation_reason = RevocationReason::unspecified;
+    /// The refresh_crls step makes a new CRL for every CA, due or not (`pgca crl`).
+    bool fresh_crls = false;
 
     /// The steps a dry run prints, as actions (verb, kind, name, reason).
     [[nodiscard]] std::vector<Action> preview() const;
@@ -84,9 +97,17 @@ struct AccessFiles {
 [[nodiscard]] Plan plan_apply(const Profile& profile, const AccessFiles& access, PkiDir& pki,
                               const ApplyOptions& options);
 
-/// Carries `plan` out in pki's open transaction (its files are written after the commit).
-/// Returns what was done, in step order.
-std::vector<Action> execute(Plan& plan, const Profile& profile, PkiDir& pki, const Progress& progress);
+/// What execute() did.
+struct Executed {
+    std::vector<Action> actions;     ///< in step order
+    std::vector<IssuedLeaf> issued;  ///< what the issue, reissue and rotate steps made, in step order
+};
+
+/// Carries `plan` out in pki's open transaction (its files are written after the commit), with
+/// what `profile` says: the CA steps make profile.ca, the conf and service steps render from it,
+/// refresh_crls gives CRLs profile.defaults.crl_days, record_settings records it. The reload and
+/// verify steps are left to the caller, after the commit.
+Executed execute(Plan& plan, const Profile& profile, PkiDir& pki, const Progress& progress = {});
 
 /// What `apply` records for the commands that later render files without the profile
 /// (issue): the profile's name, servers and settings, as canonical JSON.

@@ -14,4 +14,8 @@ namespace pgca::detail {
 /// runs of tools). Nothing outlives the object.
 [[nodiscard]] std::unique_ptr<Ledger> open_memory_ledger();
 
+/// A serial as an operator types it, as every backend's by_serial looks it up: upper case, no
+/// leading zeros (stored serials are whole bytes, up to three zeros longer).
+[[nodiscard]] std::string bare_serial(const std::string& typed);
+
 }  // namespace pgca::detail

@@ -1,6 +1,8 @@
 // What every ledger backend shares: the spelling of the typed fields.
 #include "pgca/ledger.hpp"
 
+#include <algorithm>
+#include <cctype>
 #include <utility>
 
 #include "ledger/backends.hpp"
@@ -50,6 +52,12 @@ std::unique_ptr<Ledger> open_ledger(const std::string& url, const LedgerOptions&
         throw Error(ErrorKind::usage, "ledger URL \"" + url + "\": a PostgreSQL ledger is not supported yet (issue: "
                                       "shared ledger); " + kSupported);
     throw Error(ErrorKind::usage, "ledger URL \"" + url + "\": unknown scheme; " + std::string(kSupported));
+}
+
+std::string detail::bare_serial(const std::string& typed) {
+    std::string bare = typed.substr(std::min(typed.find_first_not_of('0'), typed.size()));
+    for (auto& c : bare) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    return bare;
 }
 
 }  // namespace pgca

@@ -91,7 +91,7 @@ public:
 
     std::vector<LedgerEntry> by_serial(const std::string& serial) override {
         // As the SQLite backend: stored with up to three leading zeros more than typed.
-        const std::string bare = serial.substr(std::min(serial.find_first_not_of('0'), serial.size()));
+        const std::string bare = detail::bare_serial(serial);
         return where([&](const LedgerEntry& e) {
             for (const char* zeros : {"", "0", "00", "000"})
                 if (e.serial == zeros + bare) return true;

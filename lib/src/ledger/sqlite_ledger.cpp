@@ -170,9 +170,10 @@ public:
     }
 
     std::vector<LedgerEntry> by_serial(const std::string& serial) override {
-        // Serials are stored as whole bytes of hex ("0F3A…", and "00…" from the fast path when
-        // the first byte is zero); an operator may type them with or without the leading zeros.
-        std::string bare = serial.substr(std::min(serial.find_first_not_of('0'), serial.size()));
+        // Serials are stored as whole bytes of upper-case hex ("0F3A…", and "00…" from the fast
+        // path when the first byte is zero); an operator may type them in any case, with or
+        // without the leading zeros.
+        const std::string bare = detail::bare_serial(serial);
         Stmt s(db_, (std::string(kSelect) + " WHERE serial IN (?1, '0' || ?1, '00' || ?1, '000' || ?1) ORDER BY id").c_str());
         s.bind(1, bare);
         return rows(s);
