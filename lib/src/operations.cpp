@@ -69,7 +69,8 @@ std::vector<IssuedLeaf> issue_clients(const std::string& dir, const std::vector<
     if (jobs != 0) pki->set_jobs(jobs);
     std::vector<ClientRequest> reqs;
     reqs.reserve(specs.size());
-    for (const auto& spec : specs) reqs.push_back({spec.user, spec.cn, key, days});
+    // PEM only: the key formats come with `pgca apply` (its profile names them and their passphrase).
+    for (const auto& spec : specs) reqs.push_back({spec.user, spec.cn, key, days, {}, {}});
     const Profile applied = applied_profile(*pki);
     return pki->transact([&] {
         auto issued = pki->issue_batch({}, reqs, progress);

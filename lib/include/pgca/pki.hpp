@@ -67,6 +67,8 @@ public:
     /// read once. A command may fill it before it opens the folder (see apply), so that a wrong
     /// source fails before anything is written.
     void adopt_passphrases(PassphraseCache&& read) noexcept { passphrases_ = std::move(read); }
+    /// The passphrase `source` gives (read once per command; see adopt_passphrases).
+    [[nodiscard]] const std::string& passphrase(const PassphraseSource& source) { return passphrases_.get(source); }
     /// Loads (and decrypts) both CA keys: a wrong passphrase throws Error(input) here.
     void unlock_ca_keys() { ca_->unlock_keys(); }
     /// With a passphrase source: decrypts both CA keys (a wrong passphrase throws Error(input)
