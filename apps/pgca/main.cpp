@@ -12,7 +12,7 @@ namespace {
 
 using pgca::cli::Command;
 
-constexpr std::array<Command, 10> kCommands{{
+constexpr std::array<Command, 11> kCommands{{
     {"apply", "make a PKI folder match a profile (CA, certificates, pg_hba, pg_ident, ssl include, clients)",
      pgca::cli::run_apply},
     {"init", "create a root CA (and optionally an intermediate) in a folder", pgca::cli::run_init},
@@ -25,6 +25,8 @@ constexpr std::array<Command, 10> kCommands{{
     {"ledger", "rebuild a lost ledger from the folder's certificates and CRLs (`ledger rebuild`)",
      pgca::cli::run_ledger},
     {"probe", "connect to a PostgreSQL server and report (and check) the certificate it serves", pgca::cli::run_probe},
+    {"connect", "print the line a driver (libpq, jdbc, psycopg, asyncpg, node, pgx, npgsql) needs to connect",
+     pgca::cli::run_connect},
 }};
 
 void print_usage(std::ostream& out) {

@@ -30,6 +30,7 @@ int run_revoke(int argc, char** argv);
 int run_crl(int argc, char** argv);
 int run_rotate(int argc, char** argv);
 int run_ledger(int argc, char** argv);
+int run_connect(int argc, char** argv);
 
 /// Thrown after --help was printed; main exits 0.
 struct HelpShown {};
