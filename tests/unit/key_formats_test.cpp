@@ -11,6 +11,7 @@
 
 #include "pgca/error.hpp"
 #include "pgca/io.hpp"
+#include "pgca/apply.hpp"
 #include "pgca/pkcs12.hpp"
 #include "pgca/pki.hpp"
 #include "process.hpp"
