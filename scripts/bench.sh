@@ -23,6 +23,8 @@
 # Knobs (environment): PGCA_BENCH_ROUNDS (5), PGCA_BENCH_SLOW_ROUNDS (3, for 2-4),
 # PGCA_BENCH_SECONDS (1.5, target length of an in-memory run), PGCA_BENCH_CLIENTS (10000),
 # PGCA_BENCH_CLI_USERS (200), PGCA_BENCH_CRL_ENTRIES (100000), PGCA_BENCH_STARTUP_RUNS (200).
+# PGCA_BENCH_BASELINE=PATH: another pgca binary (an older build) whose fresh and no-op applies of
+# the same profile are interleaved with this build's, and compared in the report.
 # The reference harnesses are in bench/reference/ (its README says what each one is).
 set -euo pipefail
 export LC_NUMERIC=C
@@ -150,8 +152,21 @@ note "apply: $slow_rounds rounds of fresh apply ($clients clients), no-op apply,
 # Every round's folders stay until the end: deleting tens of thousands of files between rounds
 # made the next rounds' fsyncs several times slower on this kind of machine (ext4 mounted with
 # online discard), which would measure the deletion rather than pgca.
-fresh=() noop=() check=() cli=() floor=()
+baseline=${PGCA_BENCH_BASELINE:-}
+[ -z "$baseline" ] || [ -x "$baseline" ] || die "PGCA_BENCH_BASELINE=$baseline is not an executable"
+fresh=() noop=() check=() cli=() floor=() bfresh=() bnoop=()
 for ((r = 1; r <= slow_rounds; r++)); do
+  if [ -n "$baseline" ]; then
+    t0=$(now)
+    "$baseline" apply "$profile" --dir "$tmp/base-$r" >"$tmp/base.log" 2>&1 || { tail -20 "$tmp/base.log" >&2; die "baseline apply failed"; }
+    t1=$(now)
+    bfresh+=("$(elapsed "$t0" "$t1")")
+    t0=$(now)
+    "$baseline" apply "$profile" --dir "$tmp/base-$r" >"$tmp/base.log" 2>&1 || { tail -20 "$tmp/base.log" >&2; die "baseline no-op apply failed"; }
+    t1=$(now)
+    bnoop+=("$(elapsed "$t0" "$t1")")
+    note "  round $r: baseline fresh ${bfresh[-1]} s, no-op ${bnoop[-1]} s"
+  fi
   dir=$tmp/apply-$r
   t0=$(now)
   "$pgca" apply "$profile" --dir "$dir" >"$tmp/apply.log" 2>&1 || { tail -20 "$tmp/apply.log" >&2; die "pgca apply failed"; }
@@ -338,6 +353,13 @@ printf '%-44s %16s %22s %8s×  %s\n' "CRL, $crl_entries revoked entries (s)" "$(
   "$(fmt "$m_ocrl") openssl ca" "$(fmt "$r_crl")" "faster than openssl ca $(if ge "$m_ocrl" "$m_pcrl"; then echo ✓; else echo ✗; fi)"
 printf '%-44s %16s %22s %8s×  %s\n' "start-up, --version (ms per run)" "$(ms "$m_pst")" "$(ms "$m_ost") openssl" \
   "$(fmt "$r_start")" "no slower than openssl $(if ge "$m_ost" "$m_pst"; then echo ✓; else echo ✗; fi)"
+if [ -n "$baseline" ]; then
+  m_bfresh=$(median "${bfresh[@]}") m_bnoop=$(median "${bnoop[@]}")
+  printf '%-44s %16s %22s %8s×  %s\n' "fresh apply vs baseline build (s)" "$(fmt "$m_fresh")" \
+    "$(fmt "$m_bfresh") baseline" "$(fmt "$(div "$m_bfresh" "$m_fresh")")" "baseline time ÷ this build's (≥ 1: no slower)"
+  printf '%-44s %16s %22s %8s×  %s\n' "no-op apply vs baseline build (s)" "$(fmt "$m_noop")" \
+    "$(fmt "$m_bnoop") baseline" "$(fmt "$(div "$m_bnoop" "$m_noop")")" "baseline time ÷ this build's (≥ 1: no slower)"
+fi
 echo
 echo "ratios: pgca ÷ reference for rates; reference time ÷ pgca time for the CRL and start-up (> 1 is"
 echo "faster); no-op ÷ fresh for the no-op apply; check ÷ no-op apply for pgca check. Apply runs with"
@@ -360,6 +382,7 @@ echo "  CPU us/cert, issue_bench 1 / 2 threads: ${nv1c[*]} / ${nv2c[*]}"
 echo "  fresh apply (s):           ${fresh[*]}"
 echo "  no-op apply (s):           ${noop[*]}"
 echo "  pgca check (s):            ${check[*]}"
+[ -z "$baseline" ] || echo "  baseline fresh / no-op (s): ${bfresh[*]} / ${bnoop[*]}"
 echo "  files alone (s):           ${floor[*]}"
 echo "  openssl CLI loop (s/$cli_users): ${cli[*]}"
 echo "  pgca crl (s):              ${pcrl[*]}"

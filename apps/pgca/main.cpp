@@ -12,7 +12,7 @@ namespace {
 
 using pgca::cli::Command;
 
-constexpr std::array<Command, 13> kCommands{{
+constexpr std::array<Command, 14> kCommands{{
     {"apply", "make a PKI folder match a profile (CA, certificates, pg_hba, pg_ident, ssl include, clients)",
      pgca::cli::run_apply},
     {"init", "create a root CA (and optionally an intermediate) in a folder", pgca::cli::run_init},
@@ -29,6 +29,8 @@ constexpr std::array<Command, 13> kCommands{{
      pgca::cli::run_check},
     {"metrics", "print expiry dates and counts in the Prometheus text format", pgca::cli::run_metrics},
     {"units", "write a systemd service and timer that renew what is due", pgca::cli::run_units},
+    {"connect", "print the line a driver (libpq, jdbc, psycopg, asyncpg, node, pgx, npgsql) needs to connect",
+     pgca::cli::run_connect},
 }};
 
 void print_usage(std::ostream& out) {

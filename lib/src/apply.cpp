@@ -32,6 +32,12 @@ PassphraseCache read_passphrases(const Profile& profile) {
         if (!s.key_passphrase.empty())
             (void)in_context("server \"" + s.name + "\" key_passphrase",
                              [&]() -> const std::string& { return passphrases.get(s.key_passphrase); });
+    for (const auto& c : profile.clients)
+        if (profile.client_formats(c).p12) {
+            (void)in_context("defaults.p12_passphrase",
+                             [&]() -> const std::string& { return passphrases.get(profile.defaults.p12_passphrase); });
+            break;
+        }
     return passphrases;
 }
 

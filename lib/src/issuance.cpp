@@ -16,6 +16,7 @@
 #include "parallel.hpp"
 #include "pgca/error.hpp"
 #include "pgca/issue_params.hpp"
+#include "pgca/pkcs12.hpp"
 #include "pgca/profile.hpp"
 #include "pgca/wipe.hpp"
 
@@ -53,15 +54,21 @@ struct MadeLeaf {
     detail::Leaf leaf;     // key_pem "" when the existing key is kept
     std::string cert_file;           // leaf + intermediate: what server.crt / postgresql.crt hold
     LedgerEntry entry;
+    std::vector<KeyFile> key_files;  // a client's postgresql.pk8 / .p12, when its formats ask
 
     MadeLeaf() = default;
-    ~MadeLeaf() { wipe(leaf.key_pem); }  // when it was never handed to the file batch
+    ~MadeLeaf() { wipe_keys(); }  // when they were never handed to the file batch
+    void wipe_keys() noexcept {
+        wipe(leaf.key_pem);
+        for (auto& f : key_files) wipe(f.data);
+    }
     MadeLeaf(MadeLeaf&&) = default;
     MadeLeaf& operator=(MadeLeaf&& other) noexcept {
-        wipe(leaf.key_pem);
+        wipe_keys();
         leaf = std::move(other.leaf);
         cert_file = std::move(other.cert_file);
         entry = std::move(other.entry);
+        key_files = std::move(other.key_files);
         return *this;
     }
     MadeLeaf(const MadeLeaf&) = delete;
@@ -86,6 +93,14 @@ LedgerEntry light_entry(const detail::Leaf& leaf, const std::string& issuer, Iss
 }  // namespace
 
 
+std::vector<KeyFile> client_key_files(const ClientFormats& formats, const PrivateKey& key,
+                                      const std::string& cert_file, const std::string& p12_passphrase) {
+    std::vector<KeyFile> out;
+    if (formats.pk8) out.push_back({io::Layout::kClientPk8, key.to_pkcs8_der()});
+    if (formats.p12) out.push_back({io::Layout::kClientP12, make_pkcs12(key, cert_file, kPkcs12Alias, p12_passphrase)});
+    return out;
+}
+
 Certificate IssuedLeaf::certificate() const { return Certificate::from_pem(cert_pem, "issued certificate"); }
 
 std::vector<IssuedLeaf> Issuance::issue_batch(const std::vector<ServerRequest>& servers,
@@ -102,10 +117,15 @@ std::vector<IssuedLeaf> Issuance::issue_batch(const std::vector<ServerRequest>& 
     // Role names and hosts were validated where they entered (the profile decoder, the CLI's
     // --user, --users-file and --host); they are trusted here.
     std::vector<DistinguishedName> client_subjects(clients.size());
+    std::vector<const std::string*> p12_pass(clients.size(), nullptr);  // owned by passphrases_
     for (std::size_t i = 0; i < clients.size(); ++i) {
         const IssueParams& c = clients[i].params;
         (void)key_of(c);
         in_context("client \"" + c.name + "\"", [&] { client_subjects[i].set("CN", c.common_name()); });
+        if (clients[i].formats.p12)
+            p12_pass[i] = &in_context("client \"" + c.name + "\" p12_passphrase", [&]() -> const std::string& {
+                return passphrases_.get(clients[i].p12_passphrase);
+            });
     }
     std::vector<std::optional<PrivateKey>> kept(servers.size());
     std::vector<std::string> server_pass(servers.size());
@@ -180,6 +200,14 @@ std::vector<IssuedLeaf> Issuance::issue_batch(const std::vector<ServerRequest>& 
             });
         }
         m.cert_file = m.leaf.cert_pem + chain;
+        if (i >= servers.size() && clients[i - servers.size()].formats.any()) {
+            const ClientRequest& r = clients[i - servers.size()];
+            in_context("client \"" + r.params.name + "\" key formats", [&] {
+                const std::string* pass = p12_pass[i - servers.size()];
+                m.key_files = client_key_files(r.formats, PrivateKey::from_pem(m.leaf.key_pem, "new client key"),
+                                               m.cert_file, pass != nullptr ? *pass : std::string());
+            });
+        }
         m.entry.cert_file_sha256 = sha256_hex(m.cert_file);
         m.entry.key_file_sha256 = m.leaf.key_pem.empty() ? std::string() : sha256_hex(m.leaf.key_pem);
     };
@@ -213,6 +241,7 @@ std::vector<IssuedLeaf> Issuance::issue_batch(const std::vector<ServerRequest>& 
         const char* cert_file = server ? io::Layout::kServerCert : io::Layout::kClientCert;
         const char* key_file = server ? io::Layout::kServerKey : io::Layout::kClientKey;
         if (!m.leaf.key_pem.empty()) files_.write(folder + "/" + key_file, std::move(m.leaf.key_pem), kPrivateFile);
+        for (auto& f : m.key_files) files_.write(folder + "/" + f.name, std::move(f.data), kPrivateFile);
         files_.write(folder + "/" + cert_file, std::move(m.cert_file), kPublicFile);
         files_.write_if_changed(folder + "/" + io::Layout::kTrust, trust, kPublicFile);
         out.push_back({m.entry.serial, m.entry.not_after, std::move(m.leaf.cert_pem)});

@@ -172,6 +172,13 @@ std::string PrivateKey::to_encrypted_pem(std::string_view passphrase) const {
     return ossl::bio_string(bio.get());
 }
 
+std::string PrivateKey::to_pkcs8_der() const {
+    auto bio = ossl::mem_bio();
+    ossl::check1(i2d_PKCS8PrivateKey_bio(bio.get(), pkey_, nullptr, nullptr, 0, nullptr, nullptr),
+                 "encode private key as PKCS#8 DER");
+    return ossl::bio_string(bio.get());
+}
+
 std::string PrivateKey::to_pem() const {
     auto bio = ossl::mem_bio();
     ossl::check1(PEM_write_bio_PrivateKey(bio.get(), pkey_, nullptr, nullptr, 0, nullptr, nullptr),

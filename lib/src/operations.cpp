@@ -143,7 +143,7 @@ IssueResult issue_clients(const std::string& dir, const std::vector<ClientSpec>&
     plan.clients.reserve(specs.size());
     for (const auto& spec : specs) {
         plan_issue_step(plan, current, CertKind::client, spec.user);
-        plan.clients.push_back({IssueParams::client(spec.user, spec.cn, key, days)});
+        plan.clients.push_back({IssueParams::client(spec.user, spec.cn, key, days), {}, {}});
     }
     // Each pg_service.conf that differs from what it must hold (compared on jobs() threads).
     std::vector<std::optional<io::FileWrite>> services(specs.size());

@@ -117,9 +117,13 @@ std::string render_service(std::string_view profile_name, std::string_view user,
     // (validated to hold no control characters and to end with no blank).
     auto section = [&](const std::string& name, const ServerSpec* server) {
         std::string out = "[" + name + "]\n";
+        const bool own_port = server != nullptr && server->port;
         if (server != nullptr) out += "host=" + server->hosts.front() + "\n";
+        if (own_port) out += "port=" + std::to_string(*server->port) + "\n";
         out += "user=" + std::string(user) + "\n";
-        for (const auto& [k, v] : settings) out += k + "=" + v + "\n";
+        // A server's own port replaces client_settings.port (libpq keeps the first of two).
+        for (const auto& [k, v] : settings)
+            if (!(own_port && k == "port")) out += k + "=" + v + "\n";
         out += "sslrootcert=" + files.root_cert + "\n";
         out += "sslcert=" + files.cert + "\n";
         out += "sslkey=" + files.key + "\n";

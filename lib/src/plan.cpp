@@ -6,6 +6,7 @@
 #include <ctime>
 #include <set>
 #include <string_view>
+#include <tuple>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -13,6 +14,8 @@
 #include "pgca/error.hpp"
 #include "pgca/pg_access.hpp"
 #include "pgca/pg_render.hpp"
+#include "pgca/pkcs12.hpp"
+#include "pgca/wipe.hpp"
 
 namespace pgca {
 namespace {
@@ -62,6 +65,48 @@ std::string reissue_reason(const LedgerEntry& current, const IssueParams& wanted
         return std::string("its files are unreadable: ") + e.what();
     }
     return {};
+}
+
+// The key formats some client had in the last apply: only then can a client folder hold a
+// postgresql.pk8 or .p12 that its formats no longer ask for (a PEM-only folder is not searched).
+ClientFormats formats_in_use(Ledger& ledger) {
+    ClientFormats used;
+    auto text = ledger.get_meta("applied_profile");
+    if (!text) return used;
+    auto j = nlohmann::json::parse(*text, nullptr, false);
+    if (j.is_object() && j.contains("client_formats_used") && j["client_formats_used"].is_object()) {
+        used.pk8 = j["client_formats_used"].value("pk8", false);
+        used.p12 = j["client_formats_used"].value("p12", false);
+    }
+    return used;
+}
+
+// A client's key files: whether one it wants is missing or not made from its kept key and
+// certificate (a new certificate brings new ones), and which unwanted ones `maybe` (the formats
+// of the last apply) may have left.
+KeyFilesChange check_key_files(const std::string& dir, const io::Folder& folder, const ClientFormats& want,
+                               const ClientFormats& maybe, bool kept, const std::string* p12_pass) {
+    KeyFilesChange out;
+    for (const auto& [wanted, present, name] : {std::tuple{want.pk8, maybe.pk8, io::Layout::kClientPk8},
+                                                 std::tuple{want.p12, maybe.p12, io::Layout::kClientP12}})
+        if (!wanted && present && io::exists(dir + "/" + name)) out.remove.push_back(name);  // a link too
+    if (!kept || !want.any()) return out;
+    auto key_pem = folder.try_read(io::Layout::kClientKey);
+    auto cert_pem = folder.try_read(io::Layout::kClientCert);
+    if (!key_pem || !cert_pem) return out;  // not kept after all: reissue_reason saw them
+    try {
+        const PrivateKey key = PrivateKey::from_pem(*key_pem, io::Layout::kClientKey);
+        if (want.pk8) out.write = out.write || !folder.holds(io::Layout::kClientPk8, key.to_pkcs8_der(), 0600);
+        if (want.p12) {
+            auto p12 = folder.try_read(io::Layout::kClientP12);
+            // Its salts differ at every write: what it holds is checked, then its mode.
+            out.write = out.write || !p12 || !pkcs12_holds(*p12, key, *cert_pem, kPkcs12Alias, *p12_pass) ||
+                        !folder.holds(io::Layout::kClientP12, *p12, 0600);
+        }
+    } catch (const Error&) {
+        out.write = true;
+    }
+    return out;
 }
 
 // The servers and clients a profile lists, looked up in sets: Profile::find_client is a linear
@@ -227,6 +272,13 @@ public:
     // profile may list thousands of them.
     void clients() {
         checks_.resize(profile_.clients.size());
+        const ClientFormats in_use = formats_in_use(pki_.ledger());
+        const std::string* p12_pass = nullptr;
+        for (const auto& c : profile_.clients)
+            if (profile_.client_formats(c).p12) {
+                p12_pass = &pki_.passphrase(profile_.defaults.p12_passphrase);
+                break;
+            }
         detail::PhaseTimer timer_check("check clients");
         detail::parallel_for(
             profile_.clients.size(), pki_.jobs(),
@@ -235,6 +287,10 @@ public:
                 io::Folder folder(pki_.layout().client_dir(c.user));
                 checks_[i].wanted = IssueParams::client(c.user, c.cn, profile_.client_key(c), profile_.client_days(c));
                 checks_[i].why = reason(checks_[i].wanted, folder, io::Layout::kClientCert, io::Layout::kClientKey);
+                const ClientFormats formats = profile_.client_formats(c);
+                if (formats.any() || in_use.any())
+                    checks_[i].key_files = check_key_files(pki_.layout().client_dir(c.user), folder, formats, in_use,
+                                                           checks_[i].why.empty(), p12_pass);
                 io::FileWrite service = pg::service_file(pki_.layout(), profile_, c);
                 if (!folder.holds(io::Layout::kClientService, service.data, service.mode))
                     checks_[i].service = std::move(service);
@@ -245,7 +301,8 @@ public:
         for (std::size_t i = 0; i < profile_.clients.size(); ++i) {
             const ClientSpec& c = profile_.clients[i];
             if (decide(CertKind::client, c.user, std::move(checks_[i].why)))
-                plan_.clients.push_back({std::move(checks_[i].wanted)});
+                plan_.clients.push_back(
+                    {std::move(checks_[i].wanted), profile_.client_formats(c), profile_.defaults.p12_passphrase});
         }
     }
 
@@ -264,6 +321,10 @@ public:
             } else if (!checks_[i].folder_ok) {
                 plan_.steps.push_back({StepKind::ensure_folder, "client", user, "", false, true});
             }
+            if (checks_[i].key_files.needed()) {
+                plan_.steps.push_back({StepKind::write_key_files, "client", user, "", false, true});
+                plan_.key_files.push_back(std::move(checks_[i].key_files));
+            }
         }
     }
 
@@ -273,6 +334,7 @@ private:
         std::string why;                       // "" when its certificate stays
         std::optional<io::FileWrite> service;  // pg_service.conf, when it differs
         bool folder_ok = false;                // the folder exists with its mode
+        KeyFilesChange key_files;              // postgresql.pk8 / .p12 to write or remove
     };
 
     std::string reason(const IssueParams& wanted, const io::Folder& folder, const char* cert_file,
@@ -319,6 +381,7 @@ const char* verb(StepKind kind) noexcept {
         case StepKind::refresh_crls:
         case StepKind::write_file: return "write";
         case StepKind::ensure_folder: return "ensure";
+        case StepKind::write_key_files: return "write";
         case StepKind::retire: return "revoke";
         case StepKind::remove: return "remove";
         case StepKind::record_settings:
@@ -454,6 +517,7 @@ private:
                 return pki_.files().write(std::move(w.path), std::move(w.data), w.mode);
             }
             case StepKind::ensure_folder: return pki_.issuance().queue_folder(CertKind::client, step.name);
+            case StepKind::write_key_files: return write_key_files(step);
             case StepKind::retire: {
                 const CertKind kind = step.target_kind == "client" ? CertKind::client : CertKind::server;
                 auto serials = pki_.issuance().retire(kind, step.name, RevocationReason::cessation_of_operation);
@@ -478,6 +542,37 @@ private:
         }
     }
 
+    // A kept client's postgresql.pk8/.p12, made again from the key and certificate on disk (the
+    // plan checked them in this transaction, under the folder lock); unwanted ones removed.
+    void write_key_files(const Step& step) {
+        const KeyFilesChange& change = plan_.key_files[next_key_files_++];
+        const ClientSpec* c = profile_.find_client(step.name);
+        if (c == nullptr) return;
+        const io::Layout& l = pki_.layout();
+        for (const char* name : change.remove) {
+            pki_.files().remove(l.client_file(step.name, name));
+            done_.push_back({"remove", "file", l.client_file(step.name, name), "not in the client's formats"});
+        }
+        if (!change.write) return;
+        const ClientFormats want = profile_.client_formats(*c);
+        in_context("client \"" + step.name + "\" key formats", [&] {
+            const std::string key_path = l.client_file(step.name, io::Layout::kClientKey);
+            const std::string cert = io::read_file(l.client_file(step.name, io::Layout::kClientCert));
+            std::string key_pem = io::read_file(key_path);
+            const PrivateKey key = PrivateKey::from_pem(key_pem, key_path);
+            wipe(key_pem);
+            const std::string none;
+            const std::string& pass = want.p12 ? pki_.passphrase(profile_.defaults.p12_passphrase) : none;
+            pki_.issuance().queue_folder(CertKind::client, step.name);
+            for (auto& f : client_key_files(want, key, cert, pass)) {
+                std::string path = l.client_file(step.name, f.name);
+                if (pki_.files().write_if_changed(path, std::move(f.data), io::Layout::kPrivateFile))
+                    done_.push_back({"write", "file", std::move(path), "key format, certificate kept"});
+            }
+        });
+    }
+
+    // Every issue and reissue is made in one batch, at the first of them.
     // Every issue, reissue and rotation is made in one batch, at the first of them.
     void issued(const Step& step) {
         if (!made_) {
@@ -515,6 +610,7 @@ private:
     std::size_t next_leaf_ = 0;
     std::size_t next_write_ = 0;
     std::size_t next_revocation_ = 0;
+    std::size_t next_key_files_ = 0;
 };
 
 }  // namespace
@@ -525,14 +621,23 @@ Executed execute(Plan& plan, const Profile& profile, PkiDir& pki, const Progress
 
 std::string applied_profile_json(const Profile& profile) {
     nlohmann::json servers = nlohmann::json::array();
-    for (const auto& s : profile.servers)
+    for (const auto& s : profile.servers) {
         servers.push_back({{"name", s.name},
                            {"hosts", s.hosts},
                            {"install_dir", s.install_dir},
                            {"crl", s.crl},
                            {"key_passphrase", s.key_passphrase.to_json()}});
+        if (s.port) servers.back()["port"] = *s.port;
+    }
+    ClientFormats used = profile.defaults.client_formats;
+    for (const auto& c : profile.clients) {
+        used.pk8 = used.pk8 || profile.client_formats(c).pk8;
+        used.p12 = used.p12 || profile.client_formats(c).p12;
+    }
     nlohmann::json j = {{"name", profile.name},
                         {"servers", servers},
+                        {"client_formats_used", {{"pk8", used.pk8}, {"p12", used.p12}}},
+                        {"p12_passphrase", profile.defaults.p12_passphrase.to_json()},
                         {"server_settings", profile.server_settings},
                         {"client_settings", profile.client_settings}};
     return j.dump();
@@ -557,8 +662,11 @@ Profile applied_profile(PkiDir& pki) {
             spec.install_dir = s.at("install_dir").get<std::string>();
             spec.crl = s.at("crl").get<std::string>();
             spec.key_passphrase = PassphraseSource::from_json(s.at("key_passphrase").get<std::string>());
+            if (s.contains("port")) spec.port = s.at("port").get<int>();
             p.servers.push_back(std::move(spec));
         }
+        if (j.contains("p12_passphrase"))
+            p.defaults.p12_passphrase = PassphraseSource::from_json(j.at("p12_passphrase").get<std::string>());
         p.server_settings = j.at("server_settings").get<std::map<std::string, std::string>>();
         p.client_settings = j.at("client_settings").get<std::map<std::string, std::string>>();
     } catch (const nlohmann::json::exception& e) {

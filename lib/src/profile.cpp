@@ -226,6 +226,19 @@ PassphraseSource parse_passphrase(const Node& n) {
     return src;
 }
 
+// ["pem", "pk8", "p12"] (a string or a list; "pem" is always written). p12 needs the passphrase
+// source, which the caller checks once defaults are known.
+ClientFormats parse_formats(const Node& n) {
+    ClientFormats f;
+    if (n.raw().is_array() && n.raw().empty()) return f;
+    for (const auto& name : n.string_list()) {
+        if (name == "pk8") f.pk8 = true;
+        else if (name == "p12") f.p12 = true;
+        else if (name != "pem") n.fail("unknown key format \"" + name + "\" (known: pem, pk8, p12)");
+    }
+    return f;
+}
+
 void parse_hba(const Node& n, Profile& p) {
     n.object({"type", "database", "user", "address", "method", "clientcert", "clientname", "map"});
     HbaRule r;
@@ -410,12 +423,19 @@ Profile parse_profile(std::string_view json_text, std::string_view source) {
 
         if (root.has("defaults")) {
             Node d = root.at("defaults");
-            d.object({"key", "server_days", "client_days", "renew_before_days", "crl_days"});
+            d.object({"key", "server_days", "client_days", "renew_before_days", "crl_days", "client_formats",
+                      "p12_passphrase"});
             if (d.has("key")) p.defaults.key = d.at("key").key_alg();
             if (d.has("server_days")) p.defaults.server_days = d.at("server_days").integer(1, 36500);
             if (d.has("client_days")) p.defaults.client_days = d.at("client_days").integer(1, 36500);
             if (d.has("renew_before_days")) p.defaults.renew_before_days = d.at("renew_before_days").integer(0, 36500);
             if (d.has("crl_days")) p.defaults.crl_days = d.at("crl_days").integer(3, 3650);
+            if (d.has("client_formats")) p.defaults.client_formats = parse_formats(d.at("client_formats"));
+            if (d.has("p12_passphrase")) p.defaults.p12_passphrase = parse_passphrase(d.at("p12_passphrase"));
+        }
+        if (p.defaults.client_formats.p12 && p.defaults.p12_passphrase.empty()) {
+            root.at("defaults").at("client_formats").fail("\"p12\" needs defaults.p12_passphrase (postgresql.p12 is "
+                                                          "encrypted with it)");
         }
 
         if (root.has("servers")) {
@@ -423,7 +443,7 @@ Profile parse_profile(std::string_view json_text, std::string_view source) {
             if (!list.raw().is_array()) list.fail("expected a list, got " + list.type_name());
             for (std::size_t i = 0; i < list.raw().size(); ++i) {
                 Node n = list.at(i);
-                n.object({"name", "hosts", "install_dir", "key", "days", "crl", "key_passphrase"});
+                n.object({"name", "hosts", "port", "install_dir", "key", "days", "crl", "key_passphrase"});
                 ServerSpec s;
                 n.require("name");
                 s.name = n.at("name").string();
@@ -445,6 +465,7 @@ Profile parse_profile(std::string_view json_text, std::string_view source) {
                 }
                 if (n.has("key")) s.key = n.at("key").key_alg();
                 if (n.has("days")) s.days = n.at("days").integer(1, 36500);
+                if (n.has("port")) s.port = n.at("port").integer(1, 65535);
                 if (n.has("key_passphrase")) s.key_passphrase = parse_passphrase(n.at("key_passphrase"));
                 if (n.has("crl")) {
                     s.crl = n.at("crl").string();
@@ -460,7 +481,7 @@ Profile parse_profile(std::string_view json_text, std::string_view source) {
             if (!list.raw().is_array()) list.fail("expected a list, got " + list.type_name());
             for (std::size_t i = 0; i < list.raw().size(); ++i) {
                 Node n = list.at(i);
-                n.object({"user", "cn", "map", "key", "days"});
+                n.object({"user", "cn", "map", "key", "days", "formats"});
                 ClientSpec c;
                 n.require("user");
                 c.user = n.at("user").string();
@@ -483,6 +504,12 @@ Profile parse_profile(std::string_view json_text, std::string_view source) {
                            "certificate's CN to the role name exactly unless a pg_ident.conf map says otherwise");
                 if (n.has("key")) c.key = n.at("key").key_alg();
                 if (n.has("days")) c.days = n.at("days").integer(1, 36500);
+                if (n.has("formats")) {
+                    c.formats = parse_formats(n.at("formats"));
+                    if (c.formats->p12 && p.defaults.p12_passphrase.empty())
+                        n.at("formats").fail("\"p12\" needs defaults.p12_passphrase (postgresql.p12 is encrypted "
+                                             "with it)");
+                }
                 p.clients.push_back(std::move(c));
             }
         }

@@ -217,7 +217,8 @@ TEST_CASE("a bulk issue that fails part-way records nothing and writes nothing",
     (void)apply(parse_profile(base_profile().dump(), "t.json"), dir, {});
     const std::size_t rows = open_ledger("sqlite:" + dir + "/pgca.db")->list().size();
     std::vector<ClientRequest> reqs;
-    for (int i = 0; i < 300; ++i) reqs.push_back({IssueParams::client("bulk" + std::to_string(i), "", KeyAlg::ec_p256, i == 150 ? 0 : 30)});
+    for (int i = 0; i < 300; ++i)
+        reqs.push_back({IssueParams::client("bulk" + std::to_string(i), "", KeyAlg::ec_p256, i == 150 ? 0 : 30), {}, {}});
     auto pki = PkiDir::open(dir, false);
     try {
         pki->transact([&] { (void)pki->issuance().issue_batch({}, reqs, pki->jobs()); });

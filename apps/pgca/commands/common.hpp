@@ -33,6 +33,7 @@ int run_ledger(int argc, char** argv);
 int run_check(int argc, char** argv);
 int run_metrics(int argc, char** argv);
 int run_units(int argc, char** argv);
+int run_connect(int argc, char** argv);
 
 /// Thrown after --help was printed; main exits 0.
 struct HelpShown {};

@@ -234,6 +234,8 @@ public:
     static constexpr const char* kServerConf = "postgresql.ssl.conf";
     static constexpr const char* kClientCert = "postgresql.crt";  ///< sslcert
     static constexpr const char* kClientKey = "postgresql.key";   ///< sslkey
+    static constexpr const char* kClientPk8 = "postgresql.pk8";   ///< pgjdbc's default sslkey: PKCS#8 DER
+    static constexpr const char* kClientP12 = "postgresql.p12";   ///< PKCS#12 (key under alias "user")
     static constexpr const char* kClientService = "pg_service.conf";
     /// The modes pgca gives what it writes.
     static constexpr mode_t kPrivateFile = 0600;

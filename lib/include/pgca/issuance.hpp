@@ -15,6 +15,7 @@
 #include "pgca/key.hpp"
 #include "pgca/ledger.hpp"
 #include "pgca/name.hpp"
+#include "pgca/profile.hpp"
 #include "pgca/secret.hpp"
 
 namespace pgca {
@@ -33,6 +34,8 @@ struct ServerRequest {
 /// by the caller with validate_role_name, as a profile and the CLI do; key known).
 struct ClientRequest {
     IssueParams params;
+    ClientFormats formats;            ///< key files written beside postgresql.key
+    PassphraseSource p12_passphrase;  ///< encrypts postgresql.p12 (required with formats.p12)
 };
 
 /// A certificate issue_batch made, as its callers report it (its files hold the certificate).
@@ -80,6 +83,16 @@ private:
     CaStore& ca_;
     PassphraseCache& passphrases_;
 };
+
+/// One key file of a client bundle beside postgresql.key: its name in the folder and contents.
+struct KeyFile {
+    const char* name;
+    std::string data;
+};
+/// The key files `formats` asks for (postgresql.pk8, postgresql.p12), made from the client's
+/// `key` and `cert_file` (postgresql.crt: leaf + intermediate); written with mode 0600.
+[[nodiscard]] std::vector<KeyFile> client_key_files(const ClientFormats& formats, const PrivateKey& key,
+                                                    const std::string& cert_file, const std::string& p12_passphrase);
 
 /// The server subject pgca uses: CN = the first DNS host (else the first host).
 [[nodiscard]] DistinguishedName server_subject(const std::vector<std::string>& hosts);

@@ -51,6 +51,8 @@ public:
     /// PBKDF2-HMAC-SHA256, what OpenSSL, PostgreSQL's ssl_passphrase_command and libpq's
     /// sslpassword read. Throws Error(policy) for an empty passphrase.
     [[nodiscard]] std::string to_encrypted_pem(std::string_view passphrase) const;
+    /// Unencrypted PKCS#8 DER: the `.pk8` form pgjdbc reads (it cannot read PEM keys).
+    [[nodiscard]] std::string to_pkcs8_der() const;
     [[nodiscard]] KeyAlg alg() const noexcept { return alg_; }
     /// Borrowed pointer; valid while this key lives.
     [[nodiscard]] EVP_PKEY* native() const noexcept { return pkey_; }

@@ -63,6 +63,8 @@ public:
     /// read once. A command may fill it before it opens the folder (see apply), so that a wrong
     /// source fails before anything is written.
     void adopt_passphrases(PassphraseCache&& read) noexcept { passphrases_ = std::move(read); }
+    /// The passphrase `source` gives (read once per command; see adopt_passphrases).
+    [[nodiscard]] const std::string& passphrase(const PassphraseSource& source) { return passphrases_.get(source); }
 
     /// Runs `fn` in one ledger transaction. After the commit, the files it queued are written and
     /// made durable (one syncfs); so the ledger knows every certificate before its files exist.

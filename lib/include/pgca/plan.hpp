@@ -27,6 +27,7 @@ enum class StepKind {
     write_server_conf,    ///< servers/NAME/postgresql.ssl.conf, written when its content differs
     write_service,        ///< clients/ROLE/pg_service.conf, which differs from what it must hold
     ensure_folder,        ///< clients/ROLE exists with its mode (restored)
+    write_key_files,      ///< a client's postgresql.pk8/.p12 written from its kept key, or removed when unwanted
     retire,               ///< revoke every unexpired certificate of a server or client, remove its folder
     remove,               ///< a file or folder nobody accounts for
     refresh_crls,         ///< make the CRLs that are missing, stale or out of date with the ledger
@@ -56,6 +57,15 @@ struct Step {
 };
 
 /// What a command will do to a folder.
+/// What a write_key_files step changes in a client folder: the key files its formats ask for are
+/// written from the kept key (`write`), and the files of formats it no longer has are removed.
+struct KeyFilesChange {
+    bool write = false;
+    std::vector<const char*> remove;  ///< io::Layout names (kClientPk8, kClientP12)
+    [[nodiscard]] bool needed() const noexcept { return write || !remove.empty(); }
+};
+
+/// What `apply` will do to a folder.
 struct Plan {
     std::vector<Step> steps;
     std::vector<std::string> warnings;
@@ -69,6 +79,8 @@ struct Plan {
     RevocationReason revocation_reason = RevocationReason::unspecified;
     /// The refresh_crls step makes a new CRL for every CA, due or not (`pgca crl`).
     bool fresh_crls = false;
+    /// What the write_key_files steps change, in step order.
+    std::vector<KeyFilesChange> key_files;
 
     /// The steps a dry run prints, as actions (verb, kind, name, reason).
     [[nodiscard]] std::vector<Action> preview() const;

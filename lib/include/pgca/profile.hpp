@@ -28,6 +28,14 @@ struct CaSpec {
     PassphraseSource passphrase;
 };
 
+/// The key files a client bundle holds beside postgresql.key (PEM, always written).
+struct ClientFormats {
+    bool pk8 = false;  ///< postgresql.pk8: unencrypted PKCS#8 DER, pgjdbc's default key file
+    bool p12 = false;  ///< postgresql.p12: PKCS#12 under alias "user", encrypted with defaults.p12_passphrase
+    [[nodiscard]] bool any() const noexcept { return pk8 || p12; }
+    bool operator==(const ClientFormats& o) const noexcept { return pk8 == o.pk8 && p12 == o.p12; }
+};
+
 struct Defaults {
     KeyAlg key = KeyAlg::ec_p256;
     int server_days = 397;
@@ -36,6 +44,8 @@ struct Defaults {
     /// CRL lifetime. PostgreSQL refuses every client certificate once a CRL's nextUpdate has
     /// passed, so pgca makes long-lived CRLs and refreshes them when a third of this is left.
     int crl_days = 90;
+    ClientFormats client_formats;     ///< for clients without their own "formats"
+    PassphraseSource p12_passphrase;  ///< encrypts every postgresql.p12; required when a client has p12
 };
 
 struct ServerSpec {
@@ -44,6 +54,7 @@ struct ServerSpec {
     std::string install_dir;         ///< where the files live on the database host; "" = here
     std::optional<KeyAlg> key;
     std::optional<int> days;
+    std::optional<int> port;  ///< the port clients connect to; unset = libpq's default (5432)
     /// "file": ssl_crl_file (needs a reload after a revocation); "dir": ssl_crl_dir with hashed
     /// names, which PostgreSQL reads per connection, so a revocation takes effect without reload.
     std::string crl = "file";
@@ -58,6 +69,7 @@ struct ClientSpec {
     std::string map;   ///< pg_ident map name; required when cn differs from user
     std::optional<KeyAlg> key;
     std::optional<int> days;
+    std::optional<ClientFormats> formats;
 
     /// The CN the certificate carries.
     [[nodiscard]] const std::string& common_name() const noexcept { return cn.empty() ? user : cn; }
@@ -99,6 +111,9 @@ struct Profile {
     [[nodiscard]] int server_days(const ServerSpec& s) const { return s.days.value_or(defaults.server_days); }
     [[nodiscard]] KeyAlg client_key(const ClientSpec& c) const { return c.key.value_or(defaults.key); }
     [[nodiscard]] int client_days(const ClientSpec& c) const { return c.days.value_or(defaults.client_days); }
+    [[nodiscard]] ClientFormats client_formats(const ClientSpec& c) const {
+        return c.formats.value_or(defaults.client_formats);
+    }
 };
 
 /// Parses and validates a profile. Unknown keys, wrong types and invalid values throw
