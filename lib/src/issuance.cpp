@@ -155,6 +155,7 @@ std::vector<IssuedLeaf> Issuance::issue_batch(const std::vector<ServerRequest>& 
                 }
                 m.entry = light_entry(m.leaf, issuer_dn,
                                       IssueParams::server(r.name, r.hosts, r.key, r.days, r.key_passphrase));
+                m.entry.kind = m.entry.params.kind = r.kind;
             });
         } else {
             const ClientRequest& r = clients[i - servers.size()];
@@ -163,6 +164,7 @@ std::vector<IssuedLeaf> Issuance::issue_batch(const std::vector<ServerRequest>& 
                 m.entry = light_entry(
                     m.leaf, issuer_dn,
                     IssueParams::client(r.user, client_subjects[i - servers.size()].get("CN"), r.key, r.days));
+                m.entry.kind = m.entry.params.kind = r.kind;
             });
         }
         m.cert_file = m.leaf.cert_pem + chain;
@@ -191,19 +193,21 @@ std::vector<IssuedLeaf> Issuance::issue_batch(const std::vector<ServerRequest>& 
         if (auto prev = previous_of(m.entry.kind, name))
             ledger_.set_status(prev->issuer, prev->serial, CertStatus::superseded);
         in_context("issue " + std::string(to_string(m.entry.kind)) + " \"" + name + "\"", [&] { ledger_.record(m.entry); });
-        std::string folder = server ? layout_.server_dir(name) : layout_.client_dir(name);
-        std::string parent = server ? layout_.servers_dir() : layout_.clients_dir();
+        const io::Layout::LeafFiles where = layout_.leaf_files(m.entry.kind, name);
+        const bool pooler = m.entry.kind == CertKind::pooler || m.entry.kind == CertKind::pooler_client;
+        std::string parent = pooler ? layout_.poolers_dir() : server ? layout_.servers_dir() : layout_.clients_dir();
         if (parents.insert(parent).second) files_.make_dir(parent, kPublicDir);
-        files_.make_dir(folder, kPrivateDir);
+        files_.make_dir(where.folder, kPrivateDir);
+        if (!m.leaf.key_pem.empty())
+            files_.write(where.folder + "/" + where.key, std::move(m.leaf.key_pem), kPrivateFile);
+        files_.write(where.folder + "/" + where.cert, std::move(m.cert_file), kPublicFile);
         // The server's ssl_ca_file holds every CA that may sign client certificates, so a client
         // sending only its leaf still verifies (docs/postgres-facts.md §1.6); a client's sslrootcert
-        // holds the self-signed root alone (libpq sets no X509_V_FLAG_PARTIAL_CHAIN).
-        const std::string trust = server ? root_pem + chain : root_pem;
-        const char* cert_file = server ? io::Layout::kServerCert : io::Layout::kClientCert;
-        const char* key_file = server ? io::Layout::kServerKey : io::Layout::kClientKey;
-        if (!m.leaf.key_pem.empty()) files_.write(folder + "/" + key_file, std::move(m.leaf.key_pem), kPrivateFile);
-        files_.write(folder + "/" + cert_file, std::move(m.cert_file), kPublicFile);
-        files_.write_if_changed(folder + "/" + io::Layout::kTrust, trust, kPublicFile);
+        // holds the self-signed root alone (libpq sets no X509_V_FLAG_PARTIAL_CHAIN). A pooler's
+        // root.crt is written with its other files (write_pooler_files), once for both its leaves.
+        if (!pooler)
+            files_.write_if_changed(where.folder + "/" + io::Layout::kTrust, server ? root_pem + chain : root_pem,
+                                    kPublicFile);
         out.push_back({m.entry.serial, m.entry.not_after, std::move(m.leaf.cert_pem)});
         m = MadeLeaf{};  // its PEM strings now live in the file batch
     };
@@ -271,7 +275,7 @@ std::vector<std::string> Issuance::retire(CertKind kind, const std::string& name
         if (e.status == CertStatus::revoked || e.not_after <= now) continue;
         if (revoke(e, reason)) serials.push_back(e.serial);
     }
-    files_.remove(kind == CertKind::client ? layout_.client_dir(name) : layout_.server_dir(name));
+    files_.remove(layout_.leaf_files(kind, name).folder);
     return serials;
 }
 

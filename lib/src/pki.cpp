@@ -167,7 +167,7 @@ void PkiDir::sweep_after_crash() {
     if (!journal && !io::exists(marker)) return;
     recovered_ = true;
     for (const auto& d : {layout_.ca_dir(), layout_.crl_dir()}) io::remove_temp_files(d);
-    for (const auto& parent : {layout_.servers_dir(), layout_.clients_dir()})
+    for (const auto& parent : {layout_.servers_dir(), layout_.clients_dir(), layout_.poolers_dir()})
         for (const auto& name : io::list_dir(parent)) {
             io::remove_temp_files(parent + "/" + name);
             if (parent == layout_.servers_dir()) io::remove_temp_files(layout_.server_crl_dir(name));
@@ -187,13 +187,26 @@ bool PkiDir::write_server_conf(const Profile& profile, const ServerSpec& server)
                                    kPublicFile);
 }
 
+namespace {
+
+// The poolers that pool `user`, in profile order (each looked up in a set: this runs per client).
+std::vector<const PoolerSpec*> poolers_of(const Profile& profile, const std::string& user) {
+    std::vector<const PoolerSpec*> out;
+    for (const auto& p : profile.poolers)
+        if (p.pools(user)) out.push_back(&p);
+    return out;
+}
+
+}  // namespace
+
 io::FileWrite PkiDir::client_service_file(const Profile& profile, const ClientSpec& client) const {
     using L = io::Layout;
     const std::string& role = client.user;
     pg::ClientFiles files{layout_.client_file(role, L::kTrust), layout_.client_file(role, L::kClientCert),
                           layout_.client_file(role, L::kClientKey)};
     return {layout_.client_service(role),
-            pg::render_service(profile.name, client.user, profile.servers, profile.client_settings, files),
+            pg::render_service(profile.name, client.user, profile.servers, profile.client_settings, files,
+                               poolers_of(profile, client.user)),
             kPublicFile};
 }
 

@@ -26,6 +26,7 @@ struct ServerRequest {
     int days = 397;
     bool keep_key = false;  ///< sign a new certificate for the existing servers/NAME/server.key
     PassphraseSource key_passphrase;  ///< when set, server.key is written encrypted with it
+    CertKind kind = CertKind::server;  ///< or pooler (poolers/NAME/server.crt)
 };
 
 /// A client certificate to issue.
@@ -34,6 +35,7 @@ struct ClientRequest {
     std::string cn;  ///< "" = the role name
     KeyAlg key = KeyAlg::ec_p256;
     int days = 365;
+    CertKind kind = CertKind::client;  ///< or pooler_client (poolers/NAME/client.crt, CN `cn`)
 };
 
 /// A certificate issue_batch made, as its callers report it (its files hold the certificate).

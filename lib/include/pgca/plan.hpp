@@ -23,6 +23,7 @@ enum class StepKind {
     reissue,              ///< a new certificate in place of the current one (the reason says why)
     keep,                 ///< the current certificate stays
     write_server_conf,    ///< servers/NAME/postgresql.ssl.conf, written when its content differs
+    write_pooler_files,   ///< poolers/NAME/{pgbouncer.ini, pgbouncer_hba.conf, userlist.txt, root.crt} that differ
     write_service,        ///< clients/ROLE/pg_service.conf, which differs from what it must hold
     ensure_folder,        ///< clients/ROLE exists with its mode (restored)
     retire,               ///< revoke every unexpired certificate of a server or client, remove its folder
