@@ -42,13 +42,9 @@ IssueParams client_params(const Profile& profile, const PoolerSpec& p) {
     return params;
 }
 
-ServerRequest server_request(const Profile& profile, const PoolerSpec& p) {
-    return {p.name, p.hosts, key_of(profile, p), days_of(profile, p), false, {}, CertKind::pooler};
-}
+ServerRequest server_request(const Profile& profile, const PoolerSpec& p) { return {server_params(profile, p), false}; }
 
-ClientRequest client_request(const Profile& profile, const PoolerSpec& p) {
-    return {p.name, p.common_name(), key_of(profile, p), days_of(profile, p), CertKind::pooler_client};
-}
+ClientRequest client_request(const Profile& profile, const PoolerSpec& p) { return {client_params(profile, p)}; }
 
 std::string map_name(const PoolerSpec& p) { return "pgca-pooler-" + p.name; }
 
@@ -148,7 +144,7 @@ std::vector<std::string> queue_files(PkiDir& pki, const Profile& profile, const 
         {io::Layout::kPoolerUsers, render_users(profile.name, p)},
         // root + intermediate: the CAs that sign client certificates (client_tls_ca_file) and
         // the upstream's certificate (server_tls_ca_file).
-        {io::Layout::kTrust, pki.root().to_pem() + pki.chain_pem()},
+        {io::Layout::kTrust, pki.ca().root().to_pem() + pki.ca().chain_pem()},
     };
     std::vector<std::string> queued;
     for (const auto& [name, text] : files)

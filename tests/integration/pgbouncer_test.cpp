@@ -173,6 +173,22 @@ TEST_CASE("PgBouncer 1.18 pools every pooled user with certificates on both legs
         INFO(r.err);
         CHECK(r.exit_code == 0);
     }
+
+    // Revoking the pooler reaches PostgreSQL's CRL: a new pool (another database) cannot log in.
+    {
+        auto revoked = run_pgca({"revoke", "--dir", s.dir(), "--pooler", "b1"});
+        INFO(revoked.out << revoked.err);
+        REQUIRE(revoked.exit_code == 0);
+        CHECK_THAT(revoked.out, Catch::Contains("pooler \"b1\""));
+        s.pg().reload();
+        auto pg_log = s.pg().log_size();
+        auto r = s.pg().psql("service=pool-b1 dbname=template1", "SELECT 1",
+                             {{"PGSERVICEFILE", s.dir() + "/clients/alice/pg_service.conf"}});
+        INFO(r.err << bouncer.log());
+        CHECK(r.exit_code != 0);
+        // The server refuses the pooler's TLS handshake (its certificate is on the CRL now).
+        CHECK_THAT(s.pg().log_since(pg_log), Catch::Contains("could not accept SSL connection"));
+    }
 }
 
 TEST_CASE("PgBouncer 1.18: a fragment that opens its own [pgbouncer] section loses the operator's pidfile",
