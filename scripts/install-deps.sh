@@ -4,7 +4,7 @@ set -euo pipefail
 packages=(
   build-essential cmake pkg-config openssl
   libssl-dev libcxxopts-dev nlohmann-json3-dev catch2 libsqlite3-dev libpq-dev
-  postgresql-15 postgresql-client-15
+  postgresql-15 postgresql-client-15 pgbouncer
   prometheus systemd  # promtool checks `pgca metrics`, systemd-analyze verify checks `pgca units`
   clang-14 libclang-rt-14-dev llvm-14  # CI's second compiler, and libFuzzer (+ llvm-symbolizer) for scripts/fuzz.sh
   # The real drivers `pgca connect` is tested with (tests/integration/drivers_test.cpp):

@@ -232,18 +232,20 @@ std::vector<IssuedLeaf> Issuance::issue_batch(const std::vector<ServerRequest>& 
         if (auto prev = previous_of(m.entry.kind, name))
             ledger_.set_status(prev->issuer, prev->serial, CertStatus::superseded);
         in_context("issue " + std::string(to_string(m.entry.kind)) + " \"" + name + "\"", [&] { ledger_.record(m.entry); });
-        std::string folder = server ? layout_.server_dir(name) : layout_.client_dir(name);
+        const io::Layout::LeafFiles where = layout_.leaf_files(m.entry.kind, name);
+        const bool pooler = m.entry.kind == CertKind::pooler || m.entry.kind == CertKind::pooler_client;
         queue_folder(m.entry.kind, name);
+        if (!m.leaf.key_pem.empty())
+            files_.write(where.folder + "/" + where.key, std::move(m.leaf.key_pem), kPrivateFile);
+        files_.write(where.folder + "/" + where.cert, std::move(m.cert_file), kPublicFile);
         // The server's ssl_ca_file holds every CA that may sign client certificates, so a client
         // sending only its leaf still verifies (docs/postgres-facts.md §1.6); a client's sslrootcert
-        // holds the self-signed root alone (libpq sets no X509_V_FLAG_PARTIAL_CHAIN).
-        const std::string trust = server ? root_pem + chain : root_pem;
-        const char* cert_file = server ? io::Layout::kServerCert : io::Layout::kClientCert;
-        const char* key_file = server ? io::Layout::kServerKey : io::Layout::kClientKey;
-        if (!m.leaf.key_pem.empty()) files_.write(folder + "/" + key_file, std::move(m.leaf.key_pem), kPrivateFile);
-        for (auto& f : m.key_files) files_.write(folder + "/" + f.name, std::move(f.data), kPrivateFile);
-        files_.write(folder + "/" + cert_file, std::move(m.cert_file), kPublicFile);
-        files_.write_if_changed(folder + "/" + io::Layout::kTrust, trust, kPublicFile);
+        // holds the self-signed root alone (libpq sets no X509_V_FLAG_PARTIAL_CHAIN). A pooler's
+        // root.crt is written with its other files (write_pooler_files), once for both its leaves.
+        if (!pooler)
+            files_.write_if_changed(where.folder + "/" + io::Layout::kTrust, server ? root_pem + chain : root_pem,
+                                    kPublicFile);
+        for (auto& f : m.key_files) files_.write(where.folder + "/" + f.name, std::move(f.data), kPrivateFile);
         out.push_back({m.entry.serial, m.entry.not_after, std::move(m.leaf.cert_pem)});
         m = MadeLeaf{};  // its PEM strings now live in the file batch
     };
@@ -301,9 +303,9 @@ std::vector<IssuedLeaf> Issuance::issue_batch(const std::vector<ServerRequest>& 
 }
 
 void Issuance::queue_folder(CertKind kind, const std::string& name) {
-    const bool server = kind == CertKind::server;
-    files_.make_dir(server ? layout_.servers_dir() : layout_.clients_dir(), kPublicDir);
-    files_.make_dir(server ? layout_.server_dir(name) : layout_.client_dir(name), kPrivateDir);
+    const io::Layout::LeafFiles where = layout_.leaf_files(kind, name);
+    files_.make_dir(where.folder.substr(0, where.folder.rfind('/')), kPublicDir);
+    files_.make_dir(where.folder, kPrivateDir);
 }
 
 bool Issuance::revoke(const LedgerEntry& entry, RevocationReason reason) {
@@ -317,7 +319,7 @@ std::vector<std::string> Issuance::retire(CertKind kind, const std::string& name
         if (e.status == CertStatus::revoked || e.not_after <= now) continue;
         if (revoke(e, reason)) serials.push_back(e.serial);
     }
-    files_.remove(kind == CertKind::client ? layout_.client_dir(name) : layout_.server_dir(name));
+    files_.remove(layout_.leaf_files(kind, name).folder);
     return serials;
 }
 

@@ -11,7 +11,8 @@ namespace {
 
 constexpr std::pair<CertKind, std::string_view> kKindNames[] = {
     {CertKind::root, "root"},     {CertKind::intermediate, "intermediate"}, {CertKind::server, "server"},
-    {CertKind::client, "client"}, {CertKind::unknown, "unknown"},
+    {CertKind::client, "client"}, {CertKind::unknown, "unknown"},           {CertKind::pooler, "pooler"},
+    {CertKind::pooler_client, "pooler_client"},
 };
 
 // One field that decides a re-issue: its values (one, or a list's), or std::nullopt when not known.
@@ -30,12 +31,14 @@ std::vector<Field> decisive_fields(const IssueParams& p) {
     std::optional<std::string> key;
     if (p.key) key = std::string(to_string(*p.key));
     switch (p.kind) {
-        case CertKind::server: {
+        case CertKind::server:
+        case CertKind::pooler: {
             std::optional<std::string> pass;
             if (p.key_passphrase) pass = p.key_passphrase->to_json();
             return {Field{"hosts", true, p.hosts}, one("key", key), one("key_passphrase", pass)};
         }
-        case CertKind::client: return {one("cn", p.common_name()), one("key", key)};
+        case CertKind::client:
+        case CertKind::pooler_client: return {one("cn", p.common_name()), one("key", key)};
         case CertKind::root:
         case CertKind::intermediate: return {one("key", key)};
         case CertKind::unknown: break;

@@ -172,14 +172,16 @@ std::vector<LedgerEntry> revoke_targets(Ledger& ledger, const RevokeTarget& targ
         // by_serial takes the serial as typed (any case, any leading zeros).
         what = "serial " + target.serial;
         for (auto& e : ledger.by_serial(target.serial))
-            if (e.kind == CertKind::server || e.kind == CertKind::client) targets.push_back(std::move(e));
-        if (targets.empty()) throw Error(ErrorKind::input, "revoke: no server or client certificate with " + what);
+            if (is_server_kind(e.kind) || is_client_kind(e.kind)) targets.push_back(std::move(e));
+        if (targets.empty()) throw Error(ErrorKind::input, "revoke: no server, client or pooler certificate with " + what);
         if (targets.size() > 1) throw Error(ErrorKind::input, "revoke: " + what + " is ambiguous (several issuers)");
         what = "serial " + targets.front().serial;  // as the ledger spells it
         return targets;
     }
     what = std::string(to_string(target.kind)) + " \"" + target.name + "\"";
     auto all = ledger.by_name(target.kind, target.name);
+    if (target.kind == CertKind::pooler)  // a pooler's two certificates together
+        for (auto& e : ledger.by_name(CertKind::pooler_client, target.name)) all.push_back(std::move(e));
     if (all.empty()) throw Error(ErrorKind::input, "revoke: the ledger has no certificate for " + what);
     // Superseded certificates are still valid until they expire: revoke them too.
     const std::time_t now = std::time(nullptr);

@@ -1,6 +1,7 @@
 #include "pgca/pg_render.hpp"
 
 #include <algorithm>
+#include <optional>
 
 #include "pgca/pg_syntax.hpp"
 
@@ -111,19 +112,19 @@ std::string render_server_conf(std::string_view profile_name, const ServerSpec& 
 }
 
 std::string render_service(std::string_view profile_name, std::string_view user, const std::vector<ServerSpec>& servers,
-                           const Settings& settings, const ClientFiles& files) {
+                           const Settings& settings, const ClientFiles& files,
+                           const std::vector<const PoolerSpec*>& poolers) {
     // libpq's parseServiceFile takes everything after the first '=' up to the end of the line,
     // with no quoting, and drops the blanks at its end, so values are written as they are
     // (validated to hold no control characters and to end with no blank).
-    auto section = [&](const std::string& name, const ServerSpec* server) {
+    // A host's own port replaces client_settings.port.
+    auto section = [&](const std::string& name, const std::vector<std::string>* hosts, std::optional<int> port) {
         std::string out = "[" + name + "]\n";
-        const bool own_port = server != nullptr && server->port;
-        if (server != nullptr) out += "host=" + server->hosts.front() + "\n";
-        if (own_port) out += "port=" + std::to_string(*server->port) + "\n";
+        if (hosts != nullptr) out += "host=" + hosts->front() + "\n";
+        if (port) out += "port=" + std::to_string(*port) + "\n";
         out += "user=" + std::string(user) + "\n";
-        // A server's own port replaces client_settings.port (libpq keeps the first of two).
         for (const auto& [k, v] : settings)
-            if (!(own_port && k == "port")) out += k + "=" + v + "\n";
+            if (!port || k != "port") out += k + "=" + v + "\n";
         out += "sslrootcert=" + files.root_cert + "\n";
         out += "sslcert=" + files.cert + "\n";
         out += "sslkey=" + files.key + "\n";
@@ -132,9 +133,11 @@ std::string render_service(std::string_view profile_name, std::string_view user,
     const std::string name(profile_name);
     std::string out = "# libpq service file for role \"" + std::string(user) + "\", written by pgca from profile \"" +
                       name + "\".\n# Use: PGSERVICEFILE=<this file> psql \"service=" + name + " dbname=…\"\n";
-    out += section(name, servers.empty() ? nullptr : &servers.front());
+    out += servers.empty() ? section(name, nullptr, std::nullopt)
+                           : section(name, &servers.front().hosts, servers.front().port);
     if (servers.size() > 1)
-        for (const auto& s : servers) out += "\n" + section(name + "-" + s.name, &s);
+        for (const auto& s : servers) out += "\n" + section(name + "-" + s.name, &s.hosts, s.port);
+    for (const PoolerSpec* p : poolers) out += "\n" + section(name + "-" + p->name, &p->hosts, p->port);
     return out;
 }
 
@@ -147,13 +150,27 @@ io::FileWrite server_conf_file(const io::Layout& layout, const Profile& profile,
             L::kPublicFile};
 }
 
+namespace {
+
+// The poolers that pool `user`, in profile order (each looked up in a set: this runs per client).
+std::vector<const PoolerSpec*> poolers_of(const Profile& profile, const std::string& user) {
+    std::vector<const PoolerSpec*> out;
+    for (const auto& p : profile.poolers)
+        if (p.pools(user)) out.push_back(&p);
+    return out;
+}
+
+}  // namespace
+
 io::FileWrite service_file(const io::Layout& layout, const Profile& profile, const ClientSpec& client) {
     using L = io::Layout;
     const std::string& role = client.user;
     const ClientFiles files{layout.client_file(role, L::kTrust), layout.client_file(role, L::kClientCert),
                             layout.client_file(role, L::kClientKey)};
     return {layout.client_service(role),
-            render_service(profile.name, client.user, profile.servers, profile.client_settings, files), L::kPublicFile};
+            render_service(profile.name, client.user, profile.servers, profile.client_settings, files,
+                           poolers_of(profile, client.user)),
+            L::kPublicFile};
 }
 
 }  // namespace pgca::pg

@@ -111,7 +111,7 @@ void PkiDir::sweep_after_crash() {
     if (!journal && !io::exists(marker)) return;
     recovered_ = true;
     for (const auto& d : {layout_.ca_dir(), layout_.crl_dir()}) io::remove_temp_files(d);
-    for (const auto& parent : {layout_.servers_dir(), layout_.clients_dir()})
+    for (const auto& parent : {layout_.servers_dir(), layout_.clients_dir(), layout_.poolers_dir()})
         for (const auto& name : io::list_dir(parent)) {
             io::remove_temp_files(parent + "/" + name);
             if (parent == layout_.servers_dir()) io::remove_temp_files(layout_.server_crl_dir(name));

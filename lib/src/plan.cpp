@@ -16,6 +16,7 @@
 #include "pgca/pg_render.hpp"
 #include "pgca/pkcs12.hpp"
 #include "pgca/wipe.hpp"
+#include "pgca/pooler.hpp"
 
 namespace pgca {
 namespace {
@@ -116,17 +117,19 @@ public:
     explicit Listed(const Profile& profile) {
         for (const auto& s : profile.servers) servers_.insert(s.name);
         for (const auto& c : profile.clients) clients_.insert(c.user);
+        for (const auto& p : profile.poolers) poolers_.insert(p.name);
     }
     bool operator()(CertKind kind, std::string_view name) const {
+        if (kind == CertKind::pooler || kind == CertKind::pooler_client) return poolers_.count(name) != 0;
         return kind == CertKind::server ? servers_.count(name) != 0 : clients_.count(name) != 0;
     }
 
 private:
-    std::unordered_set<std::string_view> servers_, clients_;
+    std::unordered_set<std::string_view> servers_, clients_, poolers_;
 };
 
-// The servers and clients with a valid certificate that left the profile: apply retires them.
-bool is_leaf(CertKind kind) { return kind == CertKind::server || kind == CertKind::client; }
+// The servers, clients and poolers with a valid certificate that left the profile: apply retires them.
+bool is_leaf(CertKind kind) { return is_server_kind(kind) || is_client_kind(kind); }
 
 std::set<std::pair<CertKind, std::string>> leaving(const std::vector<LedgerEntry>& valid, const Listed& listed) {
     std::set<std::pair<CertKind, std::string>> gone;
@@ -174,8 +177,8 @@ void plan_retire(Plan& plan, Ledger& ledger, const io::Layout& layout, CertKind 
     for (const auto& e : ledger.by_name(kind, name))
         if (e.status != CertStatus::revoked && e.not_after > now) serials.push_back(e.serial);
     plan.steps.push_back({StepKind::retire, kind_name, name, "no longer in the profile; would revoke " + joined(serials)});
-    std::string folder = kind == CertKind::client ? layout.client_dir(name) : layout.server_dir(name);
-    if (io::exists(folder))
+    std::string folder = layout.leaf_files(kind, name).folder;
+    if (io::exists(folder) && (kind != CertKind::pooler_client || ledger.by_name(CertKind::pooler, name).empty()))
         plan.steps.push_back({StepKind::remove, "file", folder, kind_name + " no longer in the profile", true, false});
 }
 
@@ -265,12 +268,20 @@ public:
             // What decided is what is issued (and recorded).
             if (decide(CertKind::server, s.name, std::move(why))) plan_.servers.push_back({std::move(wanted), false});
         }
+        // A pooler's server certificate is a server's (issue_batch takes them with the servers).
+        for (const auto& p : profile_.poolers)
+            if (decide_pooler(pooler::server_params(profile_, p)))
+                plan_.servers.push_back(pooler::server_request(profile_, p));
     }
 
     // Checking a client reads and hashes its certificate and key files and compares its
     // pg_service.conf: with one folder lookup per client, and on several threads, because a
     // profile may list thousands of them.
     void clients() {
+        // A pooler's client certificate is a client's, issued before the profile's clients.
+        for (const auto& p : profile_.poolers)
+            if (decide_pooler(pooler::client_params(profile_, p)))
+                plan_.clients.push_back(pooler::client_request(profile_, p));
         checks_.resize(profile_.clients.size());
         const ClientFormats in_use = formats_in_use(pki_.ledger());
         const std::string* p12_pass = nullptr;
@@ -313,6 +324,8 @@ public:
         for (auto& step : issues_) plan_.steps.push_back(std::move(step));
         for (const auto& s : profile_.servers)
             plan_.steps.push_back({StepKind::write_server_conf, "server", s.name, "", false, true});
+        for (const auto& p : profile_.poolers)
+            plan_.steps.push_back({StepKind::write_pooler_files, "pooler", p.name, "", false, true});
         for (std::size_t i = 0; i < checks_.size(); ++i) {
             const std::string& user = profile_.clients[i].user;
             if (checks_[i].service) {
@@ -343,6 +356,11 @@ private:
         if (e == nullptr) return "new";
         if (!ca_.ready) return "new CA";
         return reissue_reason(*e, wanted, folder, cert_file, key_file, ca_, pki_, profile_.defaults.renew_before_days);
+    }
+
+    bool decide_pooler(const IssueParams& wanted) {
+        const io::Layout::LeafFiles where = pki_.layout().leaf_files(wanted.kind, wanted.name);
+        return decide(wanted.kind, wanted.name, reason(wanted, io::Folder(where.folder), where.cert, where.key));
     }
 
     // A keep step now, or an issue step queued after every keep. True when it issues.
@@ -377,6 +395,7 @@ const char* verb(StepKind kind) noexcept {
         case StepKind::reissue: return "reissue";
         case StepKind::keep: return "keep";
         case StepKind::write_server_conf:
+        case StepKind::write_pooler_files:
         case StepKind::write_service:
         case StepKind::refresh_crls:
         case StepKind::write_file: return "write";
@@ -403,6 +422,7 @@ std::vector<Action> Plan::preview() const {
 
 AccessFiles render_access(const Profile& profile) {
     pg::AccessPlan access = pg::plan_access(profile.hba, profile.clients, profile.source);
+    pooler::add_access(profile, access);
     return {pg::render_hba(profile.name, access), pg::render_ident(profile.name, access), access.warnings};
 }
 
@@ -412,6 +432,8 @@ Plan plan_fresh_apply(const Profile& profile, const AccessFiles& access, const i
     if (profile.ca.intermediate)
         plan.steps.push_back({StepKind::create_intermediate, "intermediate", "intermediate", "", true, false});
     for (const auto& s : profile.servers) plan.steps.push_back({StepKind::issue, "server", s.name, "new"});
+    for (const auto& p : profile.poolers) plan.steps.push_back({StepKind::issue, "pooler", p.name, "new"});
+    for (const auto& p : profile.poolers) plan.steps.push_back({StepKind::issue, "pooler_client", p.name, "new"});
     for (const auto& c : profile.clients) plan.steps.push_back({StepKind::issue, "client", c.user, "new"});
     plan.steps.push_back({StepKind::write_file, "file", layout.hba(), ""});
     plan.writes.push_back({layout.hba(), access.hba, io::Layout::kPublicFile});
@@ -448,9 +470,10 @@ Plan plan_apply(const Profile& profile, const AccessFiles& access, PkiDir& pki, 
     for (const auto& [kind, name] : gone) plan_retire(plan, pki.ledger(), pki.layout(), kind, name);
     // Folders nobody accounts for (left by a killed run, or by hand): removed.
     for (const auto& [parent, kind] : {std::pair{pki.layout().servers_dir(), CertKind::server},
-                                       std::pair{pki.layout().clients_dir(), CertKind::client}})
+                                       std::pair{pki.layout().clients_dir(), CertKind::client},
+                                       std::pair{pki.layout().poolers_dir(), CertKind::pooler}})
         for (const auto& name : io::list_dir(parent))
-            if (!listed(kind, name) && gone.count({kind, name}) == 0)
+            if (!listed(kind, name) && gone.count({kind, name}) == 0 && gone.count({CertKind::pooler_client, name}) == 0)
                 plan.steps.push_back({StepKind::remove, "file", parent + "/" + name, "not in the profile"});
     plan_stale_crl_files(plan, pki, profile);
 
@@ -510,6 +533,12 @@ private:
                     done_.push_back({"write", "file", pki_.layout().server_conf(step.name), ""});
                 return;
             }
+            case StepKind::write_pooler_files: {
+                const PoolerSpec* p = profile_.find_pooler(step.name);
+                if (p != nullptr)
+                    for (auto& path : pooler::queue_files(pki_, profile_, *p)) done_.push_back({"write", "file", path, ""});
+                return;
+            }
             case StepKind::write_service: {
                 io::FileWrite& w = plan_.writes[next_write_++];
                 pki_.issuance().queue_folder(CertKind::client, step.name);
@@ -519,7 +548,7 @@ private:
             case StepKind::ensure_folder: return pki_.issuance().queue_folder(CertKind::client, step.name);
             case StepKind::write_key_files: return write_key_files(step);
             case StepKind::retire: {
-                const CertKind kind = step.target_kind == "client" ? CertKind::client : CertKind::server;
+                const CertKind kind = parse_cert_kind(step.target_kind).value_or(CertKind::server);
                 auto serials = pki_.issuance().retire(kind, step.name, RevocationReason::cessation_of_operation);
                 done_.push_back({"revoke", step.target_kind, step.name,
                                  "no longer in the profile; revoked " + joined(serials) + ", folder removed"});

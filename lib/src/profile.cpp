@@ -302,6 +302,81 @@ void parse_hba(const Node& n, Profile& p) {
     p.hba.push_back(std::move(r));
 }
 
+// The folder path a PgBouncer ini line names: PgBouncer 1.18's ini reader ends a value at ';' or
+// '#' and trims blanks, so a path holding them (or a quote or '%') would name another file.
+void validate_ini_path(const Node& n, const std::string& path) {
+    n.check([&] { pg::validate_conf_path(path, "install_dir"); });
+    if (path.find_first_of(" \t;#\"'%") != std::string::npos)
+        n.fail("\"" + path + "\" cannot be written into pgbouncer.ini (no blank, ';', '#', quote or '%')");
+}
+
+// poolers[]: each a PgBouncer in front of one server, pooling profile clients (README "PgBouncer").
+void parse_poolers(const Node& list, Profile& p) {
+    if (!list.raw().is_array()) list.fail("expected a list, got " + list.type_name());
+    std::set<std::string> names;
+    for (std::size_t i = 0; i < list.raw().size(); ++i) {
+        Node n = list.at(i);
+        n.object({"name", "hosts", "port", "upstream", "users", "address", "install_dir", "key", "days"});
+        for (const char* k : {"name", "hosts", "upstream", "users"}) n.require(k);
+        PoolerSpec s;
+        s.name = n.at("name").string();
+        n.at("name").check([&] { validate_simple_name(s.name, "pooler name"); });
+        if (!names.insert(s.name).second) n.at("name").fail("duplicate pooler name \"" + s.name + "\"");
+        // [PROFILE-NAME] service entries name servers and poolers alike.
+        if (p.find_server(s.name) != nullptr)
+            n.at("name").fail("\"" + s.name + "\" is a server's name; the service entries [" + p.name + "-NAME] "
+                              "of servers and poolers share one namespace");
+        Node hosts = n.at("hosts");
+        s.hosts = hosts.string_list();
+        for (std::size_t k = 0; k < s.hosts.size(); ++k)
+            (hosts.raw().is_array() ? hosts.at(k) : hosts).check([&] { validate_host(s.hosts[k], "host"); });
+        if (n.has("port")) s.port = n.at("port").integer(1, 65535);
+        s.upstream = n.at("upstream").string();
+        if (p.find_server(s.upstream) == nullptr) {
+            std::string known;
+            for (const auto& sv : p.servers) known += (known.empty() ? "" : ", ") + sv.name;
+            n.at("upstream").fail("\"" + s.upstream + "\" is not a server of this profile (servers: " +
+                                  (known.empty() ? std::string("none") : known) + ")");
+        }
+        Node users = n.at("users");
+        const std::string cn = s.common_name();
+        for (const auto& c : p.clients)
+            if (c.user == cn || c.common_name() == cn)
+                n.at("name").fail("the pooler's certificate CN \"" + cn + "\" is client \"" + c.user +
+                                  "\"'s role or CN; PostgreSQL could not tell them apart");
+        if (users.raw().is_string() && users.string() == "all") {
+            for (const auto& c : p.clients) (c.cn.empty() ? s.users : s.left_out).push_back(c.user);
+            if (s.users.empty()) users.fail("\"all\" pools no client: no client's CN is its role name");
+        } else {
+            if (!users.raw().is_array()) users.fail("expected \"all\" or a list of client roles, got " + users.type_name());
+            s.users = users.string_list();
+            std::set<std::string> seen;
+            for (std::size_t k = 0; k < s.users.size(); ++k) {
+                const ClientSpec* c = p.find_client(s.users[k]);
+                if (c == nullptr) users.at(k).fail("\"" + s.users[k] + "\" is not a client of this profile");
+                if (!seen.insert(c->user).second) users.at(k).fail("duplicate user \"" + c->user + "\"");
+                if (!c->cn.empty())
+                    users.at(k).fail("client \"" + c->user + "\" has CN \"" + c->cn + "\": PgBouncer 1.18 compares "
+                                     "the client certificate's CN with the user name (auth_type cert, hba cert) and "
+                                     "has no maps, so it could never log in through the pooler");
+            }
+        }
+        if (n.has("address")) {
+            s.address = n.at("address").string();
+            n.at("address").check([&] { pg::validate_hba_address(s.address); });
+        }
+        if (n.has("install_dir")) {
+            s.install_dir = n.at("install_dir").string();
+            validate_ini_path(n.at("install_dir"), s.install_dir);
+            if (s.install_dir.front() != '/') n.at("install_dir").fail("must be an absolute path");
+        }
+        if (n.has("key")) s.key = n.at("key").key_alg();
+        if (n.has("days")) s.days = n.at("days").integer(1, 36500);
+        s.user_set.insert(s.users.begin(), s.users.end());
+        p.poolers.push_back(std::move(s));
+    }
+}
+
 }  // namespace
 
 void validate_role_name(std::string_view role, std::string_view what) {
@@ -363,6 +438,12 @@ const ServerSpec* Profile::find_server(std::string_view server) const {
     return nullptr;
 }
 
+const PoolerSpec* Profile::find_pooler(std::string_view pooler) const {
+    for (const auto& s : poolers)
+        if (s.name == pooler) return &s;
+    return nullptr;
+}
+
 Profile parse_profile(std::string_view json_text, std::string_view source) {
     json doc;
     try {
@@ -380,8 +461,8 @@ Profile parse_profile(std::string_view json_text, std::string_view source) {
     }
     try {
         Node root(doc, "");
-        root.object({"pgca_profile", "name", "ca", "defaults", "servers", "clients", "hba", "server_settings",
-                     "client_settings"});
+        root.object({"pgca_profile", "name", "ca", "defaults", "servers", "clients", "hba", "poolers",
+                     "server_settings", "client_settings"});
         root.require("pgca_profile");
         if (!doc["pgca_profile"].is_number_integer() || doc["pgca_profile"].get<long long>() != 1)
             root.at("pgca_profile").fail("unsupported profile version (this pgca reads version 1)");
@@ -519,6 +600,7 @@ Profile parse_profile(std::string_view json_text, std::string_view source) {
             if (!list.raw().is_array()) list.fail("expected a list, got " + list.type_name());
             for (std::size_t i = 0; i < list.raw().size(); ++i) parse_hba(list.at(i), p);
         }
+        if (root.has("poolers")) parse_poolers(root.at("poolers"), p);
 
         if (root.has("server_settings")) {
             Node s = root.at("server_settings");
@@ -545,6 +627,8 @@ Profile parse_profile(std::string_view json_text, std::string_view source) {
             if (p.servers[i].days) check_window(*p.servers[i].days, "servers[" + std::to_string(i) + "].days");
         for (std::size_t i = 0; i < p.clients.size(); ++i)
             if (p.clients[i].days) check_window(*p.clients[i].days, "clients[" + std::to_string(i) + "].days");
+        for (std::size_t i = 0; i < p.poolers.size(); ++i)
+            if (p.poolers[i].days) check_window(*p.poolers[i].days, "poolers[" + std::to_string(i) + "].days");
         p.client_settings["sslmode"] = "verify-full";
         if (root.has("client_settings")) {
             Node s = root.at("client_settings");

@@ -46,15 +46,15 @@ int run_list(int argc, char** argv) {
     }
     std::size_t name_w = 4;
     for (const auto& e : rows) name_w = std::max(name_w, e.name.size());
-    std::cout << std::left << std::setw(static_cast<int>(name_w)) << "NAME" << "  " << std::setw(12) << "KIND"
+    std::cout << std::left << std::setw(static_cast<int>(name_w)) << "NAME" << "  " << std::setw(15) << "KIND"
               << std::setw(34) << "SERIAL" << std::setw(22) << "NOT AFTER" << std::setw(10) << "DAYS LEFT"
               << "STATUS\n";
     for (const auto& e : rows)
-        std::cout << std::setw(static_cast<int>(name_w)) << e.name << "  " << std::setw(12) << to_string(e.kind)
+        std::cout << std::setw(static_cast<int>(name_w)) << e.name << "  " << std::setw(15) << to_string(e.kind)
                   << std::setw(34) << e.serial << std::setw(22) << format_time(e.not_after) << std::setw(10)
                   << days_left(e) << to_string(e.status) << "\n";
     for (const auto& c : crl_rows)
-        std::cout << std::setw(static_cast<int>(name_w)) << c.name << "  " << std::setw(12) << "crl" << std::setw(34)
+        std::cout << std::setw(static_cast<int>(name_w)) << c.name << "  " << std::setw(15) << "crl" << std::setw(34)
                   << ("number " + std::to_string(c.number)) << std::setw(22) << format_time(c.next_update)
                   << std::setw(10) << static_cast<long>((c.next_update - now) / 86400)
                   << (c.next_update > now ? "valid" : "expired") << " (" << c.entries << " revoked)\n";

@@ -1,4 +1,5 @@
-// pgca revoke --dir DIR (--serial HEX | --user ROLE | --server NAME) [--reason REASON] [--json] [--dry-run]
+// pgca revoke --dir DIR (--serial HEX | --user ROLE | --server NAME | --pooler NAME) [--reason REASON]
+//             [--json] [--dry-run]
 #include <iostream>
 
 #include "commands/common.hpp"
@@ -14,6 +15,8 @@ int run_revoke(int argc, char** argv) {
         ("serial", "the certificate with this serial (hex)", cxxopts::value<std::string>())
         ("user", "every unexpired certificate of this role", cxxopts::value<std::string>())
         ("server", "every unexpired certificate of this server", cxxopts::value<std::string>())
+        ("pooler", "every unexpired certificate of this pooler (its server and client certificates)",
+         cxxopts::value<std::string>())
         ("reason", "RFC 5280 reason: " + revocation_reason_names(),
          cxxopts::value<std::string>()->default_value("unspecified"))
         ("json", "print JSON");
@@ -21,8 +24,8 @@ int run_revoke(int argc, char** argv) {
     add_dry_run_option(options);
     auto r = parse(options, argc, argv);
     const OpenOptions open_options = writer_open_options(r);
-    int chosen = static_cast<int>(r.count("serial") + r.count("user") + r.count("server"));
-    if (chosen != 1) throw Error(ErrorKind::usage, "revoke: give exactly one of --serial, --user, --server");
+    int chosen = static_cast<int>(r.count("serial") + r.count("user") + r.count("server") + r.count("pooler"));
+    if (chosen != 1) throw Error(ErrorKind::usage, "revoke: give exactly one of --serial, --user, --server, --pooler");
     std::string reason_text = r["reason"].as<std::string>();
     auto reason = parse_revocation_reason(reason_text);
     if (!reason)
@@ -33,8 +36,12 @@ int run_revoke(int argc, char** argv) {
     if (r.count("serial") != 0) {
         target.serial = r["serial"].as<std::string>();
     } else {
-        target.kind = r.count("user") != 0 ? CertKind::client : CertKind::server;
-        target.name = r.count("user") != 0 ? r["user"].as<std::string>() : r["server"].as<std::string>();
+        for (const auto& [option, kind] : {std::pair{"user", CertKind::client}, std::pair{"server", CertKind::server},
+                                           std::pair{"pooler", CertKind::pooler}})
+            if (r.count(option) != 0) {
+                target.kind = kind;
+                target.name = r[option].as<std::string>();
+            }
     }
     const ops::RevokeResult done = ops::revoke(r["dir"].as<std::string>(), target, *reason, open_options);
     const auto& [what, revoked, already, crl_actions, actions] = done;

@@ -18,6 +18,8 @@
 #include <string_view>
 #include <vector>
 
+#include "pgca/cert_kind.hpp"
+
 namespace pgca::io {
 
 /// The most pgca reads of a profile or a --users-file.
@@ -237,6 +239,12 @@ public:
     static constexpr const char* kClientPk8 = "postgresql.pk8";   ///< pgjdbc's default sslkey: PKCS#8 DER
     static constexpr const char* kClientP12 = "postgresql.p12";   ///< PKCS#12 (key under alias "user")
     static constexpr const char* kClientService = "pg_service.conf";
+    // A pooler's folder (poolers/NAME): server.crt/.key (clients → pooler), root.crt, and these.
+    static constexpr const char* kPoolerClientCert = "client.crt";  ///< server_tls_cert_file: pooler → PostgreSQL
+    static constexpr const char* kPoolerClientKey = "client.key";   ///< server_tls_key_file
+    static constexpr const char* kPoolerIni = "pgbouncer.ini";      ///< the fragment for %include
+    static constexpr const char* kPoolerHba = "pgbouncer_hba.conf"; ///< auth_hba_file
+    static constexpr const char* kPoolerUsers = "userlist.txt";     ///< auth_file: the pooled users
     /// The modes pgca gives what it writes.
     static constexpr mode_t kPrivateFile = 0600;
     static constexpr mode_t kPublicFile = 0644;
@@ -267,6 +275,26 @@ public:
     [[nodiscard]] std::string server_conf(std::string_view name) const { return server_file(name, kServerConf); }
     [[nodiscard]] std::string server_crl_dir(std::string_view name) const { return server_file(name, kServerCrlDir); }
     [[nodiscard]] std::string client_service(std::string_view role) const { return client_file(role, kClientService); }
+    [[nodiscard]] std::string poolers_dir() const { return dir_ + "/poolers"; }
+    [[nodiscard]] std::string pooler_dir(std::string_view name) const { return poolers_dir() + "/" + std::string(name); }
+    [[nodiscard]] std::string pooler_file(std::string_view name, const char* file) const {
+        return pooler_dir(name) + "/" + file;
+    }
+    /// Where the certificate of a leaf of `kind` named `name` lives: its folder, certificate and
+    /// key file names (servers/NAME, clients/ROLE, poolers/NAME).
+    struct LeafFiles {
+        std::string folder;
+        const char* cert;
+        const char* key;
+    };
+    [[nodiscard]] LeafFiles leaf_files(CertKind kind, std::string_view name) const {
+        switch (kind) {
+            case CertKind::pooler: return {pooler_dir(name), kServerCert, kServerKey};
+            case CertKind::pooler_client: return {pooler_dir(name), kPoolerClientCert, kPoolerClientKey};
+            case CertKind::client: return {client_dir(name), kClientCert, kClientKey};
+            default: return {server_dir(name), kServerCert, kServerKey};
+        }
+    }
     [[nodiscard]] std::string crl_dir() const { return dir_ + "/crl"; }
     [[nodiscard]] std::string root_crl() const { return crl_dir() + "/root.crl"; }
     [[nodiscard]] std::string intermediate_crl() const { return crl_dir() + "/intermediate.crl"; }

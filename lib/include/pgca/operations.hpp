@@ -42,7 +42,7 @@ IssueResult issue_clients(const std::string& dir, const std::vector<ClientSpec>&
 /// certificate of a server or client.
 struct RevokeTarget {
     std::string serial;  ///< "" unless revoking by serial
-    CertKind kind = CertKind::server;  ///< server or client (by name)
+    CertKind kind = CertKind::server;  ///< server, client or pooler (by name; a pooler's client certificate too)
     std::string name;
 };
 

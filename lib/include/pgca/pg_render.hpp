@@ -46,11 +46,13 @@ struct ClientFiles {
 };
 
 /// A pg_service.conf for role `user`: a section named after the profile for the first of
-/// `servers`, and, when there are several, one `[PROFILE-SERVER]` section per server, each with
-/// the libpq `settings` (validated when the profile was decoded).
+/// `servers`, and, when there are several, one `[PROFILE-SERVER]` section per server, then one
+/// `[PROFILE-POOLER]` section per pooler of `poolers` (its first host and its port), each with
+/// the libpq `settings` (validated when the profile was decoded; a server's or pooler's own port
+/// replaces settings' port).
 [[nodiscard]] std::string render_service(std::string_view profile_name, std::string_view user,
                                          const std::vector<ServerSpec>& servers, const Settings& settings,
-                                         const ClientFiles& files);
+                                         const ClientFiles& files, const std::vector<const PoolerSpec*>& poolers = {});
 
 /// servers/NAME/postgresql.ssl.conf of `server` of `profile` in the folder `layout`: the text
 /// render_server_conf makes, naming the server's files under its install_dir when set (else in

@@ -25,6 +25,7 @@ enum class StepKind {
     reissue,              ///< a new certificate in place of the current one (the reason says why)
     keep,                 ///< the current certificate stays
     write_server_conf,    ///< servers/NAME/postgresql.ssl.conf, written when its content differs
+    write_pooler_files,   ///< poolers/NAME/{pgbouncer.ini, pgbouncer_hba.conf, userlist.txt, root.crt} that differ
     write_service,        ///< clients/ROLE/pg_service.conf, which differs from what it must hold
     ensure_folder,        ///< clients/ROLE exists with its mode (restored)
     write_key_files,      ///< a client's postgresql.pk8/.p12 written from its kept key, or removed when unwanted

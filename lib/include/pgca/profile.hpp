@@ -3,6 +3,7 @@
 
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -75,6 +76,30 @@ struct ClientSpec {
     [[nodiscard]] const std::string& common_name() const noexcept { return cn.empty() ? user : cn; }
 };
 
+/// A PgBouncer in front of one server (README "PgBouncer"): pgca issues its server certificate
+/// (clients → pooler, SANs = hosts) and its client certificate (pooler → PostgreSQL, CN =
+/// common_name()), which PostgreSQL maps to exactly the pooled roles.
+struct PoolerSpec {
+    std::string name;                ///< folder name under poolers/; [A-Za-z0-9_.-], no server's name
+    std::vector<std::string> hosts;  ///< the names clients reach it by
+    int port = 6432;                 ///< listen_port
+    std::string upstream;            ///< the servers[].name it connects to
+    /// The pooled roles: profile clients whose CN is their role name ("all": every such client).
+    std::vector<std::string> users;
+    std::set<std::string, std::less<>> user_set;  ///< the same, for pools()
+    /// Clients "all" left out because their CN is not their role name (PgBouncer 1.18 compares
+    /// the CN with the user name and has no maps): the warning names them.
+    std::vector<std::string> left_out;
+    std::string address = "all";     ///< where it connects to PostgreSQL from (a pg_hba.conf address)
+    std::string install_dir;         ///< where its files live on the pooler's host; "" = here
+    std::optional<KeyAlg> key;
+    std::optional<int> days;
+
+    /// The CN of its client certificate, which pg_ident.conf maps to the pooled roles.
+    [[nodiscard]] std::string common_name() const { return "pooler:" + name; }
+    [[nodiscard]] bool pools(std::string_view user) const { return user_set.count(user) != 0; }
+};
+
 /// One pg_hba.conf record as the profile states it (before pgca adds maps or rewrites options).
 struct HbaRule {
     std::string type;                   ///< local, host, hostssl, hostnossl, hostgssenc, hostnogssenc
@@ -102,11 +127,13 @@ struct Profile {
     std::vector<ServerSpec> servers;
     std::vector<ClientSpec> clients;
     std::vector<HbaRule> hba;
+    std::vector<PoolerSpec> poolers;
     std::map<std::string, std::string> server_settings;  ///< extra ssl_* GUCs, validated
     std::map<std::string, std::string> client_settings;  ///< libpq keywords, validated
 
     [[nodiscard]] const ClientSpec* find_client(std::string_view user) const;
     [[nodiscard]] const ServerSpec* find_server(std::string_view name) const;
+    [[nodiscard]] const PoolerSpec* find_pooler(std::string_view name) const;
     [[nodiscard]] KeyAlg server_key(const ServerSpec& s) const { return s.key.value_or(defaults.key); }
     [[nodiscard]] int server_days(const ServerSpec& s) const { return s.days.value_or(defaults.server_days); }
     [[nodiscard]] KeyAlg client_key(const ClientSpec& c) const { return c.key.value_or(defaults.key); }

@@ -298,12 +298,12 @@ private:
     // key_passphrase (NULL where not known or not the kind's).
     static void bind_params(Stmt& s, int first, const IssueParams& p) {
         std::optional<std::string> hosts, cn, key, pass;
-        if (p.kind == CertKind::server) {
+        if (is_server_kind(p.kind)) {
             hosts.emplace();
             for (const auto& h : p.hosts) *hosts += (hosts->empty() ? "" : ",") + h;
             if (p.key_passphrase) pass = p.key_passphrase->to_json();
         }
-        if (p.kind == CertKind::client) cn = p.cn;
+        if (is_client_kind(p.kind)) cn = p.cn;
         if (p.key) key = std::string(to_string(*p.key));
         s.bind(first, hosts).bind(first + 1, cn).bind(first + 2, key);
         s.bind(first + 3, static_cast<std::int64_t>(p.days)).bind(first + 4, pass);
