@@ -220,11 +220,22 @@ ConnectLine render_connect(Driver driver, const Endpoint& endpoint, const Client
 namespace ops {
 namespace {
 
-// The one place an endpoint is found: a server of the applied profile (the first when none is
-// named); a pooler lookup joins here.
+// The one place an endpoint is found: a pooler of the applied profile that pools the role, or a
+// server (the first when none is named).
 Endpoint resolve_endpoint(const Profile& applied, const ConnectOptions& options, const std::string& dir) {
-    if (!options.pooler.empty())
-        throw Error(ErrorKind::input, "no pooler named \"" + options.pooler + "\" in the profile applied to " + dir);
+    if (!options.pooler.empty()) {
+        const PoolerSpec* p = applied.find_pooler(options.pooler);
+        if (p == nullptr) {
+            std::string names;
+            for (const auto& q : applied.poolers) names += (names.empty() ? "" : ", ") + q.name;
+            throw Error(ErrorKind::input, "no pooler named \"" + options.pooler + "\" in the profile applied to " +
+                                              dir + " (poolers: " + (names.empty() ? std::string("none") : names) + ")");
+        }
+        if (!p->pools(options.user))
+            throw Error(ErrorKind::input, "pooler \"" + p->name + "\" does not pool role \"" + options.user +
+                                              "\" (its \"users\" in the profile applied to " + dir + ")");
+        return Endpoint{"pooler", p->name, p->hosts, p->port};
+    }
     if (applied.servers.empty())
         throw Error(ErrorKind::input, "the profile applied to " + dir + " lists no servers (run `pgca apply` with one)");
     const ServerSpec* s = options.server.empty() ? &applied.servers.front() : applied.find_server(options.server);

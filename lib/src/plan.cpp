@@ -663,8 +663,20 @@ std::string applied_profile_json(const Profile& profile) {
         used.pk8 = used.pk8 || profile.client_formats(c).pk8;
         used.p12 = used.p12 || profile.client_formats(c).p12;
     }
+    // Poolers as resolved (users "all" already expanded): issue's service entries and connect
+    // --pooler need them.
+    nlohmann::json poolers = nlohmann::json::array();
+    for (const auto& p : profile.poolers)
+        poolers.push_back({{"name", p.name},
+                           {"hosts", p.hosts},
+                           {"port", p.port},
+                           {"upstream", p.upstream},
+                           {"users", p.users},
+                           {"address", p.address},
+                           {"install_dir", p.install_dir}});
     nlohmann::json j = {{"name", profile.name},
                         {"servers", servers},
+                        {"poolers", poolers},
                         {"client_formats_used", {{"pk8", used.pk8}, {"p12", used.p12}}},
                         {"p12_passphrase", profile.defaults.p12_passphrase.to_json()},
                         {"server_settings", profile.server_settings},
@@ -694,6 +706,19 @@ Profile applied_profile(PkiDir& pki) {
             if (s.contains("port")) spec.port = s.at("port").get<int>();
             p.servers.push_back(std::move(spec));
         }
+        if (j.contains("poolers"))
+            for (const auto& q : j.at("poolers")) {
+                PoolerSpec spec;
+                spec.name = q.at("name").get<std::string>();
+                spec.hosts = q.at("hosts").get<std::vector<std::string>>();
+                spec.port = q.at("port").get<int>();
+                spec.upstream = q.at("upstream").get<std::string>();
+                spec.users = q.at("users").get<std::vector<std::string>>();
+                spec.user_set.insert(spec.users.begin(), spec.users.end());
+                spec.address = q.at("address").get<std::string>();
+                spec.install_dir = q.at("install_dir").get<std::string>();
+                p.poolers.push_back(std::move(spec));
+            }
         if (j.contains("p12_passphrase"))
             p.defaults.p12_passphrase = PassphraseSource::from_json(j.at("p12_passphrase").get<std::string>());
         p.server_settings = j.at("server_settings").get<std::map<std::string, std::string>>();

@@ -153,16 +153,4 @@ std::vector<std::string> queue_files(PkiDir& pki, const Profile& profile, const 
     return queued;
 }
 
-Endpoint endpoint(const Profile& profile, std::string_view name) {
-    const PoolerSpec* p = profile.find_pooler(name);
-    if (p == nullptr) {
-        std::string known;
-        for (const auto& q : profile.poolers) known += (known.empty() ? "" : ", ") + q.name;
-        throw Error(ErrorKind::usage, "pooler \"" + std::string(name) + "\": profile \"" + profile.name +
-                                          "\" has no such pooler (poolers: " +
-                                          (known.empty() ? std::string("none") : known) + ")");
-    }
-    return {p->hosts.front(), p->port};
-}
-
 }  // namespace pgca::pooler

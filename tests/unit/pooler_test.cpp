@@ -99,6 +99,4 @@ TEST_CASE("a pooler's files: 1.18 hba dialect, auth_file, the ini fragment witho
         if (l.map == "pgca-pooler-b1") pooler_ident.push_back(l);
     CHECK(pooler_ident == std::vector<pg::IdentLine>{{"pgca-pooler-b1", "pooler:b1", "alice"},
                                                      {"pgca-pooler-b1", "pooler:b1", "b\"ob"}});
-    CHECK(pooler::endpoint(p, "b1").port == 7000);
-    CHECK_THROWS_AS(pooler::endpoint(p, "b2"), Error);
 }

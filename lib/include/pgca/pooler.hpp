@@ -60,15 +60,5 @@ struct Files {
 /// content differs. Returns the paths queued.
 std::vector<std::string> queue_files(PkiDir& pki, const Profile& profile, const PoolerSpec& pooler);
 
-/// Where a client reaches a pooler: its first host and its port (what the [PROFILE-POOLER]
-/// service entry says), for `pgca connect --pooler`.
-struct Endpoint {
-    std::string host;
-    int port = 6432;
-};
-/// The pooler `name` of `profile`; Error(usage) naming the poolers there are when it has none of
-/// that name.
-[[nodiscard]] Endpoint endpoint(const Profile& profile, std::string_view name);
-
 }  // namespace pooler
 }  // namespace pgca
