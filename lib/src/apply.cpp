@@ -10,8 +10,11 @@
 //     and folders the profile does not name are rewritten or removed; temporary files left by a
 //     killed run are swept (PkiDir::open, guided by the .pgca-writing marker).
 // So a kill -9 at any point leaves a folder the next apply completes.
+#include "pgca/apply.hpp"
+
 #include "parallel.hpp"
 #include "pgca/error.hpp"
+#include "pgca/ownership.hpp"
 #include "pgca/pg_syntax.hpp"
 #include "pgca/pki.hpp"
 #include "pgca/plan.hpp"
@@ -60,7 +63,7 @@ ApplyResult apply(const Profile& profile, const std::string& dir, const ApplyOpt
     auto pki = PkiDir::open(dir, open_options);
     pki->adopt_passphrases(std::move(passphrases));
     if (options.jobs != 0) pki->set_jobs(options.jobs);
-    pki->set_ca_passphrase(profile.ca.passphrase);
+    pki->ca().set_passphrase(profile.ca.passphrase);
     // One snapshot of the ledger for the plan (under the folder lock, so that it stays true
     // while the plan is carried out in the same transaction).
     pki->transact([&] {

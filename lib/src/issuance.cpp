@@ -9,7 +9,6 @@
 #include <map>
 #include <mutex>
 #include <optional>
-#include <set>
 #include <thread>
 
 #include "leaf.hpp"
@@ -69,6 +68,15 @@ struct MadeLeaf {
     MadeLeaf& operator=(const MadeLeaf&) = delete;
 };
 
+// The key type a request asks for: always known for what the CLI, a profile or the ledger's
+// own rows ask, but a rebuilt row may not know it.
+KeyAlg key_of(const IssueParams& p) {
+    if (!p.key)
+        throw Error(ErrorKind::input, "issue " + std::string(to_string(p.kind)) + " \"" + p.name +
+                                          "\": the key type is not known");
+    return *p.key;
+}
+
 // The ledger row of a freshly made leaf, from what the builder reports (no certificate parse:
 // this runs per certificate in bulk issuance).
 LedgerEntry light_entry(const detail::Leaf& leaf, const std::string& issuer, IssueParams params) {
@@ -95,17 +103,20 @@ std::vector<IssuedLeaf> Issuance::issue_batch(const std::vector<ServerRequest>& 
     // --user, --users-file and --host); they are trusted here.
     std::vector<DistinguishedName> client_subjects(clients.size());
     for (std::size_t i = 0; i < clients.size(); ++i) {
-        const auto& c = clients[i];
-        in_context("client \"" + c.user + "\"", [&] { client_subjects[i].set("CN", c.cn.empty() ? c.user : c.cn); });
+        const IssueParams& c = clients[i].params;
+        (void)key_of(c);
+        in_context("client \"" + c.name + "\"", [&] { client_subjects[i].set("CN", c.common_name()); });
     }
     std::vector<std::optional<PrivateKey>> kept(servers.size());
     std::vector<std::string> server_pass(servers.size());
     for (std::size_t i = 0; i < servers.size(); ++i) {
-        const auto& sv = servers[i];
+        const IssueParams& sv = servers[i].params;
         validate_simple_name(sv.name, "server name");
-        if (!sv.key_passphrase.empty())
-            server_pass[i] = in_context("server \"" + sv.name + "\" key", [&] { return passphrases_.get(sv.key_passphrase); });
-        if (sv.keep_key) {
+        (void)key_of(sv);
+        const PassphraseSource source = sv.key_passphrase.value_or(PassphraseSource{});
+        if (!source.empty())
+            server_pass[i] = in_context("server \"" + sv.name + "\" key", [&] { return passphrases_.get(source); });
+        if (servers[i].keep_key) {
             std::string path = layout_.server_dir(sv.name) + "/server.key";
             kept[i] = in_context("server \"" + sv.name + "\": --keep-key", [&] {
                 std::string pem = io::read_file(path);
@@ -139,30 +150,33 @@ std::vector<IssuedLeaf> Issuance::issue_batch(const std::vector<ServerRequest>& 
     auto make_one = [&](std::size_t i, Factories& f) {
         MadeLeaf& m = made[i];
         if (i < servers.size()) {
-            const ServerRequest& r = servers[i];
+            const IssueParams& r = servers[i].params;
             in_context("issue server \"" + r.name + "\"", [&] {
                 if (!kept[i] && server_pass[i].empty()) {
-                    m.leaf = factory(f, r.key).make(detail::LeafRequest::server(server_subject(r.hosts), r.hosts, r.days));
+                    m.leaf = factory(f, *r.key).make(detail::LeafRequest::server(server_subject(r.hosts), r.hosts, r.days));
                 } else {
                     std::optional<PrivateKey> fresh;
-                    if (!kept[i]) fresh = PrivateKey::generate(r.key);
+                    if (!kept[i]) fresh = PrivateKey::generate(*r.key);
                     const PrivateKey& key = kept[i] ? *kept[i] : *fresh;
                     m.leaf = factory(f, key.alg())
                                  .make(detail::LeafRequest::server(server_subject(r.hosts), r.hosts, r.days, &key));
                     // An encrypted server key needs ssl_passphrase_command on the server (written
-                    // by write_server_conf); `kept` keys stay as they are on disk.
+                    // by pg::server_conf_file); `kept` keys stay as they are on disk.
                     if (fresh) m.leaf.key_pem = fresh->to_encrypted_pem(server_pass[i]);
                 }
-                m.entry = light_entry(m.leaf, issuer_dn,
-                                      IssueParams::server(r.name, r.hosts, r.key, r.days, r.key_passphrase));
+                // The request's parameters are the row's (a passphrase source not known is recorded as none).
+                IssueParams recorded = r;
+                recorded.key_passphrase = r.key_passphrase.value_or(PassphraseSource{});
+                m.entry = light_entry(m.leaf, issuer_dn, std::move(recorded));
             });
         } else {
-            const ClientRequest& r = clients[i - servers.size()];
-            in_context("issue client \"" + r.user + "\"", [&] {
-                m.leaf = factory(f, r.key).make(detail::LeafRequest::client(client_subjects[i - servers.size()], r.days));
-                m.entry = light_entry(
-                    m.leaf, issuer_dn,
-                    IssueParams::client(r.user, client_subjects[i - servers.size()].get("CN"), r.key, r.days));
+            const IssueParams& r = clients[i - servers.size()].params;
+            in_context("issue client \"" + r.name + "\"", [&] {
+                m.leaf = factory(f, *r.key).make(detail::LeafRequest::client(client_subjects[i - servers.size()], r.days));
+                // The row records the CN as issued (the role name when the request leaves it "").
+                IssueParams recorded = r;
+                recorded.cn = r.common_name();
+                m.entry = light_entry(m.leaf, issuer_dn, std::move(recorded));
             });
         }
         m.cert_file = m.leaf.cert_pem + chain;
@@ -181,7 +195,6 @@ std::vector<IssuedLeaf> Issuance::issue_batch(const std::vector<ServerRequest>& 
         if (it == current.end()) return std::nullopt;
         return it->second;
     };
-    std::set<std::string> parents;
     std::vector<IssuedLeaf> out;
     out.reserve(total);
     auto record = [&](std::size_t i) {
@@ -192,9 +205,7 @@ std::vector<IssuedLeaf> Issuance::issue_batch(const std::vector<ServerRequest>& 
             ledger_.set_status(prev->issuer, prev->serial, CertStatus::superseded);
         in_context("issue " + std::string(to_string(m.entry.kind)) + " \"" + name + "\"", [&] { ledger_.record(m.entry); });
         std::string folder = server ? layout_.server_dir(name) : layout_.client_dir(name);
-        std::string parent = server ? layout_.servers_dir() : layout_.clients_dir();
-        if (parents.insert(parent).second) files_.make_dir(parent, kPublicDir);
-        files_.make_dir(folder, kPrivateDir);
+        queue_folder(m.entry.kind, name);
         // The server's ssl_ca_file holds every CA that may sign client certificates, so a client
         // sending only its leaf still verifies (docs/postgres-facts.md §1.6); a client's sslrootcert
         // holds the self-signed root alone (libpq sets no X509_V_FLAG_PARTIAL_CHAIN).
@@ -258,6 +269,12 @@ std::vector<IssuedLeaf> Issuance::issue_batch(const std::vector<ServerRequest>& 
     makers.join();
     if (make_error) std::rethrow_exception(make_error);
     return out;
+}
+
+void Issuance::queue_folder(CertKind kind, const std::string& name) {
+    const bool server = kind == CertKind::server;
+    files_.make_dir(server ? layout_.servers_dir() : layout_.clients_dir(), kPublicDir);
+    files_.make_dir(server ? layout_.server_dir(name) : layout_.client_dir(name), kPrivateDir);
 }
 
 bool Issuance::revoke(const LedgerEntry& entry, RevocationReason reason) {

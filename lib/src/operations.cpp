@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "pgca/error.hpp"
+#include "pgca/pg_render.hpp"
 #include "pgca/plan.hpp"
 #include "pgca/probe.hpp"
 
@@ -32,14 +33,14 @@ std::vector<Action> init(const std::string& dir, const CaSpec& spec, const OpenO
     PassphraseCache passphrases;
     if (!spec.passphrase.empty()) (void)passphrases.get(spec.passphrase);  // fail before creating anything
     auto pki = PkiDir::open(dir, open);
-    if (pki->has_ca()) throw Error(ErrorKind::policy, "\"" + pki->layout().dir() + "\" already has a root CA");
+    if (pki->ca().has_ca()) throw Error(ErrorKind::policy, "\"" + pki->layout().dir() + "\" already has a root CA");
     pki->adopt_passphrases(std::move(passphrases));
-    if (!spec.passphrase.empty()) pki->set_ca_passphrase(spec.passphrase);
+    if (!spec.passphrase.empty()) pki->ca().set_passphrase(spec.passphrase);
     return pki->transact([&] {
         if (!spec.passphrase.empty()) pki->ledger().set_meta("ca_passphrase", spec.passphrase.to_json());
-        auto done = pki->create_ca(spec);
+        auto done = pki->ca().create_ca(spec);
         // Servers include ssl_crl_file from the start, so the CRLs must exist from the start.
-        for (auto& a : pki->refresh_crls(crl_days(*pki), false)) done.push_back(std::move(a));
+        for (auto& a : pki->crl_publisher().refresh(crl_days(*pki), false)) done.push_back(std::move(a));
         return done;
     });
 }
@@ -54,11 +55,12 @@ IssuedLeaf issue_server(const std::string& dir, const ServerSpec& spec, KeyAlg k
         server.crl = known->crl;
         server.key_passphrase = known->key_passphrase;
     }
-    ServerRequest req{server.name, server.hosts, key, days, false, server.key_passphrase};
+    ServerRequest req{IssueParams::server(server.name, server.hosts, key, days, server.key_passphrase), false};
     return pki->transact([&] {
-        auto issued = pki->issue_batch({req}, {});
-        pki->write_server_conf(applied, server);
-        (void)pki->refresh_crls(crl_days(*pki), false);  // root.crl for the new folder
+        auto issued = pki->issuance().issue_batch({req}, {}, pki->jobs());
+        pki->issuance().queue_folder(CertKind::server, server.name);
+        (void)pki->files().write_if_changed(pg::server_conf_file(pki->layout(), applied, server));
+        (void)pki->crl_publisher().refresh(crl_days(*pki), false);  // root.crl for the new folder
         return std::move(issued.front());
     });
 }
@@ -69,11 +71,17 @@ std::vector<IssuedLeaf> issue_clients(const std::string& dir, const std::vector<
     if (jobs != 0) pki->set_jobs(jobs);
     std::vector<ClientRequest> reqs;
     reqs.reserve(specs.size());
-    for (const auto& spec : specs) reqs.push_back({spec.user, spec.cn, key, days});
+    for (const auto& spec : specs) reqs.push_back({IssueParams::client(spec.user, spec.cn, key, days)});
     const Profile applied = applied_profile(*pki);
     return pki->transact([&] {
-        auto issued = pki->issue_batch({}, reqs, progress);
-        (void)pki->write_client_services(applied, specs);
+        auto issued = pki->issuance().issue_batch({}, reqs, pki->jobs(), progress);
+        std::vector<io::FileWrite> services;
+        services.reserve(specs.size());
+        for (const auto& spec : specs) {
+            pki->issuance().queue_folder(CertKind::client, spec.user);
+            services.push_back(pg::service_file(pki->layout(), applied, spec));
+        }
+        (void)pki->files().write_if_changed(std::move(services), pki->jobs());
         return issued;
     });
 }
@@ -119,8 +127,8 @@ RevokeResult revoke(const std::string& dir, const RevokeTarget& target, Revocati
     const auto targets = revoke_targets(pki->ledger(), target, out.what);
     try {
         pki->transact([&] {
-            for (const auto& e : targets) (pki->revoke(e, reason) ? out.revoked : out.already).push_back(e.serial);
-            out.crls = pki->refresh_crls(crl_days(*pki), false);
+            for (const auto& e : targets) (pki->issuance().revoke(e, reason) ? out.revoked : out.already).push_back(e.serial);
+            out.crls = pki->crl_publisher().refresh(crl_days(*pki), false);
         });
     } catch (const Error&) {
         if (!pki->unwritten() || (out.revoked.empty() && out.already.empty())) throw;
@@ -137,8 +145,8 @@ RevokeResult revoke(const std::string& dir, const RevokeTarget& target, Revocati
 std::vector<Action> refresh_crls(const std::string& dir, int days, const OpenOptions& open) {
     auto pki = PkiDir::open(dir, open);
     if (days == 0) days = crl_days(*pki);
-    if (!pki->has_ca()) throw Error(ErrorKind::input, "\"" + pki->layout().dir() + "\" has no CA");
-    return pki->transact([&] { return pki->refresh_crls(days, true); });
+    if (!pki->ca().has_ca()) throw Error(ErrorKind::input, "\"" + pki->layout().dir() + "\" has no CA");
+    return pki->transact([&] { return pki->crl_publisher().refresh(days, true); });
 }
 
 namespace {
@@ -195,16 +203,11 @@ std::vector<std::string> rotation_names(Ledger& ledger, const RotateOptions& opt
 // the days included, recorded though never a reason to re-issue).
 ServerRequest renewal_of(const LedgerEntry& current, bool keep_key) {
     const IssueParams& was = current.params;
-    ServerRequest req;
-    req.name = current.name;
     if (was.hosts.empty())
         throw Error(ErrorKind::ledger, "rotate: the ledger does not record the hosts of server \"" + current.name + "\"");
-    req.hosts = was.hosts;
-    req.key = was.key.value_or(KeyAlg::ec_p256);
-    req.days = was.days > 0 ? was.days : 397;
-    req.key_passphrase = was.key_passphrase.value_or(PassphraseSource{});
-    req.keep_key = keep_key;
-    return req;
+    return {IssueParams::server(current.name, was.hosts, was.key.value_or(KeyAlg::ec_p256), was.days > 0 ? was.days : 397,
+                                was.key_passphrase.value_or(PassphraseSource{})),
+            keep_key};
 }
 
 // Probes the server until it serves one of `expected` or the deadline passes. PostgreSQL applies a
@@ -286,9 +289,9 @@ RotateResult rotate(const std::string& dir, const RotateOptions& options, const 
             old_serials.push_back(current->serial);
         }
         // The same pipeline as apply: made in memory, recorded, then written after the commit.
-        auto certs = pki->issue_batch(reqs, {});
+        auto certs = pki->issuance().issue_batch(reqs, {}, pki->jobs());
         for (std::size_t i = 0; i < certs.size(); ++i) {
-            result.actions.push_back({"rotate", "server", reqs[i].name,
+            result.actions.push_back({"rotate", "server", reqs[i].params.name,
                                       "serial " + old_serials[i] + " -> " + certs[i].serial_hex + ", valid until " +
                                           format_time(certs[i].not_after) +
                                           (reqs[i].keep_key ? " (same key)" : " (new key)")});
@@ -342,7 +345,7 @@ ListResult list(const std::string& dir, const ListOptions& options) {
     // CRLs expire too, and an expired one locks every certificate user out (PostgreSQL answers
     // "sslv3 alert certificate expired"), so they are listed beside the certificates.
     const int days = crl_days(*pki);
-    for (const auto& [path, crl] : pki->crls()) {
+    for (const auto& [path, crl] : pki->crl_publisher().crls()) {
         std::string name = path.substr(path.rfind('/') + 1);
         name = name.substr(0, name.find('.'));
         if (options.expiring && beyond(crl.next_update(), now, *options.expiring)) continue;

@@ -142,4 +142,22 @@ std::string render_service(std::string_view profile_name, std::string_view user,
     return out;
 }
 
+io::FileWrite server_conf_file(const io::Layout& layout, const Profile& profile, const ServerSpec& server) {
+    using L = io::Layout;
+    const std::string base = (server.install_dir.empty() ? layout.server_dir(server.name) : server.install_dir) + "/";
+    const ServerFiles files{base + L::kServerCert, base + L::kServerKey, base + L::kTrust, base + L::kServerCrl,
+                            base + L::kServerCrlDir};
+    return {layout.server_conf(server.name), render_server_conf(profile.name, server, profile.server_settings, files),
+            L::kPublicFile};
+}
+
+io::FileWrite service_file(const io::Layout& layout, const Profile& profile, const ClientSpec& client) {
+    using L = io::Layout;
+    const std::string& role = client.user;
+    const ClientFiles files{layout.client_file(role, L::kTrust), layout.client_file(role, L::kClientCert),
+                            layout.client_file(role, L::kClientKey)};
+    return {layout.client_service(role),
+            render_service(profile.name, client.user, profile.servers, profile.client_settings, files), L::kPublicFile};
+}
+
 }  // namespace pgca::pg

@@ -7,71 +7,18 @@
 
 #include "parallel.hpp"
 #include "pgca/error.hpp"
-#include "pgca/pg_render.hpp"
+#include "pgca/ownership.hpp"
 
 namespace pgca {
 namespace {
 
 using detail::PhaseTimer;
 
-constexpr mode_t kPublicFile = io::Layout::kPublicFile;
-constexpr mode_t kPrivateDir = io::Layout::kPrivateDir;
 constexpr mode_t kPublicDir = io::Layout::kPublicDir;
 
 }  // namespace
 
 PkiDir::PkiDir(const std::string& dir) : layout_(dir), tree_(layout_.dir()) {}
-
-namespace {
-
-// What pgca leaves in a folder that holds nothing else yet: the lock file of a run that stopped
-// before it made the ledger.
-bool ignorable_when_empty(const std::string& name) { return name == ".lock"; }
-
-// "a, b, c (and 4 more: 7 entries)"
-std::string name_sample(const std::vector<std::string>& names) {
-    constexpr std::size_t kShown = 5;
-    std::string out;
-    for (std::size_t i = 0; i < names.size() && i < kShown; ++i) out += (i == 0 ? "" : ", ") + names[i];
-    if (names.size() > kShown)
-        out += " (and " + std::to_string(names.size() - kShown) + " more: " + std::to_string(names.size()) + " entries)";
-    return out;
-}
-
-// The certificates pgca writes, found under `l` (relative names).
-std::vector<std::string> pgca_certificates(const io::Layout& l) {
-    std::vector<std::string> found;
-    for (const auto& path : {l.root_cert(), l.intermediate_cert()})
-        if (io::exists(path)) found.push_back(path.substr(l.dir().size() + 1));
-    for (const auto& name : io::list_dir(l.servers_dir()))
-        if (auto path = l.server_file(name, io::Layout::kServerCert); io::exists(path))
-            found.push_back(path.substr(l.dir().size() + 1));
-    for (const auto& name : io::list_dir(l.clients_dir()))
-        if (auto path = l.client_file(name, io::Layout::kClientCert); io::exists(path))
-            found.push_back(path.substr(l.dir().size() + 1));
-    return found;
-}
-
-}  // namespace
-
-void refuse_unowned_folder(const std::string& dir, bool create) {
-    io::Layout l(dir);
-    if (io::exists(l.ledger())) return;
-    auto certs = pgca_certificates(l);
-    if (!certs.empty())
-        throw Error(ErrorKind::policy,
-                    "\"" + l.dir() + "\" has certificates (" + name_sample(certs) + ") but no ledger (pgca.db): pgca "
-                    "would issue them all again and could never revoke the old ones; run `pgca ledger rebuild --dir " +
-                        dir + "` to rebuild the ledger from them");
-    if (!create) return;
-    std::vector<std::string> found;
-    for (auto& name : io::list_dir(l.dir()))
-        if (!ignorable_when_empty(name)) found.push_back(std::move(name));
-    if (!found.empty())
-        throw Error(ErrorKind::policy, "\"" + l.dir() + "\" is not empty and has no pgca ledger (pgca.db): found " +
-                                           name_sample(found) + "; pgca only works in a folder it made (it would "
-                                           "replace or remove what is there): use a new or empty folder");
-}
 
 std::unique_ptr<PkiDir> PkiDir::open(const std::string& dir, const OpenOptions& options) {
     const bool create = options.create;
@@ -117,10 +64,6 @@ void PkiDir::make_parts() {
     crl_publisher_ = std::make_unique<CrlPublisher>(layout_, *ledger_, files_, *ca_);
     issuance_ = std::make_unique<Issuance>(layout_, *ledger_, files_, *ca_, passphrases_);
 }
-
-Certificate PkiDir::issue_server(const ServerRequest& req) { return issue_batch({req}, {}).front().certificate(); }
-
-Certificate PkiDir::issue_client(const ClientRequest& req) { return issue_batch({}, {req}).front().certificate(); }
 
 void PkiDir::commit_ledger() {
     PhaseTimer timer("ledger commit");
@@ -173,43 +116,6 @@ void PkiDir::sweep_after_crash() {
             if (parent == layout_.servers_dir()) io::remove_temp_files(layout_.server_crl_dir(name));
         }
     io::remove_all(marker);
-}
-
-bool PkiDir::write_server_conf(const Profile& profile, const ServerSpec& server) {
-    std::string base = (server.install_dir.empty() ? layout_.server_dir(server.name) : server.install_dir) + "/";
-    using L = io::Layout;
-    pg::ServerFiles files{base + L::kServerCert, base + L::kServerKey, base + L::kTrust, base + L::kServerCrl,
-                          base + L::kServerCrlDir};
-    files_.make_dir(layout_.servers_dir(), kPublicDir);
-    files_.make_dir(layout_.server_dir(server.name), kPrivateDir);
-    return files_.write_if_changed(layout_.server_conf(server.name),
-                                   pg::render_server_conf(profile.name, server, profile.server_settings, files),
-                                   kPublicFile);
-}
-
-io::FileWrite PkiDir::client_service_file(const Profile& profile, const ClientSpec& client) const {
-    using L = io::Layout;
-    const std::string& role = client.user;
-    pg::ClientFiles files{layout_.client_file(role, L::kTrust), layout_.client_file(role, L::kClientCert),
-                          layout_.client_file(role, L::kClientKey)};
-    return {layout_.client_service(role),
-            pg::render_service(profile.name, client.user, profile.servers, profile.client_settings, files),
-            kPublicFile};
-}
-
-void PkiDir::queue_client_folder(const std::string& user) {
-    files_.make_dir(layout_.clients_dir(), kPublicDir);
-    files_.make_dir(layout_.client_dir(user), kPrivateDir);
-}
-
-std::vector<bool> PkiDir::write_client_services(const Profile& profile, const std::vector<ClientSpec>& clients) {
-    std::vector<io::FileWrite> writes;
-    writes.reserve(clients.size());
-    for (const auto& client : clients) {
-        queue_client_folder(client.user);
-        writes.push_back(client_service_file(profile, client));
-    }
-    return files_.write_if_changed(std::move(writes), jobs_);
 }
 
 int PkiDir::setting(const std::string& key, int fallback) {

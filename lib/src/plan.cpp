@@ -57,7 +57,7 @@ std::string reissue_reason(const LedgerEntry& current, const IssueParams& wanted
         Certificate cert = Certificate::from_pem(*cert_pem, cert_file);
         if (cert.sha256_fingerprint() != current.fingerprint) return cert_file + " is not the certificate in the ledger";
         if (!cert.matches(PrivateKey::from_pem(*key_pem, key_file))) return key_file + " does not match " + cert_file;
-        if (!cert.issued_by(pki.issuer_certificate())) return "it was not issued by the current CA";
+        if (!cert.issued_by(pki.ca().issuer_certificate())) return "it was not issued by the current CA";
     } catch (const Error& e) {
         return std::string("its files are unreadable: ") + e.what();
     }
@@ -137,9 +137,9 @@ void plan_retire(Plan& plan, Ledger& ledger, const io::Layout& layout, CertKind 
 // The CRL folders of the servers that stay: the files refresh_crls removes because they are not
 // a current CA's hashed CRL name.
 void plan_stale_crl_files(Plan& plan, const PkiDir& pki, const Profile& profile) {
-    if (!pki.has_ca()) return;
-    std::set<std::string> names{hashed_crl_name(pki.root())};
-    if (pki.has_intermediate()) names.insert(hashed_crl_name(pki.issuer_certificate()));
+    if (!pki.ca().has_ca()) return;
+    std::set<std::string> names{hashed_crl_name(pki.ca().root())};
+    if (pki.ca().has_intermediate()) names.insert(hashed_crl_name(pki.ca().issuer_certificate()));
     for (const auto& s : profile.servers) {
         std::string dir = pki.layout().server_crl_dir(s.name);
         for (const auto& f : io::list_dir(dir))
@@ -151,23 +151,23 @@ void plan_stale_crl_files(Plan& plan, const PkiDir& pki, const Profile& profile)
 // The CA steps, and the warnings about a CA the profile describes otherwise.
 IssuingCa plan_ca(Plan& plan, const Profile& profile, PkiDir& pki) {
     IssuingCa ca;
-    if (!pki.has_ca()) {
+    if (!pki.ca().has_ca()) {
         plan.steps.push_back({StepKind::create_root, "root", "root", ""});
         return ca;
     }
     ca.ready = true;
-    std::string have = pki.root().subject_rfc2253();
+    std::string have = pki.ca().root().subject_rfc2253();
     std::string want = profile.ca.subject.rfc2253();
     if (have != want)
         plan.warnings.push_back("ca.subject: the folder's root CA is \"" + have + "\", the profile says \"" + want +
                                 "\"; pgca keeps the existing root (a new root means new trust on every server and "
                                 "client)");
-    ca.dn = pki.issuer().certificate().subject_rfc2253();
-    ca.not_after = pki.issuer_certificate().not_after();
-    if (profile.ca.intermediate && !pki.has_intermediate()) {
+    ca.dn = pki.ca().issuer().certificate().subject_rfc2253();
+    ca.not_after = pki.ca().issuer_certificate().not_after();
+    if (profile.ca.intermediate && !pki.ca().has_intermediate()) {
         plan.steps.push_back({StepKind::create_intermediate, "intermediate", "intermediate", ""});
         ca.dn.clear();  // every leaf the root signed is issued again by the new intermediate
-    } else if (!profile.ca.intermediate && pki.has_intermediate()) {
+    } else if (!profile.ca.intermediate && pki.ca().has_intermediate()) {
         plan.warnings.push_back("ca.intermediate: the folder has an intermediate CA the profile does not mention; "
                                 "pgca keeps issuing from it");
     }
@@ -212,14 +212,13 @@ public:
 
     void servers() {
         for (const auto& s : profile_.servers) {
-            const IssueParams wanted =
+            IssueParams wanted =
                 IssueParams::server(s.name, s.hosts, profile_.server_key(s), profile_.server_days(s), s.key_passphrase);
             const io::Layout& l = pki_.layout();
             std::string why = reason(wanted, io::Folder(l.server_dir(s.name)), io::Layout::kServerCert,
                                      io::Layout::kServerKey);
-            if (decide(CertKind::server, s.name, std::move(why)))
-                plan_.servers.push_back(
-                    {s.name, s.hosts, profile_.server_key(s), profile_.server_days(s), false, s.key_passphrase});
+            // What decided is what is issued (and recorded).
+            if (decide(CertKind::server, s.name, std::move(why))) plan_.servers.push_back({std::move(wanted), false});
         }
     }
 
@@ -234,20 +233,19 @@ public:
             [&](std::size_t i, std::size_t) {
                 const ClientSpec& c = profile_.clients[i];
                 io::Folder folder(pki_.layout().client_dir(c.user));
-                const IssueParams wanted =
-                    IssueParams::client(c.user, c.cn, profile_.client_key(c), profile_.client_days(c));
-                checks_[i].why = reason(wanted, folder, io::Layout::kClientCert, io::Layout::kClientKey);
-                io::FileWrite service = pki_.client_service_file(profile_, c);
+                checks_[i].wanted = IssueParams::client(c.user, c.cn, profile_.client_key(c), profile_.client_days(c));
+                checks_[i].why = reason(checks_[i].wanted, folder, io::Layout::kClientCert, io::Layout::kClientKey);
+                io::FileWrite service = pg::service_file(pki_.layout(), profile_, c);
                 if (!folder.holds(io::Layout::kClientService, service.data, service.mode))
                     checks_[i].service = std::move(service);
-                checks_[i].folder_ok = folder.mode() == PkiDir::kFolderMode;
+                checks_[i].folder_ok = folder.mode() == io::Layout::kPrivateDir;
             },
             256);
         timer_check.stop();
         for (std::size_t i = 0; i < profile_.clients.size(); ++i) {
             const ClientSpec& c = profile_.clients[i];
             if (decide(CertKind::client, c.user, std::move(checks_[i].why)))
-                plan_.clients.push_back({c.user, c.cn, profile_.client_key(c), profile_.client_days(c)});
+                plan_.clients.push_back({std::move(checks_[i].wanted)});
         }
     }
 
@@ -271,6 +269,7 @@ public:
 
 private:
     struct ClientCheck {
+        IssueParams wanted;                    // what it is (or would be) issued with
         std::string why;                       // "" when its certificate stays
         std::optional<io::FileWrite> service;  // pg_service.conf, when it differs
         bool folder_ok = false;                // the folder exists with its mode
@@ -362,8 +361,8 @@ Plan plan_apply(const Profile& profile, const AccessFiles& access, PkiDir& pki, 
     refuse_surprises(profile, pki.ledger(), valid, options);
     // A wrong or missing passphrase stops here, before anything changes; keys still stored in
     // the clear are encrypted once the profile names a source.
-    if (!profile.ca.passphrase.empty() && pki.has_ca()) {
-        pki.unlock_ca_keys();
+    if (!profile.ca.passphrase.empty() && pki.ca().has_ca()) {
+        pki.ca().unlock_keys();
         plan.steps.push_back({StepKind::protect_ca_keys, "root", "root", "", false, true});
     }
     const IssuingCa ca = plan_ca(plan, profile, pki);
@@ -417,28 +416,30 @@ private:
 
     void one(Step& step) {
         switch (step.kind) {
-            case StepKind::protect_ca_keys: return add(pki_.protect_ca_keys());
-            case StepKind::create_root: return add(pki_.create_ca(profile_.ca));
-            case StepKind::create_intermediate: return done_.push_back(pki_.create_intermediate(*profile_.ca.intermediate));
+            case StepKind::protect_ca_keys: return add(pki_.ca().protect_keys());
+            case StepKind::create_root: return add(pki_.ca().create_ca(profile_.ca));
+            case StepKind::create_intermediate: return done_.push_back(pki_.ca().create_intermediate(*profile_.ca.intermediate));
             case StepKind::keep: return done_.push_back({verb(step.kind), step.target_kind, step.name, step.reason});
             case StepKind::issue:
             case StepKind::reissue: return issued(step);
             case StepKind::write_server_conf: {
                 const ServerSpec* s = profile_.find_server(step.name);
-                if (s != nullptr && pki_.write_server_conf(profile_, *s))
+                if (s == nullptr) return;
+                pki_.issuance().queue_folder(CertKind::server, s->name);
+                if (pki_.files().write_if_changed(pg::server_conf_file(pki_.layout(), profile_, *s)))
                     done_.push_back({"write", "file", pki_.layout().server_conf(step.name), ""});
                 return;
             }
             case StepKind::write_service: {
                 io::FileWrite& w = plan_.writes[next_write_++];
-                pki_.queue_client_folder(step.name);
+                pki_.issuance().queue_folder(CertKind::client, step.name);
                 done_.push_back({"write", "file", w.path, ""});
                 return pki_.files().write(std::move(w.path), std::move(w.data), w.mode);
             }
-            case StepKind::ensure_folder: return pki_.queue_client_folder(step.name);
+            case StepKind::ensure_folder: return pki_.issuance().queue_folder(CertKind::client, step.name);
             case StepKind::retire: {
                 const CertKind kind = step.target_kind == "client" ? CertKind::client : CertKind::server;
-                auto serials = pki_.retire(kind, step.name, RevocationReason::cessation_of_operation);
+                auto serials = pki_.issuance().retire(kind, step.name, RevocationReason::cessation_of_operation);
                 done_.push_back({"revoke", step.target_kind, step.name,
                                  "no longer in the profile; revoked " + joined(serials) + ", folder removed"});
                 return;
@@ -448,7 +449,7 @@ private:
                 return done_.push_back({"remove", "file", step.name, step.reason});
             case StepKind::refresh_crls: {
                 detail::PhaseTimer timer_crls("crls");
-                return add(pki_.refresh_crls(profile_.defaults.crl_days, false));
+                return add(pki_.crl_publisher().refresh(profile_.defaults.crl_days, false));
             }
             case StepKind::write_file: {
                 io::FileWrite& w = plan_.writes[next_write_++];
@@ -463,7 +464,7 @@ private:
     // Every issue and reissue is made in one batch, at the first of them.
     void issued(const Step& step) {
         if (!made_) {
-            leaves_ = pki_.issue_batch(plan_.servers, plan_.clients, progress_);
+            leaves_ = pki_.issuance().issue_batch(plan_.servers, plan_.clients, pki_.jobs(), progress_);
             made_ = true;
         }
         done_.push_back({verb(step.kind), step.target_kind, step.name,

@@ -1,5 +1,7 @@
 // `pgca ledger rebuild`: a lost ledger made again from what the folder holds, so that every
 // certificate on disk stays revocable and the next apply with the same profile issues nothing.
+#include "pgca/rebuild.hpp"
+
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -11,8 +13,10 @@
 #include <set>
 
 #include "ledger_entry.hpp"
+#include "pgca/certificate.hpp"
+#include "pgca/crl.hpp"
 #include "pgca/error.hpp"
-#include "pgca/pki.hpp"
+#include "pgca/io.hpp"
 
 namespace pgca {
 namespace {
@@ -244,7 +248,7 @@ void remove_database(const std::string& path) {
 
 }  // namespace
 
-RebuildResult rebuild_ledger(const std::string& dir) {
+RebuildResult rebuild_ledger(const std::string& dir, int lock_timeout_seconds) {
     io::Layout l(dir);
     auto refuse_existing = [&] {
         if (io::exists(l.ledger()))
@@ -259,17 +263,22 @@ RebuildResult rebuild_ledger(const std::string& dir) {
     for (const auto& [path, what] : {std::pair{l.dir(), "the PKI folder"}, {l.ca_dir(), "the CA folder"}})
         io::check_private_owner(path, what);
     io::Tree tree(l.dir());
-    io::DirLock lock(l.dir());
-    refuse_existing();
+    // Made aside and renamed into place whole: an interrupted rebuild leaves no ledger that
+    // looks complete. The new ledger locks the folder (DIR/.lock, as every writer's does); what
+    // an interrupted rebuild left aside is then removed and the ledger made anew.
+    const std::string temp = l.dir() + "/pgca.db.rebuild";
+    const std::string url = "sqlite:" + temp;
+    const std::unique_ptr<LedgerLock> lock = open_ledger(url)->lock_exclusive(lock_timeout_seconds);
+    if (io::exists(l.ledger())) {
+        remove_database(temp);  // another rebuild finished while this one waited
+        refuse_existing();
+    }
 
     Rebuilder rebuilder(l);
     rebuilder.scan();
-    // Made aside and renamed into place whole: an interrupted rebuild leaves no ledger that
-    // looks complete.
-    const std::string temp = l.dir() + "/pgca.db.rebuild";
     remove_database(temp);
     {
-        auto ledger = open_ledger("sqlite:" + temp);
+        auto ledger = open_ledger(url);
         in_transaction(*ledger, [&](Ledger& led) { rebuilder.record(led); });
     }
     RebuildResult result = rebuilder.take();

@@ -93,7 +93,7 @@ void check_consistent(const json& profile, const std::string& dir) {
         auto cert = Certificate::from_pem(io::read_file(folder + "/postgresql.crt"), "postgresql.crt");
         auto key = PrivateKey::from_pem(io::read_file(folder + "/postgresql.key"), "postgresql.key");
         CHECK(cert.matches(key));
-        CHECK(cert.issued_by(pki->issuer().certificate()));
+        CHECK(cert.issued_by(pki->ca().issuer().certificate()));
         auto current = ledger.current(CertKind::client, role);
         REQUIRE(current);
         CHECK(current->serial == cert.serial_hex());

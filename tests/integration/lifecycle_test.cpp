@@ -159,7 +159,7 @@ TEST_CASE("a CRL past its nextUpdate locks every certificate user out; pgca crl 
     {
         auto pki = pgca::PkiDir::open(s.dir(), false);
         std::time_t now = std::time(nullptr);
-        auto stale = pgca::make_crl(pki->issuer(), {}, 1000, now - 2 * 86400, now - 3600);
+        auto stale = pgca::make_crl(pki->ca().issuer(), {}, 1000, now - 2 * 86400, now - 3600);
         write_file(s.dir() + "/servers/db/root.crl", stale.to_pem());
         write_file(s.dir() + "/crl/root.crl", stale.to_pem());
     }

@@ -11,6 +11,7 @@
 
 #include "pgca/error.hpp"
 #include "pgca/io.hpp"
+#include "pgca/apply.hpp"
 #include "pgca/pki.hpp"
 #include "temp_dir.hpp"
 
@@ -108,7 +109,7 @@ TEST_CASE("the CA is written through the same transaction as the leaves", "[appl
     auto pki = PkiDir::open(dir, true);
     CaSpec spec = profile_of(small_profile()).ca;
     CHECK_THROWS_AS(pki->transact([&] {
-                        (void)pki->create_ca(spec);
+                        (void)pki->ca().create_ca(spec);
                         throw Error(ErrorKind::input, "a later step failed");
                     }),
                     Error);

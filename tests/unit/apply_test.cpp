@@ -10,6 +10,7 @@
 #include "pgca/error.hpp"
 #include "pgca/io.hpp"
 #include "pgca/lint.hpp"
+#include "pgca/apply.hpp"
 #include "pgca/pki.hpp"
 #include "process.hpp"
 #include "temp_dir.hpp"
@@ -216,10 +217,10 @@ TEST_CASE("a bulk issue that fails part-way records nothing and writes nothing",
     (void)apply(parse_profile(base_profile().dump(), "t.json"), dir, {});
     const std::size_t rows = open_ledger("sqlite:" + dir + "/pgca.db")->list().size();
     std::vector<ClientRequest> reqs;
-    for (int i = 0; i < 300; ++i) reqs.push_back({"bulk" + std::to_string(i), "", KeyAlg::ec_p256, i == 150 ? 0 : 30});
+    for (int i = 0; i < 300; ++i) reqs.push_back({IssueParams::client("bulk" + std::to_string(i), "", KeyAlg::ec_p256, i == 150 ? 0 : 30)});
     auto pki = PkiDir::open(dir, false);
     try {
-        pki->transact([&] { (void)pki->issue_batch({}, reqs); });
+        pki->transact([&] { (void)pki->issuance().issue_batch({}, reqs, pki->jobs()); });
         FAIL("no error");
     } catch (const Error& e) {
         CHECK(e.kind() == ErrorKind::policy);
@@ -229,8 +230,8 @@ TEST_CASE("a bulk issue that fails part-way records nothing and writes nothing",
     CHECK_FALSE(io::exists(dir + "/clients/bulk0"));
     CHECK_FALSE(io::exists(dir + "/clients/bulk299"));
     // The folder is still usable.
-    reqs[150].days = 30;
-    auto issued = pki->transact([&] { return pki->issue_batch({}, reqs); });
+    reqs[150].params.days = 30;
+    auto issued = pki->transact([&] { return pki->issuance().issue_batch({}, reqs, pki->jobs()); });
     CHECK(issued.size() == 300);
     CHECK(io::exists(dir + "/clients/bulk150/postgresql.key"));
 }

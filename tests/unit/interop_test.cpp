@@ -2,6 +2,7 @@
 #include <catch2/catch.hpp>
 
 #include "pgca/io.hpp"
+#include "pgca/apply.hpp"
 #include "pgca/pki.hpp"
 #include "process.hpp"
 #include "temp_dir.hpp"

@@ -6,6 +6,7 @@
 
 #include "pgca/issue_params.hpp"
 #include "pgca/operations.hpp"
+#include "pgca/apply.hpp"
 #include "pgca/pki.hpp"
 #include "temp_dir.hpp"
 

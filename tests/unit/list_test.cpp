@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "pgca/operations.hpp"
+#include "pgca/apply.hpp"
 #include "pgca/pki.hpp"
 #include "temp_dir.hpp"
 

@@ -3,6 +3,7 @@
 #include <iostream>
 
 #include "commands/common.hpp"
+#include "pgca/apply.hpp"
 #include "pgca/error.hpp"
 
 namespace pgca::cli {

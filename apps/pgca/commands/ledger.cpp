@@ -3,6 +3,7 @@
 
 #include "commands/common.hpp"
 #include "pgca/error.hpp"
+#include "pgca/rebuild.hpp"
 
 namespace pgca::cli {
 namespace {

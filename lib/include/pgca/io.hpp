@@ -151,6 +151,7 @@ public:
     /// Queues the write only when `path` does not already hold exactly `data` with `mode`.
     /// Returns whether it queued.
     bool write_if_changed(std::string path, std::string data, mode_t mode);
+    bool write_if_changed(FileWrite w) { return write_if_changed(std::move(w.path), std::move(w.data), w.mode); }
     /// The same for many files, compared on up to `jobs` threads. Returns, per write, whether it
     /// was queued.
     std::vector<bool> write_if_changed(std::vector<FileWrite> writes, unsigned jobs);

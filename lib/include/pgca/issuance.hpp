@@ -11,6 +11,7 @@
 #include "pgca/certificate.hpp"
 #include "pgca/crl.hpp"
 #include "pgca/io.hpp"
+#include "pgca/issue_params.hpp"
 #include "pgca/key.hpp"
 #include "pgca/ledger.hpp"
 #include "pgca/name.hpp"
@@ -18,22 +19,20 @@
 
 namespace pgca {
 
-/// A server certificate to issue.
+/// A server certificate to issue: the IssueParams it is issued with (IssueParams::server; the
+/// row records them, so the fingerprint that decided the issue is the one the next apply or
+/// rotate compares), and what this run alone asks for.
 struct ServerRequest {
-    std::string name;
-    std::vector<std::string> hosts;  ///< validated by the caller (validate_host), as a profile and the CLI do
-    KeyAlg key = KeyAlg::ec_p256;
-    int days = 397;
+    /// Hosts validated by the caller (validate_host), as a profile and the CLI do; key known.
+    /// A key_passphrase source makes server.key written encrypted with it.
+    IssueParams params;
     bool keep_key = false;  ///< sign a new certificate for the existing servers/NAME/server.key
-    PassphraseSource key_passphrase;  ///< when set, server.key is written encrypted with it
 };
 
-/// A client certificate to issue.
+/// A client certificate to issue: its IssueParams (IssueParams::client; the role name validated
+/// by the caller with validate_role_name, as a profile and the CLI do; key known).
 struct ClientRequest {
-    std::string user;  ///< validated by the caller (validate_role_name), as a profile and the CLI do
-    std::string cn;  ///< "" = the role name
-    KeyAlg key = KeyAlg::ec_p256;
-    int days = 365;
+    IssueParams params;
 };
 
 /// A certificate issue_batch made, as its callers report it (its files hold the certificate).
@@ -61,6 +60,10 @@ public:
     std::vector<IssuedLeaf> issue_batch(const std::vector<ServerRequest>& servers,
                                          const std::vector<ClientRequest>& clients, unsigned jobs,
                                          const Progress& progress = {});
+
+    /// Queues servers/ (or clients/) and servers/NAME (or clients/ROLE, mode 0700) to be created,
+    /// or their modes restored.
+    void queue_folder(CertKind kind, const std::string& name);
 
     /// Marks `entry` revoked now for `reason`. Returns false (and changes nothing) when it
     /// already was revoked.

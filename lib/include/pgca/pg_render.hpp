@@ -1,6 +1,8 @@
 // The files pgca writes for PostgreSQL, one function each: pg_hba.conf (render_hba),
 // pg_ident.conf (render_ident), a server's postgresql.ssl.conf (render_server_conf) and a
-// client's pg_service.conf (render_service). Each takes only what its file shows.
+// client's pg_service.conf (render_service). Each takes only what its file shows;
+// server_conf_file and service_file say where in a PKI folder the last two go, and what paths
+// they name.
 #pragma once
 
 #include <map>
@@ -8,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "pgca/io.hpp"
 #include "pgca/pg_access.hpp"
 #include "pgca/profile.hpp"
 
@@ -49,5 +52,15 @@ struct ClientFiles {
 [[nodiscard]] std::string render_service(std::string_view profile_name, std::string_view user,
                                          const std::vector<ServerSpec>& servers, const Settings& settings,
                                          const ClientFiles& files);
+
+/// servers/NAME/postgresql.ssl.conf of `server` of `profile` in the folder `layout`: the text
+/// render_server_conf makes, naming the server's files under its install_dir when set (else in
+/// the folder), with the mode pgca gives it.
+[[nodiscard]] io::FileWrite server_conf_file(const io::Layout& layout, const Profile& profile,
+                                             const ServerSpec& server);
+
+/// clients/ROLE/pg_service.conf of `client` of `profile` in the folder `layout`: the text
+/// render_service makes, naming the client's files in the folder, with the mode pgca gives it.
+[[nodiscard]] io::FileWrite service_file(const io::Layout& layout, const Profile& profile, const ClientSpec& client);
 
 }  // namespace pgca::pg

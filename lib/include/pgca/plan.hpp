@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "pgca/apply.hpp"
 #include "pgca/io.hpp"
 #include "pgca/pki.hpp"
 #include "pgca/profile.hpp"

@@ -41,7 +41,7 @@
 #include "ossl/der.hpp"
 #include "ossl/x509_build.hpp"
 #include "ossl/x509_name.hpp"
-#include "pgca/secret.hpp"
+#include "pgca/wipe.hpp"
 
 namespace pgca::detail {
 namespace {
