@@ -107,7 +107,15 @@ std::string render_server_conf(std::string_view profile_name, const ServerSpec& 
         out += "ssl_passphrase_command = " + conf_string(passphrase_command(server.key_passphrase)) + "\n";
         out += "ssl_passphrase_command_supports_reload = on\n";
     }
-    for (const auto& [k, v] : settings) out += k + " = " + conf_string(v) + "\n";
+    for (const auto& [k, v] : settings) {
+        // 18 renamed ssl_ecdh_curve to ssl_groups (the old name stays as an alias), whose default
+        // X25519:prime256v1 one curve would narrow: X25519 stays first, the profile's curve follows.
+        if (k == "ssl_ecdh_curve" && server.postgres_version >= 18)
+            out += "# ssl_ecdh_curve " + conf_string(v) + " from the profile; PostgreSQL 18 has ssl_groups\n"
+                   "ssl_groups = " + conf_string("X25519:" + v) + "\n";
+        else
+            out += k + " = " + conf_string(v) + "\n";
+    }
     return out;
 }
 

@@ -7,7 +7,9 @@
 #include <cctype>
 #include <cstdio>
 #include <cstdlib>
+#include <initializer_list>
 #include <set>
+#include <string>
 
 #include "pgca/error.hpp"
 #include "pgca/name.hpp"
@@ -59,6 +61,22 @@ bool parse_cidr(std::string_view address) {
     if (inet_pton(AF_INET, ip.c_str(), buf) == 1) return n <= 32;
     if (inet_pton(AF_INET6, ip.c_str(), buf) == 1) return n <= 128;
     return false;
+}
+
+// A colon-separated list of names from `known`, none twice: what OpenSSL's list setters read.
+void colon_list(const std::string& value, const std::string& setting, std::initializer_list<const char*> known) {
+    std::string names;
+    for (const char* k : known) names += (names.empty() ? "" : ", ") + std::string(k);
+    std::set<std::string> seen;
+    for (std::size_t start = 0; start <= value.size();) {
+        const std::size_t end = std::min(value.find(':', start), value.size());
+        const std::string item = value.substr(start, end - start);
+        if (std::none_of(known.begin(), known.end(), [&](const char* k) { return item == k; }))
+            throw Error(ErrorKind::policy, setting + ": unknown name \"" + item + "\" (known: " + names +
+                                               "; a string is split at ':')");
+        if (!seen.insert(item).second) throw Error(ErrorKind::policy, setting + ": \"" + item + "\" is listed twice");
+        start = end + 1;
+    }
 }
 
 }  // namespace
@@ -169,7 +187,16 @@ void validate_server_setting(std::string_view name, std::string_view value) {
         // "ECDH: unrecognized curve name", and X25519 with "ECDH: could not create key".
         if (v != "prime256v1" && v != "secp384r1" && v != "secp521r1")
             bad("must be one OpenSSL curve short name: prime256v1, secp384r1 or secp521r1 (PostgreSQL 15 "
-                "refuses lists, NIST names such as P-384, and X25519)");
+                "refuses lists, NIST names such as P-384, and X25519; on 18 use ssl_groups)");
+    } else if (n == "ssl_groups") {
+        // 18: a colon-separated list, the server's order of preference. A misspelt name stops the
+        // whole TLS configuration ("could not set group names specified in ssl_groups: No valid
+        // groups found"), a comma too.
+        colon_list(v, n, {"X25519", "X448", "prime256v1", "secp384r1", "secp521r1", "P-256", "P-384", "P-521"});
+    } else if (n == "ssl_tls13_ciphers") {
+        // 18; a misspelt suite: "could not set the TLSv1.3 cipher suites (no valid ciphers available)".
+        colon_list(v, n, {"TLS_AES_256_GCM_SHA384", "TLS_AES_128_GCM_SHA256", "TLS_CHACHA20_POLY1305_SHA256",
+                          "TLS_AES_128_CCM_SHA256", "TLS_AES_128_CCM_8_SHA256"});
     } else if (n == "ssl_prefer_server_ciphers") {
         if (v != "on" && v != "off" && v != "true" && v != "false") bad("must be on or off");
     } else if (n == "ssl_ciphers") {
@@ -179,7 +206,8 @@ void validate_server_setting(std::string_view name, std::string_view value) {
     } else {
         bad("unknown or unsupported server setting \"" + n +
             "\" (supported: ssl_min_protocol_version, ssl_max_protocol_version, ssl_ciphers, "
-            "ssl_prefer_server_ciphers, ssl_ecdh_curve, ssl_dh_params_file)");
+            "ssl_prefer_server_ciphers, ssl_ecdh_curve, ssl_dh_params_file; from PostgreSQL 18: ssl_groups, "
+            "ssl_tls13_ciphers)");
     }
 }
 
@@ -222,12 +250,44 @@ void validate_client_setting(std::string_view name, std::string_view value) {
         if (v.empty() || v.size() > 5 || !std::all_of(v.begin(), v.end(), ::isdigit)) bad(n + " must be a number");
     } else if (n == "dbname" || n == "application_name" || n == "sslcrl" || n == "sslcrldir") {
         if (v.empty()) bad(n + " must not be empty");
+    } else if (n == "sslnegotiation") {
+        one_of({"postgres", "direct"});
+    } else if (n == "sslcertmode") {
+        one_of({"disable", "allow", "require"});
+    } else if (n == "require_auth") {
+        // fe-connect.c: a comma-separated list of methods, all negated with '!' or none.
+        std::size_t negated = 0, count = 0;
+        std::set<std::string> seen;
+        for (std::size_t start = 0; start <= v.size(); ++count) {
+            std::size_t end = std::min(v.find(',', start), v.size());
+            std::string m = v.substr(start, end - start);
+            if (!m.empty() && m.front() == '!') {
+                m.erase(0, 1);
+                ++negated;
+            }
+            if (m != "password" && m != "md5" && m != "gss" && m != "sspi" && m != "scram-sha-256" && m != "none")
+                bad("invalid require_auth method \"" + m + "\" (libpq 16 accepts a comma-separated list of "
+                    "password, md5, gss, sspi, scram-sha-256, none, each optionally prefixed with !)");
+            if (!seen.insert(m).second) bad("require_auth method \"" + m + "\" is listed twice");
+            start = end + 1;
+        }
+        if (negated != 0 && negated != count) bad("require_auth cannot mix negated (!) and plain methods");
     } else {
         bad("unknown or unsupported client setting \"" + n +
             "\" (supported: sslmode, channel_binding, gssencmode, sslsni, sslcompression, "
             "ssl_min_protocol_version, ssl_max_protocol_version, target_session_attrs, connect_timeout, port, "
-            "dbname, application_name, sslcrl, sslcrldir)");
+            "dbname, application_name, sslcrl, sslcrldir; from libpq 16: sslcertmode, require_auth; from libpq 17: "
+            "sslnegotiation)");
     }
+}
+
+int server_setting_since(std::string_view name) {
+    return name == "ssl_groups" || name == "ssl_tls13_ciphers" ? 18 : kOldestMajor;
+}
+
+int client_setting_since(std::string_view name) {
+    if (name == "sslnegotiation") return 17;
+    return name == "sslcertmode" || name == "require_auth" ? 16 : kOldestMajor;
 }
 
 std::string quote_name(std::string_view token) {

@@ -657,6 +657,7 @@ std::string applied_profile_json(const Profile& profile) {
                            {"crl", s.crl},
                            {"key_passphrase", s.key_passphrase.to_json()}});
         if (s.port) servers.back()["port"] = *s.port;
+        servers.back()["postgres_version"] = s.postgres_version;  // how its include is written
     }
     ClientFormats used = profile.defaults.client_formats;
     for (const auto& c : profile.clients) {
@@ -704,6 +705,7 @@ Profile applied_profile(PkiDir& pki) {
             spec.crl = s.at("crl").get<std::string>();
             spec.key_passphrase = PassphraseSource::from_json(s.at("key_passphrase").get<std::string>());
             if (s.contains("port")) spec.port = s.at("port").get<int>();
+            if (s.contains("postgres_version")) spec.postgres_version = s.at("postgres_version").get<int>();
             p.servers.push_back(std::move(spec));
         }
         if (j.contains("poolers"))

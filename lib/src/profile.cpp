@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <functional>
 #include <set>
 
 #include "parallel.hpp"
@@ -377,6 +378,74 @@ void parse_poolers(const Node& list, Profile& p) {
     }
 }
 
+// targets: {"postgres": 15, "libpq": 15, "pgbouncer": "1.18"}, the oldest versions deployed.
+void parse_targets(const Node& n, Targets& t) {
+    n.object({"postgres", "libpq", "pgbouncer"});
+    if (n.has("postgres")) t.postgres = n.at("postgres").integer(pg::kOldestMajor, pg::kNewestMajor);
+    if (n.has("libpq")) t.libpq = n.at("libpq").integer(pg::kOldestMajor, pg::kNewestMajor);
+    if (n.has("pgbouncer")) {
+        Node b = n.at("pgbouncer");
+        t.pgbouncer = b.string();
+        const auto dot = t.pgbouncer.find('.');
+        const auto digits = [&](std::size_t from, std::size_t to) {
+            return to > from && to - from <= 3 &&
+                   std::all_of(t.pgbouncer.begin() + static_cast<std::ptrdiff_t>(from),
+                               t.pgbouncer.begin() + static_cast<std::ptrdiff_t>(to), ::isdigit);
+        };
+        const bool form = dot != std::string::npos && digits(0, dot) && digits(dot + 1, t.pgbouncer.size());
+        const int major = form ? std::stoi(t.pgbouncer.substr(0, dot)) : 0;
+        if (!form || major < 1 || (major == 1 && std::stoi(t.pgbouncer.substr(dot + 1)) < 18))
+            b.fail("\"" + t.pgbouncer + "\" is not a PgBouncer version \"MAJOR.MINOR\" from 1.18 on (e.g. \"1.18\")");
+    }
+}
+
+// A setting that a targeted version lacks is refused with the version that added it: an older
+// server refuses the whole include holding it, an older libpq the whole service file.
+void check_targets(const Node& root, const Profile& p, const std::vector<std::string>& version_from) {
+    // Each server's version decides; without servers, targets.postgres.
+    const auto oldest_server = [&](int since, const std::function<void(const std::string&)>& fail) {
+        for (std::size_t i = 0; i < p.servers.size(); ++i)
+            if (p.servers[i].postgres_version < since)
+                fail("servers[" + std::to_string(i) + "] (\"" + p.servers[i].name + "\") targets PostgreSQL " +
+                     std::to_string(p.servers[i].postgres_version) + " (" + version_from[i] + "); set " +
+                     (version_from[i] == "targets.postgres" ? "servers[" + std::to_string(i) +
+                                                                  "].postgres_version or targets.postgres"
+                                                            : version_from[i]) +
+                     " to " + std::to_string(since) + ", or leave it out");
+        if (p.servers.empty() && p.targets.postgres < since)
+            fail("targets.postgres is " + std::to_string(p.targets.postgres) + "; set it to " +
+                 std::to_string(since) + ", or leave it out");
+    };
+    for (const auto& item : p.server_settings) {
+        const std::string& key = item.first;
+        const int since = pg::server_setting_since(key);
+        oldest_server(since, [&](const std::string& who) {
+            root.at("server_settings").at(key).fail("PostgreSQL " + std::to_string(since) + " added " + key +
+                                                    ", and an older server refuses the whole include holding it "
+                                                    "(unrecognized configuration parameter); " + who);
+        });
+    }
+    if (p.server_settings.count("ssl_groups") != 0 && p.server_settings.count("ssl_ecdh_curve") != 0)
+        root.at("server_settings").at("ssl_ecdh_curve").fail(
+            "PostgreSQL 18 reads ssl_ecdh_curve as another name for ssl_groups; give only ssl_groups");
+    for (const auto& item : p.client_settings) {
+        const std::string& key = item.first;
+        const int since = pg::client_setting_since(key);
+        const auto fail = [&](const std::string& why) { root.at("client_settings").at(key).fail(why); };
+        if (p.targets.libpq < since)
+            fail("libpq " + std::to_string(since) + " added " + key + ", and targets.libpq is " +
+                 std::to_string(p.targets.libpq) + ": libpq " + std::to_string(p.targets.libpq) +
+                 " refuses a service file holding it (syntax error in service file); set targets.libpq to " +
+                 std::to_string(since) + " once every client runs libpq " + std::to_string(since) +
+                 " or later, or leave it out");
+        if (key == "sslnegotiation" && item.second == "direct")
+            oldest_server(17, [&](const std::string& who) {
+                fail("\"direct\" needs PostgreSQL 17 on the server (an older one reads the TLS handshake as an "
+                     "invalid startup packet); " + who);
+            });
+    }
+}
+
 }  // namespace
 
 void validate_role_name(std::string_view role, std::string_view what) {
@@ -461,7 +530,7 @@ Profile parse_profile(std::string_view json_text, std::string_view source) {
     }
     try {
         Node root(doc, "");
-        root.object({"pgca_profile", "name", "ca", "defaults", "servers", "clients", "hba", "poolers",
+        root.object({"pgca_profile", "name", "targets", "ca", "defaults", "servers", "clients", "hba", "poolers",
                      "server_settings", "client_settings"});
         root.require("pgca_profile");
         if (!doc["pgca_profile"].is_number_integer() || doc["pgca_profile"].get<long long>() != 1)
@@ -475,6 +544,10 @@ Profile parse_profile(std::string_view json_text, std::string_view source) {
         root.require("name");
         p.name = root.at("name").string();
         root.at("name").check([&] { validate_simple_name(p.name, "profile name"); });
+
+        if (root.has("targets")) parse_targets(root.at("targets"), p.targets);
+        // Per server: where its version came from, for the messages of the version checks below.
+        std::vector<std::string> version_from;
 
         root.require("ca");
         Node ca = root.at("ca");
@@ -524,8 +597,15 @@ Profile parse_profile(std::string_view json_text, std::string_view source) {
             if (!list.raw().is_array()) list.fail("expected a list, got " + list.type_name());
             for (std::size_t i = 0; i < list.raw().size(); ++i) {
                 Node n = list.at(i);
-                n.object({"name", "hosts", "port", "install_dir", "key", "days", "crl", "key_passphrase"});
+                n.object({"name", "hosts", "port", "install_dir", "key", "days", "crl", "key_passphrase",
+                          "postgres_version"});
                 ServerSpec s;
+                s.postgres_version = p.targets.postgres;
+                version_from.emplace_back("targets.postgres");
+                if (n.has("postgres_version")) {
+                    s.postgres_version = n.at("postgres_version").integer(pg::kOldestMajor, pg::kNewestMajor);
+                    version_from.back() = n.at("postgres_version").path();
+                }
                 n.require("name");
                 s.name = n.at("name").string();
                 n.at("name").check([&] { validate_simple_name(s.name, "server name"); });
@@ -608,7 +688,12 @@ Profile parse_profile(std::string_view json_text, std::string_view source) {
             for (const auto& item : s.raw().items()) {
                 const std::string& key = item.key();
                 Node v = s.at(key);
-                std::string value = v.setting();
+                std::string value;
+                if (v.raw().is_array() && (key == "ssl_groups" || key == "ssl_tls13_ciphers")) {
+                    for (const auto& name : v.string_list()) value += (value.empty() ? "" : ":") + name;
+                } else {
+                    value = v.setting();
+                }
                 v.check([&] { pg::validate_server_setting(key, value); });
                 p.server_settings[key] = value;
             }
@@ -641,6 +726,7 @@ Profile parse_profile(std::string_view json_text, std::string_view source) {
                 p.client_settings[key] = value;
             }
         }
+        check_targets(root, p, version_from);
         return p;
     } catch (const Error& e) {
         throw Error(ErrorKind::profile, std::string(source) + ": " + e.what());

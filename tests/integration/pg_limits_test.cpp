@@ -97,14 +97,16 @@ TEST_CASE("PostgreSQL 15's limits: hba token length, postgresql.conf escapes, se
               "10238 10239 10238");
         CHECK_NOTHROW(pg.reload());
 
-        // A hand-written file one byte over each limit: the server refuses every line.
+        // A hand-written file one byte over each limit: PostgreSQL 15 refuses every line; 16 and
+        // later read tokens of any length. pgca keeps 15's limit (the default targets.postgres).
         pg.set_hba("host " + kBareLast + "d all 127.0.0.1/32 trust\n" +
                    "host all \"" + kQuoted + "u\" 127.0.0.1/32 trust\n" +
                    "host " + kBareBeforeComma + "c,x all 127.0.0.1/32 trust\n");
-        CHECK(pg.psql_admin_checked("select string_agg(error, '; ' order by line_number) "
+        CHECK(pg.psql_admin_checked("select coalesce(string_agg(error, '; ' order by line_number), 'none') "
                                     "from pg_hba_file_rules where error is not null") ==
-              "authentication file token too long; authentication file token too long; "
-              "authentication file token too long");
+              (pg.server_major() == 15 ? "authentication file token too long; authentication file token too long; "
+                                         "authentication file token too long"
+                                       : "none"));
         f.s.install_access_files();
         CHECK(pg.psql_admin_checked("select count(*) from pg_hba_file_rules where error is not null") == "0");
 

@@ -1,7 +1,7 @@
-// pgca probe against a real PostgreSQL 15: the certificate `pgca apply` made is the one the
-// server serves, it verifies against the pgca root and not against another, its names match as
-// libpq's verify-full would match them, and a server without SSL and a direct TLS hello (which
-// PostgreSQL 15 does not understand) are reported as such. What a real server cannot be made to
+// pgca probe against a real PostgreSQL (every version of the matrix): the certificate `pgca apply`
+// made is the one the server serves, it verifies against the pgca root and not against another,
+// its names match as libpq's verify-full would match them, and a server without SSL and a direct
+// TLS hello (which PostgreSQL 15 and 16 do not understand, 17 and later do) are reported as such. What a real server cannot be made to
 // do (answer 'E', stuff bytes after 'S', show the ClientHello, speak PG17 direct TLS) is played by
 // a loopback stand-in or by openssl s_server in tests/unit/probe_standin_test.cpp; a closed port
 // is tests/cli/probe_cli_test.cpp.
@@ -72,7 +72,7 @@ private:
 
 }  // namespace
 
-TEST_CASE("probe reports the certificate PostgreSQL 15 serves, verified and name-checked", "[pg][probe]") {
+TEST_CASE("probe reports the certificate PostgreSQL serves, verified and name-checked", "[pg][probe]") {
     PGCA_REQUIRE_POSTGRES();
     TlsServer s;
     pgca::CertInfo want = s.leaf().info();
@@ -218,13 +218,26 @@ TEST_CASE("a server with ssl = off answers 'N', which probe reports as such", "[
     CHECK(cli.out.empty());
 }
 
-TEST_CASE("direct TLS is not understood by PostgreSQL 15", "[pg][probe]") {
+TEST_CASE("direct TLS works from PostgreSQL 17 on, and is not understood before", "[pg][probe]") {
     PGCA_REQUIRE_POSTGRES();
     TlsServer s;
     auto o = options_for("127.0.0.1", s.port(), s.root());
     o.direct = true;
     std::size_t offset = s.pg().log_size();
     const std::size_t fds = open_fds();
+    if (s.pg().server_major() >= 17) {
+        // The TLS handshake at once, with ALPN "postgresql" (docs/postgres-facts.md §4).
+        const auto report = pgca::probe(o);
+        CHECK(open_fds() == fds);
+        CHECK(report.verified);
+        CHECK(report.alpn == "postgresql");
+        REQUIRE_FALSE(report.chain.empty());
+        CHECK(report.chain.front().serial_hex() == s.leaf().serial_hex());
+        auto cli = pgca_probe({"127.0.0.1:" + std::to_string(s.port()), "--ca", s.root(), "--direct"});
+        INFO(cli.err);
+        CHECK(cli.exit_code == 0);
+        return;
+    }
     CHECK_THROWS_AS(pgca::probe(o), pgca::Error);
     CHECK(open_fds() == fds);
     // The server read the ClientHello as a startup packet (docs/postgres-facts.md §4).

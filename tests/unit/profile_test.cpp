@@ -4,6 +4,7 @@
 
 #include "pgca/error.hpp"
 #include "pgca/profile.hpp"
+#include "profile_support.hpp"
 
 using namespace pgca;
 using nlohmann::json;
@@ -20,17 +21,7 @@ json minimal() {
     })");
 }
 
-// The message of the profile error that parsing `doc` raises.
-std::string error_of(const json& doc) {
-    try {
-        (void)parse_profile(doc.dump(), "p.json");
-    } catch (const Error& e) {
-        CHECK(e.kind() == ErrorKind::profile);
-        return e.what();
-    }
-    FAIL("profile was accepted: " << doc.dump());
-    return {};
-}
+const auto& error_of = pgca::test::profile_error_of;
 
 }  // namespace
 

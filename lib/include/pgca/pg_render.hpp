@@ -34,7 +34,8 @@ struct ServerFiles {
 };
 
 /// The `postgresql.ssl.conf` include for one server of profile `profile_name`, with the extra
-/// ssl_* `settings` (validated when the profile was decoded).
+/// ssl_* `settings` (validated when the profile was decoded, also against the server's
+/// postgres_version). On 18, ssl_ecdh_curve C is written as ssl_groups 'X25519:C'.
 [[nodiscard]] std::string render_server_conf(std::string_view profile_name, const ServerSpec& server,
                                              const Settings& settings, const ServerFiles& files);
 

@@ -36,15 +36,29 @@ void validate_hba_address(std::string_view address);
 /// printable UTF-8 with no control characters (a newline would end the setting).
 void validate_conf_path(std::string_view path, std::string_view what);
 
+/// The PostgreSQL (and libpq) major versions pgca writes for: `targets` in a profile.
+inline constexpr int kOldestMajor = 15;
+inline constexpr int kNewestMajor = 18;
+
 /// Throws Error(policy) unless `name = value` is an ssl setting pgca may write into the server
 /// include (ssl_min/max_protocol_version, ssl_ciphers, ssl_prefer_server_ciphers, ssl_ecdh_curve,
-/// ssl_dh_params_file) with a value PostgreSQL 15 accepts at reload. Settings pgca manages itself
-/// (ssl, ssl_cert_file, ssl_key_file, ssl_ca_file, ssl_crl_*) are refused.
+/// ssl_dh_params_file; ssl_groups and ssl_tls13_ciphers, colon-separated lists) with a value the
+/// server that has it accepts at reload. Settings pgca manages itself (ssl, ssl_cert_file,
+/// ssl_key_file, ssl_ca_file, ssl_crl_*) are refused.
 void validate_server_setting(std::string_view name, std::string_view value);
+/// The first PostgreSQL major version that reads server setting `name` (one
+/// validate_server_setting accepts): 18 for ssl_groups and ssl_tls13_ciphers, else kOldestMajor.
+/// An older server refuses the whole include (`unrecognized configuration parameter`).
+[[nodiscard]] int server_setting_since(std::string_view name);
 
 /// Throws Error(policy) unless `name = value` is a libpq keyword pgca may write into a service
-/// entry, with a value libpq 15 accepts. sslrootcert/sslcert/sslkey are managed by pgca.
+/// entry, with a value the libpq that has it accepts. sslrootcert/sslcert/sslkey are managed by
+/// pgca.
 void validate_client_setting(std::string_view name, std::string_view value);
+/// The first libpq major version that knows keyword `name` (one validate_client_setting
+/// accepts): 17 for sslnegotiation, 16 for sslcertmode and require_auth, else kOldestMajor. An
+/// older libpq refuses the whole service file (`syntax error in service file`).
+[[nodiscard]] int client_setting_since(std::string_view name);
 
 /// `token` as pg_hba.conf / pg_ident.conf must spell it to mean the literal name: bare when
 /// that is unambiguous, otherwise in double quotes with `"` doubled.

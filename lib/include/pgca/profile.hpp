@@ -49,8 +49,18 @@ struct Defaults {
     PassphraseSource p12_passphrase;  ///< encrypts every postgresql.p12; required when a client has p12
 };
 
+/// The oldest versions the deployment runs (`targets`): emitted files use only what these accept.
+struct Targets {
+    int postgres = 15;               ///< servers[].postgres_version unless a server says otherwise
+    int libpq = 15;                  ///< the oldest libpq reading the service files
+    std::string pgbouncer = "1.18";  ///< the oldest PgBouncer, "MAJOR.MINOR"
+};
+
 struct ServerSpec {
     std::string name;                ///< folder name under servers/; [A-Za-z0-9_.-]
+    /// The PostgreSQL major version it runs (servers[].postgres_version, else targets.postgres):
+    /// decides what its postgresql.ssl.conf may hold.
+    int postgres_version = 15;
     std::vector<std::string> hosts;  ///< SANs; IP literals become iPAddress SANs
     std::string install_dir;         ///< where the files live on the database host; "" = here
     std::optional<KeyAlg> key;
@@ -122,6 +132,7 @@ struct HbaRule {
 struct Profile {
     std::string source;  ///< where it was read from (for messages), e.g. "profiles/local-dev.json"
     std::string name;
+    Targets targets;
     CaSpec ca;
     Defaults defaults;
     std::vector<ServerSpec> servers;
