@@ -44,7 +44,7 @@ IssueParams client_params(const Profile& profile, const PoolerSpec& p) {
 
 ServerRequest server_request(const Profile& profile, const PoolerSpec& p) { return {server_params(profile, p), false}; }
 
-ClientRequest client_request(const Profile& profile, const PoolerSpec& p) { return {client_params(profile, p)}; }
+ClientRequest client_request(const Profile& profile, const PoolerSpec& p) { return {client_params(profile, p), {}, {}}; }
 
 std::string map_name(const PoolerSpec& p) { return "pgca-pooler-" + p.name; }
 

@@ -15,9 +15,10 @@ namespace {
 
 using test::pgca_run;
 
-// A profile whose server lives elsewhere (install_dir), reads CRLs from a folder, has an
-// encrypted key and extra ssl settings, and whose clients get client settings.
-std::string deployed_profile(const std::string& tmp) {
+// A profile whose server lives elsewhere (install_dir), runs PostgreSQL 18 (its curve setting is
+// written as ssl_groups), reads CRLs from a folder, has an encrypted key and extra ssl settings,
+// and whose clients get client settings; `pooler` adds a PgBouncer pooling alice.
+std::string deployed_profile(const std::string& tmp, bool pooler = false) {
     nlohmann::json p = {
         {"pgca_profile", 1},
         {"name", "deployed"},
@@ -27,12 +28,16 @@ std::string deployed_profile(const std::string& tmp) {
            {"hosts", {"db.example.com"}},
            {"install_dir", "/etc/postgresql/15/main/pgca"},
            {"crl", "dir"},
+           {"postgres_version", 18},
            {"key_passphrase", {{"file", tmp + "/server.pass"}}}}}},
         {"clients", {{{"user", "alice"}}}},
         {"hba", {{{"type", "hostssl"}, {"database", "all"}, {"user", "all"}, {"address", "all"}, {"method", "cert"}}}},
-        {"server_settings", {{"ssl_min_protocol_version", "TLSv1.3"}}},
+        {"server_settings", {{"ssl_min_protocol_version", "TLSv1.3"}, {"ssl_ecdh_curve", "prime256v1"}}},
         {"client_settings", {{"sslmode", "verify-full"}, {"connect_timeout", 7}}},
     };
+    if (pooler)
+        p["poolers"] = {{{"name", "b1"}, {"hosts", {"pool.example.com"}}, {"port", 6433}, {"upstream", "db"},
+                         {"users", {"alice"}}}};
     std::string path = tmp + "/profile.json";
     test::write_file(path, p.dump(2));
     test::write_file(tmp + "/server.pass", "server secret\n", 0600);
@@ -55,6 +60,7 @@ TEST_CASE("issue server after apply writes the postgresql.ssl.conf apply wrote",
     const std::string conf = dir + "/servers/db/postgresql.ssl.conf";
     const std::string applied = test::read_file(conf);
     REQUIRE_THAT(applied, Catch::Contains("/etc/postgresql/15/main/pgca/server.crt"));
+    REQUIRE_THAT(applied, Catch::Contains("ssl_groups = 'X25519:prime256v1'"));
 
     auto r = pgca_run({"issue", "server", "--dir", dir, "--name", "db", "--host", "db.example.com"});
     REQUIRE(r.exit_code == 0);
@@ -72,4 +78,16 @@ TEST_CASE("issue client after apply writes a pg_service.conf like apply's", "[is
 
     REQUIRE(pgca_run({"issue", "client", "--dir", dir, "--user", "bob"}).exit_code == 0);
     CHECK(test::read_file(dir + "/clients/bob/pg_service.conf") == replaced(alice, "alice", "bob"));
+}
+
+TEST_CASE("issue client after apply keeps the client's pooler service entry", "[issue][plan][pooler]") {
+    test::TempDir tmp;
+    const std::string dir = tmp.path() + "/pki";
+    REQUIRE(pgca_run({"apply", deployed_profile(tmp.path(), true), "--dir", dir}).exit_code == 0);
+    const std::string service = dir + "/clients/alice/pg_service.conf";
+    const std::string applied = test::read_file(service);
+    REQUIRE_THAT(applied, Catch::Contains("[deployed-b1]\nhost=pool.example.com\nport=6433\n"));
+
+    REQUIRE(pgca_run({"issue", "client", "--dir", dir, "--user", "alice"}).exit_code == 0);
+    CHECK(test::read_file(service) == applied);
 }

@@ -143,6 +143,24 @@ TEST_CASE("PgBouncer 1.18 pools every pooled user with certificates on both legs
         CHECK(trim(r.out) == std::string(user) + " /CN=pooler:b1");
     }
 
+    // `pgca connect --pooler` gives the line that reaches the same pooler (its host and port,
+    // verify-full against the pooler's server certificate), and refuses a role it does not pool.
+    {
+        auto line = run_pgca({"connect", "--dir", s.dir(), "--user", "carol", "--pooler", "b1"});
+        INFO(line.err);
+        REQUIRE(line.exit_code == 0);
+        CHECK_THAT(line.out, Catch::Contains("port=" + std::to_string(pooler_port)));
+        // The database the line names is the role's by default; this pool serves every database.
+        auto r = s.pg().psql(trim(line.out) + " dbname=postgres",
+                             "SELECT current_user || ' ' || client_dn FROM pg_stat_ssl WHERE pid = pg_backend_pid()");
+        INFO(r.err << bouncer.log());
+        REQUIRE(r.exit_code == 0);
+        CHECK(trim(r.out) == "carol /CN=pooler:b1");
+        auto refused = run_pgca({"connect", "--dir", s.dir(), "--user", "mapped", "--pooler", "b1"});
+        CHECK(refused.exit_code == 2);
+        CHECK_THAT(refused.err, Catch::Contains("pooler \"b1\" does not pool role \"mapped\""));
+    }
+
     // One PgBouncer for every check below (no SECTION: each would start it again).
     // A role the pooler does not pool is refused by PgBouncer.
     s.pg().psql_admin_checked("CREATE ROLE dave LOGIN");
