@@ -120,6 +120,8 @@ IssueResult issue_server(const std::string& dir, const ServerSpec& spec, KeyAlg 
         server.install_dir = known->install_dir;
         server.crl = known->crl;
         server.key_passphrase = known->key_passphrase;
+        server.port = known->port;
+        server.postgres_version = known->postgres_version;
         *known = server;
     } else {
         applied.servers.push_back(server);

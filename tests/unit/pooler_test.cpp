@@ -59,7 +59,7 @@ TEST_CASE("poolers are decoded strictly, with the JSON path of each error", "[pr
     CHECK_THAT(error_of(clash), Catch::Contains("the pooler's certificate CN \"pooler:b1\" is client \"pooler:b1\""));
 }
 
-TEST_CASE("\"users\": \"all\" pools the clients whose CN is their role name and warns about the rest",
+TEST_CASE("poolers: users \"all\" pools the clients whose CN is their role name and warns about the rest",
           "[profile][pooler]") {
     Profile p = parse_profile(with_pooler({{"users", "all"}}).dump(), "p.json");
     REQUIRE(p.poolers.size() == 1);
