@@ -56,6 +56,13 @@ public:
             leaf(CertKind::server, name, l_.server_dir(name), io::Layout::kServerCert, io::Layout::kServerKey);
         for (const auto& name : io::list_dir(l_.clients_dir()))
             leaf(CertKind::client, name, l_.client_dir(name), io::Layout::kClientCert, io::Layout::kClientKey);
+        // A pooler's folder holds two leaves: its server certificate (clients → pooler) and its
+        // client certificate (pooler → PostgreSQL).
+        for (const auto& name : io::list_dir(l_.poolers_dir()))
+            for (const CertKind kind : {CertKind::pooler, CertKind::pooler_client}) {
+                const io::Layout::LeafFiles files = l_.leaf_files(kind, name);
+                leaf(kind, name, files.folder, files.cert, files.key);
+            }
         read_crls();
     }
 
@@ -166,7 +173,9 @@ private:
             params.name = name;
             params.key = cert.key_alg();
             params.days = days_of(cert);
-            if (kind == CertKind::server) {
+            if (kind == CertKind::pooler) {
+                params.hosts = cert.san_hosts();
+            } else if (kind == CertKind::server) {
                 const bool encrypted = key_pem && PrivateKey::pem_is_encrypted(*key_pem);
                 if (encrypted) {
                     result_.warnings.push_back("\"" + folder + "/" + key_name + "\" is encrypted: the next apply "

@@ -2,7 +2,10 @@
 #include <catch2/catch.hpp>
 
 #include <filesystem>
+#include <set>
 #include <string>
+
+#include <nlohmann/json.hpp>
 
 #include "pgca/apply.hpp"
 #include "pgca/error.hpp"
@@ -35,4 +38,30 @@ TEST_CASE("ledger rebuild waits for the folder's lock at most its timeout, and l
     CHECK(fs::exists(dir + "/pgca.db"));
     for (const auto& e : fs::directory_iterator(dir))
         CHECK(e.path().filename().string().rfind("pgca.db.rebuild", 0) == std::string::npos);
+}
+
+TEST_CASE("ledger rebuild records a pooler's two certificates, so the next apply issues nothing", "[rebuild]") {
+    test::TempDir tmp;
+    const std::string dir = tmp.file("pki");
+    nlohmann::json p = test::minimal_profile("rebuild", {"alice", "bob"});
+    p["poolers"] = nlohmann::json::array(
+        {{{"name", "b1"}, {"hosts", {"localhost"}}, {"port", 6432}, {"upstream", "db1"}, {"users", {"alice"}}}});
+    const Profile profile = parse_profile(p.dump(), "rebuild.json");
+    (void)apply(profile, dir, {});
+    fs::remove(dir + "/pgca.db");
+
+    const RebuildResult done = rebuild_ledger(dir, 0);
+    CHECK(done.skipped.empty());
+    std::set<std::pair<CertKind, std::string>> kinds;
+    for (const auto& e : done.recorded) kinds.insert({e.kind, e.name});
+    CHECK(kinds.count({CertKind::pooler, "b1"}) == 1);
+    CHECK(kinds.count({CertKind::pooler_client, "b1"}) == 1);
+
+    // Before the pooler folder was scanned, this apply issued both pooler certificates again.
+    const auto before = test::tree_snapshot(dir + "/poolers");
+    for (const auto& a : apply(profile, dir, {}).actions) {
+        INFO(a.verb << " " << a.kind << " " << a.name << ": " << a.detail);
+        CHECK((a.verb != "issue" && a.verb != "reissue" && a.verb != "renew"));
+    }
+    CHECK(test::tree_snapshot(dir + "/poolers") == before);
 }
