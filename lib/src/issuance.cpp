@@ -137,7 +137,8 @@ std::vector<IssuedLeaf> Issuance::issue_batch(const std::vector<ServerRequest>& 
         if (!source.empty())
             server_pass[i] = in_context("server \"" + sv.name + "\" key", [&] { return passphrases_.get(source); });
         if (servers[i].keep_key) {
-            std::string path = layout_.server_dir(sv.name) + "/server.key";
+            const io::Layout::LeafFiles where = layout_.leaf_files(sv.kind, sv.name);
+            std::string path = where.folder + "/" + where.key;
             kept[i] = in_context("server \"" + sv.name + "\": --keep-key", [&] {
                 std::string pem = io::read_file(path);
                 struct PemWiper {

@@ -124,6 +124,7 @@ IssueResult issue_server(const std::string& dir, const ServerSpec& spec, KeyAlg 
         server.postgres_version = known->postgres_version;
         *known = server;
     } else {
+        server.postgres_version = applied.targets.postgres;  // what a server the profile named would get
         applied.servers.push_back(server);
     }
     Plan plan;
@@ -282,14 +283,15 @@ void run_reload(const std::string& command) {
                                        "certificate");
 }
 
-// True when servers/NAME does not hold the certificate and key files the ledger recorded for
+// True when the leaf's folder does not hold the certificate and key files the ledger recorded for
 // `current` (rows older than those digests are taken as they are).
 bool files_differ(const PkiDir& pki, const LedgerEntry& current) {
     if (current.cert_file_sha256.empty() || current.key_file_sha256.empty()) return false;
     try {
-        io::Folder folder(pki.layout().server_dir(current.name));
-        auto cert = folder.try_read(io::Layout::kServerCert);
-        auto key = folder.try_read(io::Layout::kServerKey);
+        const io::Layout::LeafFiles where = pki.layout().leaf_files(current.kind, current.name);
+        io::Folder folder(where.folder);
+        auto cert = folder.try_read(where.cert);
+        auto key = folder.try_read(where.key);
         return !cert || !key || sha256_hex(*cert) != current.cert_file_sha256 ||
                sha256_hex(*key) != current.key_file_sha256;
     } catch (const Error&) {
@@ -297,25 +299,41 @@ bool files_differ(const PkiDir& pki, const LedgerEntry& current) {
     }
 }
 
-// The servers to look at: those named, else every one with a valid certificate.
-std::vector<std::string> rotation_names(Ledger& ledger, const RotateOptions& options) {
-    std::vector<std::string> names = options.servers;
-    if (names.empty()) {
+// What rotate looks at: the servers named and both certificates of the poolers named, else every
+// server and pooler with a valid certificate. Servers first (record order), then poolers.
+std::vector<std::pair<CertKind, std::string>> rotation_targets(Ledger& ledger, const RotateOptions& options) {
+    std::vector<std::pair<CertKind, std::string>> targets;
+    const bool all = options.servers.empty() && options.poolers.empty();
+    std::vector<std::string> servers = options.servers;
+    if (all) {
         std::set<std::string> seen;
         for (const auto& e : ledger.list())
             if (e.kind == CertKind::server && e.status == CertStatus::valid && seen.insert(e.name).second)
-                names.push_back(e.name);
+                servers.push_back(e.name);
     }
-    if (names.empty()) throw Error(ErrorKind::input, "rotate: the folder has no server certificates");
-    return names;
+    for (auto& name : servers) targets.emplace_back(CertKind::server, std::move(name));
+    std::vector<std::string> poolers = options.poolers;
+    if (all) {
+        std::set<std::string> names;
+        for (CertKind kind : {CertKind::pooler, CertKind::pooler_client})
+            for (auto& name : ledger.valid_names(kind)) names.insert(std::move(name));
+        poolers.assign(names.begin(), names.end());
+    }
+    for (const auto& name : poolers)
+        for (CertKind kind : {CertKind::pooler, CertKind::pooler_client}) targets.emplace_back(kind, name);
+    if (targets.empty()) throw Error(ErrorKind::input, "rotate: the folder has no server or pooler certificates");
+    return targets;
 }
 
 // The request that renews `current` as it was issued (hosts, key type, lifetime, passphrase:
-// the days included, recorded though never a reason to re-issue).
+// the days included, recorded though never a reason to re-issue). A pooler's server certificate
+// is renewed with everything it recorded.
 ServerRequest renewal_of(const LedgerEntry& current, bool keep_key) {
     const IssueParams& was = current.params;
     if (was.hosts.empty())
-        throw Error(ErrorKind::ledger, "rotate: the ledger does not record the hosts of server \"" + current.name + "\"");
+        throw Error(ErrorKind::ledger, "rotate: the ledger does not record the hosts of " +
+                                           std::string(to_string(current.kind)) + " \"" + current.name + "\"");
+    if (current.kind == CertKind::pooler) return {was, keep_key};
     return {IssueParams::server(current.name, was.hosts, was.key.value_or(KeyAlg::ec_p256), was.days > 0 ? was.days : 397,
                                 was.key_passphrase.value_or(PassphraseSource{})),
             keep_key};
@@ -372,22 +390,29 @@ VerifyResult verify_served(const PkiDir& pki, const RotateOptions& options, cons
 
 namespace {
 
-// rotate's plan: a keep step for each server that is fresh, then a rotate step for each that is
-// due (or stale on disk, or forced), then the reload and the verify that run after the commit.
-Plan plan_rotate(PkiDir& pki, const std::vector<std::string>& names, int within, const RotateOptions& options) {
+// rotate's plan: a keep step for each certificate that is fresh, then a rotate step for each that
+// is due (or stale on disk, or forced) — servers' and poolers' server certificates first, then
+// the poolers' client certificates, the order issue_batch makes them in — then the reload and
+// the verify that run after the commit.
+Plan plan_rotate(PkiDir& pki, const std::vector<std::pair<CertKind, std::string>>& targets, int within,
+                 const RotateOptions& options) {
     const std::time_t now = std::time(nullptr);
     Plan plan;
-    std::vector<Step> rotations;
-    for (const auto& name : names) {
-        auto current = pki.ledger().current(CertKind::server, name);
-        if (!current) throw Error(ErrorKind::input, "rotate: no valid certificate for server \"" + name + "\"");
+    std::vector<Step> rotations, client_rotations;
+    for (const auto& [kind, name] : targets) {
+        const std::string kind_name(to_string(kind));
+        auto current = pki.ledger().current(kind, name);
+        if (!current)
+            throw Error(ErrorKind::input, "rotate: no valid certificate for " +
+                                              std::string(kind == CertKind::server ? "server" : "pooler") + " \"" +
+                                              name + "\"" + (kind == CertKind::pooler_client ? " (its client certificate)" : ""));
         const bool due = current->not_after - now <= static_cast<std::time_t>(within) * kDaySeconds;
         // A run whose files could not be written after its commit (put back to the old pair)
         // left the ledger ahead of the disk: the change is made again, not reported as done.
         const bool stale = files_differ(pki, *current);
         if (!due && !stale && !options.force) {
             long days_left = static_cast<long>((current->not_after - now) / kDaySeconds);
-            plan.steps.push_back({StepKind::keep, "server", name,
+            plan.steps.push_back({StepKind::keep, kind_name, name,
                                   "serial " + current->serial + ", " + std::to_string(days_left) + " days left", true,
                                   true, current->serial});
             continue;
@@ -396,12 +421,18 @@ Plan plan_rotate(PkiDir& pki, const std::vector<std::string>& names, int within,
                                               std::to_string(within) + " days"
                                 : stale ? "its files are not the ones the ledger recorded"
                                         : "--force";
-        rotations.push_back({StepKind::rotate, "server", name, "serial " + current->serial + ": " + why, true, true,
-                             current->serial});
-        plan.servers.push_back(renewal_of(*current, options.keep_key));
+        Step step{StepKind::rotate, kind_name, name, "serial " + current->serial + ": " + why, true, true, current->serial};
+        if (kind == CertKind::pooler_client) {
+            client_rotations.push_back(std::move(step));
+            plan.clients.push_back({current->params, {}, {}});
+        } else {
+            rotations.push_back(std::move(step));
+            plan.servers.push_back(renewal_of(*current, options.keep_key));
+        }
     }
+    for (auto& r : client_rotations) rotations.push_back(std::move(r));
     for (auto& r : rotations) plan.steps.push_back(std::move(r));
-    if (!plan.servers.empty() && !options.reload.empty())
+    if ((!plan.servers.empty() || !plan.clients.empty()) && !options.reload.empty())
         plan.steps.push_back({StepKind::reload, "file", options.reload, ""});
     if (!options.verify.empty())
         plan.steps.push_back({StepKind::verify, "server", options.verify,
@@ -416,10 +447,10 @@ RotateResult rotate(const std::string& dir, const RotateOptions& options, const 
     auto pki = PkiDir::open(dir, open);
     const int within = options.within ? *options.within : pki->setting("renew_before_days", 30);
     if (within < 0) throw Error(ErrorKind::usage, "--within: must not be negative");
-    const std::vector<std::string> names = rotation_names(pki->ledger(), options);
+    const auto targets = rotation_targets(pki->ledger(), options);
 
     RotateResult result;
-    Plan plan = plan_rotate(*pki, names, within, options);
+    Plan plan = plan_rotate(*pki, targets, within, options);
     if (open.dry_run) {
         result.actions = plan.preview();
         return result;

@@ -676,6 +676,9 @@ std::string applied_profile_json(const Profile& profile) {
                            {"address", p.address},
                            {"install_dir", p.install_dir}});
     nlohmann::json j = {{"name", profile.name},
+                        {"targets", {{"postgres", profile.targets.postgres},
+                                     {"libpq", profile.targets.libpq},
+                                     {"pgbouncer", profile.targets.pgbouncer}}},
                         {"servers", servers},
                         {"poolers", poolers},
                         {"client_formats_used", {{"pk8", used.pk8}, {"p12", used.p12}}},
@@ -697,6 +700,12 @@ Profile applied_profile(PkiDir& pki) {
     try {
         auto j = nlohmann::json::parse(*text);
         p.name = j.at("name").get<std::string>();
+        if (j.contains("targets")) {  // folders applied before targets were recorded: the defaults
+            const auto& t = j.at("targets");
+            p.targets.postgres = t.at("postgres").get<int>();
+            p.targets.libpq = t.at("libpq").get<int>();
+            p.targets.pgbouncer = t.at("pgbouncer").get<std::string>();
+        }
         for (const auto& s : j.at("servers")) {
             ServerSpec spec;
             spec.name = s.at("name").get<std::string>();

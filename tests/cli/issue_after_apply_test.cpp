@@ -91,3 +91,27 @@ TEST_CASE("issue client after apply keeps the client's pooler service entry", "[
     REQUIRE(pgca_run({"issue", "client", "--dir", dir, "--user", "alice"}).exit_code == 0);
     CHECK(test::read_file(service) == applied);
 }
+
+TEST_CASE("issue server for a server the applied profile does not name renders for targets.postgres",
+          "[issue][plan][targets]") {
+    test::TempDir tmp;
+    const std::string dir = tmp.path() + "/pki";
+    nlohmann::json p = {
+        {"pgca_profile", 1},
+        {"name", "t18"},
+        {"targets", {{"postgres", 18}}},
+        {"ca", {{"subject", {{"CN", "T18 Root CA"}}}}},
+        {"servers", {{{"name", "db"}, {"hosts", {"db.example.com"}}}}},
+        {"server_settings", {{"ssl_ecdh_curve", "prime256v1"}}},
+    };
+    test::write_file(tmp.path() + "/p.json", p.dump());
+    REQUIRE(pgca_run({"apply", tmp.path() + "/p.json", "--dir", dir}).exit_code == 0);
+    REQUIRE_THAT(test::read_file(dir + "/servers/db/postgresql.ssl.conf"), Catch::Contains("ssl_groups = "));
+
+    auto r = pgca_run({"issue", "server", "--dir", dir, "--name", "db9", "--host", "db9.example.com"});
+    INFO(r.err);
+    REQUIRE(r.exit_code == 0);
+    const std::string conf = test::read_file(dir + "/servers/db9/postgresql.ssl.conf");
+    CHECK_THAT(conf, Catch::Contains("ssl_groups = 'X25519:prime256v1'"));
+    CHECK_THAT(conf, !Catch::Contains("\nssl_ecdh_curve ="));
+}

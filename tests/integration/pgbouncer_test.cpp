@@ -183,6 +183,31 @@ TEST_CASE("PgBouncer 1.18 pools every pooled user with certificates on both legs
         CHECK_THAT(direct.err, Catch::Contains("certificate authentication failed for user \"dave\""));
     }
 
+    // `pgca rotate --pooler` renews both of the pooler's certificates; PgBouncer re-reads them on
+    // SIGHUP: the clients' leg is verified as serving the new one, and a new server connection
+    // (a database not pooled yet) logs in to PostgreSQL with the new client certificate.
+    {
+        const std::string serial_sql = "SELECT client_serial FROM pg_stat_ssl WHERE pid = pg_backend_pid()";
+        auto via = [&](const std::string& db) {
+            return s.pg().psql("service=pool-b1 dbname=" + db, serial_sql,
+                               {{"PGSERVICEFILE", s.dir() + "/clients/alice/pg_service.conf"}});
+        };
+        auto before = via("postgres");
+        REQUIRE(before.exit_code == 0);
+        s.pg().psql_admin_checked("CREATE DATABASE rotated");
+        auto rotated = run_pgca({"rotate", "--dir", s.dir(), "--pooler", "b1", "--force", "--reload",
+                                 "kill -HUP " + std::to_string(bouncer.pid()), "--verify",
+                                 "127.0.0.1:" + std::to_string(pooler_port)});
+        INFO(rotated.out << rotated.err << bouncer.log());
+        REQUIRE(rotated.exit_code == 0);
+        CHECK_THAT(rotated.out, Catch::Contains("pooler_client b1  serial"));
+        CHECK_THAT(rotated.out, Catch::Contains("verified 127.0.0.1:" + std::to_string(pooler_port)));
+        auto after = via("rotated");
+        INFO(after.err);
+        REQUIRE(after.exit_code == 0);
+        CHECK(trim(after.out) != trim(before.out));
+    }
+
     // A revoked client still passes PgBouncer 1.18, which has no CRL setting (a fact pinned).
     {
         auto revoked = run_pgca({"revoke", "--dir", s.dir(), "--user", "bob"});

@@ -182,3 +182,49 @@ TEST_CASE("rotate plans each renewal, the reload and the verify, and a dry run r
     const ops::RotateResult fresh = ops::rotate(dir, ro, with_dry_run(true));
     CHECK(steps_of(fresh.actions, true) == std::vector<Step>{{"keep", "server", "db1"}});
 }
+
+TEST_CASE("rotate renews a pooler's two certificates: with the servers by default, or alone with --pooler",
+          "[plan][rotate][pooler]") {
+    test::TempDir tmp;
+    const std::string dir = tmp.file("pki");
+    nlohmann::json j = test::minimal_profile("plans", {"alice", "bob"});
+    j["poolers"] = nlohmann::json::array(
+        {{{"name", "b1"}, {"hosts", {"pool.example.com"}}, {"port", 6432}, {"upstream", "db1"}, {"users", {"alice"}}}});
+    const Profile profile = parse_profile(j.dump(), "plans.json");
+    (void)apply(profile, dir, {});
+    const std::string b1 = dir + "/poolers/b1/";
+    const std::string server_crt = io::read_file(b1 + "server.crt");
+    const std::string client_crt = io::read_file(b1 + "client.crt");
+
+    ops::RotateOptions ro;
+    ro.force = true;
+    const auto planned = planned_then_done(dir, [&](const OpenOptions& o) { return ops::rotate(dir, ro, o).actions; });
+    CHECK(steps_of(planned, true) == std::vector<Step>{{"rotate", "server", "db1"},
+                                                       {"rotate", "pooler", "b1"},
+                                                       {"rotate", "pooler_client", "b1"}});
+    CHECK(io::read_file(b1 + "server.crt") != server_crt);
+    CHECK(io::read_file(b1 + "client.crt") != client_crt);
+    // The rotated files are the ones the ledger holds: the next apply keeps them.
+    for (const auto& a : apply(profile, dir, {}).actions) {
+        INFO(a.verb << " " << a.kind << " " << a.name << ": " << a.detail);
+        CHECK((a.verb != "issue" && a.verb != "reissue"));
+    }
+
+    // --pooler alone, --keep-key: the pooler's server key stays (its path is the pooler's folder).
+    ro.poolers = {"b1"};
+    ro.keep_key = true;
+    const std::string key = io::read_file(b1 + "server.key");
+    const auto alone = planned_then_done(dir, [&](const OpenOptions& o) { return ops::rotate(dir, ro, o).actions; });
+    CHECK(steps_of(alone, true) == std::vector<Step>{{"rotate", "pooler", "b1"}, {"rotate", "pooler_client", "b1"}});
+    CHECK(io::read_file(b1 + "server.key") == key);
+    ro.keep_key = false;
+    ro.force = false;
+    ro.within = 0;
+    ro.poolers.clear();
+    const ops::RotateResult fresh = ops::rotate(dir, ro, with_dry_run(true));
+    CHECK(steps_of(fresh.actions, true) ==
+          std::vector<Step>{{"keep", "server", "db1"}, {"keep", "pooler", "b1"}, {"keep", "pooler_client", "b1"}});
+
+    ro.poolers = {"b2"};
+    CHECK_THROWS_WITH(ops::rotate(dir, ro, with_dry_run(true)), Catch::Contains("pooler \"b2\""));
+}

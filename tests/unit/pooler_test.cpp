@@ -8,6 +8,7 @@
 #include "pgca/pg_render.hpp"
 #include "pgca/pooler.hpp"
 #include "pgca/profile.hpp"
+#include "profile_support.hpp"
 
 using namespace pgca;
 using nlohmann::json;
@@ -27,16 +28,7 @@ json with_pooler(json pooler) {
     return p;
 }
 
-std::string error_of(const json& doc) {
-    try {
-        (void)parse_profile(doc.dump(), "p.json");
-    } catch (const Error& e) {
-        CHECK(e.kind() == ErrorKind::profile);
-        return e.what();
-    }
-    FAIL("profile was accepted: " << doc.dump());
-    return {};
-}
+const auto& error_of = pgca::test::profile_error_of;
 
 }  // namespace
 

@@ -11,16 +11,7 @@ using nlohmann::json;
 
 namespace {
 
-json minimal() {
-    return json::parse(R"({
-      "pgca_profile": 1, "name": "t",
-      "ca": { "subject": { "CN": "T Root" } },
-      "servers": [ { "name": "db", "hosts": ["localhost", "127.0.0.1"] } ],
-      "clients": [ { "user": "alice" } ],
-      "hba": [ { "type": "hostssl", "database": "all", "user": "alice", "address": "127.0.0.1/32", "method": "cert" } ]
-    })");
-}
-
+const auto& minimal = pgca::test::minimal_profile_doc;
 const auto& error_of = pgca::test::profile_error_of;
 
 }  // namespace

@@ -15,15 +15,7 @@ using nlohmann::json;
 
 namespace {
 
-json minimal() {
-    return json::parse(R"({
-      "pgca_profile": 1, "name": "t",
-      "ca": { "subject": { "CN": "T Root" } },
-      "servers": [ { "name": "db", "hosts": ["localhost"] } ],
-      "clients": [ { "user": "alice" } ]
-    })");
-}
-
+const auto& minimal = pgca::test::minimal_profile_doc;
 const auto& error_of = pgca::test::profile_error_of;
 
 std::string server_conf(const Profile& p, std::size_t server) {

@@ -1,4 +1,4 @@
-// pgca rotate --dir DIR [--server NAME ...] [--within DAYS] [--force] [--keep-key] [--reload CMD]
+// pgca rotate --dir DIR [--server NAME ...] [--pooler NAME ...] [--within DAYS] [--force] [--keep-key] [--reload CMD]
 //             [--verify HOST:PORT] [--verify-name NAME] [--verify-timeout SECONDS] [--json] [--dry-run]
 #include <iostream>
 
@@ -10,15 +10,17 @@ namespace pgca::cli {
 
 int run_rotate(int argc, char** argv) {
     cxxopts::Options options("pgca rotate",
-                             "Renew server certificates that expire soon, replace their files atomically, "
+                             "Renew server and pooler certificates that expire soon, replace their files atomically, "
                              "optionally reload the server and check what it now serves.");
     options.add_options()
         ("dir", "PKI folder", cxxopts::value<std::string>()->default_value("./pki"))
-        ("server", "server to rotate (repeat; default: every server)", cxxopts::value<std::vector<std::string>>())
+        ("server", "server to rotate (repeat; default: every server and pooler)", cxxopts::value<std::vector<std::string>>())
+        ("pooler", "pooler whose two certificates to rotate (repeat; default: every server and pooler)",
+         cxxopts::value<std::vector<std::string>>())
         ("within", "rotate what expires within DAYS (default: the profile's renew_before_days, else 30)",
          cxxopts::value<int>())
         ("force", "rotate even fresh certificates")
-        ("keep-key", "sign the new certificate for the existing key instead of a new one")
+        ("keep-key", "sign the new server certificate for the existing key instead of a new one (a pooler's client key is new)")
         ("reload", "shell command that makes PostgreSQL re-read its files, e.g. \"pg_ctlcluster 15 main reload\"",
          cxxopts::value<std::string>())
         ("verify", "probe HOST:PORT afterwards and fail unless it serves the new certificate",
@@ -38,6 +40,7 @@ int run_rotate(int argc, char** argv) {
 
     ops::RotateOptions ro;
     if (r.count("server") != 0) ro.servers = r["server"].as<std::vector<std::string>>();
+    if (r.count("pooler") != 0) ro.poolers = r["pooler"].as<std::vector<std::string>>();
     if (r.count("within") != 0) ro.within = r["within"].as<int>();
     ro.force = r.count("force") != 0;
     ro.keep_key = r.count("keep-key") != 0;

@@ -64,7 +64,10 @@ RevokeResult revoke(const std::string& dir, const RevokeTarget& target, Revocati
 std::vector<Action> refresh_crls(const std::string& dir, int days, const OpenOptions& open);
 
 struct RotateOptions {
-    std::vector<std::string> servers;  ///< empty = every server with a valid certificate
+    /// The servers, and the poolers (both their certificates), to rotate; both empty = every
+    /// server and every pooler with a valid certificate.
+    std::vector<std::string> servers;
+    std::vector<std::string> poolers;
     std::optional<int> within;         ///< days; default: the applied renew_before_days, else 30
     bool force = false;
     bool keep_key = false;
@@ -89,8 +92,9 @@ struct RotateResult {
     std::optional<VerifyResult> verified;
 };
 
-/// Renews the server certificates that are due (or stale on disk, or all with `force`), runs the
-/// reload command and checks what the server now serves. A dry run neither reloads nor probes.
+/// Renews the server and pooler certificates that are due (or stale on disk, or all with `force`),
+/// runs the reload command and checks what the server now serves. A dry run neither reloads nor
+/// probes.
 RotateResult rotate(const std::string& dir, const RotateOptions& options, const OpenOptions& open);
 
 /// What `pgca list` shows.
