@@ -99,6 +99,7 @@ public:
     }
 
     const std::string& tmp() const { return tmp_.path(); }
+    const std::string& dir() const { return dir_; }
     PgCluster& pg() { return pg_; }
 
 private:
@@ -246,4 +247,54 @@ TEST_CASE("node-postgres connects with the connection string pgca connect prints
                                     line, kSql},
                                    {{"NODE_PATH", modules}}),
                       line);
+}
+
+// README's "reads pg_service.conf?" column, pinned: given the bundle's own service entry
+// (PGSERVICEFILE, PGSERVICE) and the server's address in PGHOST/PGPORT, libpq connects with the
+// entry's certificate, while asyncpg and node-postgres read neither variable and connect without
+// it: the server refuses them. This is why `pgca connect` gives them every setting explicitly.
+TEST_CASE("asyncpg and node-postgres ignore pg_service.conf, which libpq reads", "[pg][drivers]") {
+    PGCA_REQUIRE_POSTGRES();
+    PGCA_REQUIRE_TOOL(python_has("asyncpg"), "asyncpg (python3-asyncpg)");
+    const std::string modules = cache_dir() + "/node/node_modules";
+    PGCA_REQUIRE_TOOL(on_path("node") && readable(modules + "/pg/package.json"),
+                      "node and node-postgres (npm pg, scripts/install-deps.sh)");
+    DriverSetup s;
+    const EnvList env = {{"PGSERVICEFILE", s.dir() + "/clients/" + kRole + "/pg_service.conf"},
+                         {"PGSERVICE", "drv"},
+                         {"PGHOST", "127.0.0.1"},
+                         {"PGPORT", std::to_string(s.pg().port())},
+                         {"PGUSER", kRole},
+                         {"PGDATABASE", kDb},
+                         {"PGCONNECT_TIMEOUT", "20"}};
+    require_logged_in(s.run_driver({"psql", "-XAtqc", kSql}, env), "psql with PGSERVICE=drv");
+
+    {
+        auto r = s.run_driver({"/usr/bin/python3", "-c",
+                               "import asyncio, asyncpg\n"
+                               "async def main():\n"
+                               "    c = await asyncpg.connect(timeout=20)\n"
+                               "    await c.close()\n"
+                               "asyncio.run(main())"},
+                              env);
+        INFO("asyncpg: " << r.out << r.err);
+        CHECK(r.exit_code != 0);
+        // asyncpg's default sslmode is prefer: TLS without a client certificate is refused, and
+        // its retry without TLS is refused too (0.27 reports the last: no encryption).
+        CHECK_THAT(r.err, Catch::Contains("no encryption") || Catch::Contains("valid client certificate"));
+    }
+    {
+        EnvList node_env = env;
+        node_env.emplace_back("NODE_PATH", modules);
+        auto r = s.run_driver({"node", "-e",
+                               "const { Client } = require('pg');"
+                               "const c = new Client({ connectionTimeoutMillis: 20000 });"
+                               "c.connect().then(() => c.end())"
+                               ".catch(e => { console.error(e.message); process.exit(1); });"},
+                              node_env);
+        INFO("node-postgres: " << r.out << r.err);
+        CHECK(r.exit_code != 0);
+        // No TLS at all (node-postgres's default), which no hostssl line accepts.
+        CHECK_THAT(r.err, Catch::Contains("no encryption"));
+    }
 }
