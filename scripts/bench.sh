@@ -217,17 +217,14 @@ db=$crl_pki/pgca.db
 issuer=$(sqlite3 "$db" "SELECT issuer FROM certificates WHERE kind = 'client' LIMIT 1;")
 [ -n "$issuer" ] || die "no client certificate in the CRL bench ledger"
 epoch=$(date +%s)
-# Serials: 16 random octets, first nibble 4 (positive, no leading zero), like pgca's. Revoked a
-# day ago, expiring in a year (so every row belongs on the CRL).
+# The rows come from bench/revoked_rows.sql, which tests/unit/ledger_test.cpp runs against the
+# current schema.
 sqlite3 "$db" <<SQL
+.parameter set :entries $crl_entries
+.parameter set :issuer "'$(sed "s/'/''/g" <<<"$issuer")'"
+.parameter set :epoch $epoch
 BEGIN;
-WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < $crl_entries)
-INSERT INTO certificates (serial, issuer, kind, name, subject, not_before, not_after, fingerprint, status,
-                          detail, issued_at, revoked_at, revocation_reason)
-SELECT '4' || substr(upper(hex(randomblob(16))), 2), '$(sed "s/'/''/g" <<<"$issuer")', 'client', 'bulk' || i,
-       'CN=bulk' || i, $epoch - 172800, $epoch + 31536000, upper(hex(randomblob(32))), 'revoked', '{}',
-       $epoch - 172800, $epoch - 86400, 'unspecified'
-FROM n;
+.read $root/bench/revoked_rows.sql
 COMMIT;
 SQL
 revoked=$(sqlite3 "$db" "SELECT count(*) FROM certificates WHERE status = 'revoked';")

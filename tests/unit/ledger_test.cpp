@@ -2,6 +2,10 @@
 
 #include <sqlite3.h>
 
+#include <ctime>
+#include <fstream>
+#include <iterator>
+
 #include "pgca/error.hpp"
 #include "pgca/ledger.hpp"
 #include "temp_dir.hpp"
@@ -292,4 +296,36 @@ TEST_CASE("a stored value this pgca cannot read names its row and column", "[led
     refused("PRAGMA ignore_check_constraints = ON; UPDATE certificates SET kind = 'client', status = 'gone' "
             "WHERE serial = '01'",
             "ledger row 1, column status: \"gone\" is not a certificate status");
+}
+
+TEST_CASE("the benchmark's revoked rows fit the current schema and are what a CRL lists", "[ledger][bench]") {
+    test::TempDir tmp;
+    const std::string path = tmp.file("pgca.db");
+    (void)open_ledger("sqlite:" + path);  // the schema of this pgca
+    std::ifstream in(std::string(PGCA_SOURCE_DIR) + "/bench/revoked_rows.sql");
+    REQUIRE(in);
+    const std::string sql((std::istreambuf_iterator<char>(in)), {});
+    const std::time_t epoch = std::time(nullptr);
+    sqlite3* db = nullptr;
+    REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
+    sqlite3_stmt* st = nullptr;
+    const int prepared = sqlite3_prepare_v2(db, sql.c_str(), -1, &st, nullptr);
+    INFO(sqlite3_errmsg(db));
+    REQUIRE(prepared == SQLITE_OK);
+    sqlite3_bind_int(st, sqlite3_bind_parameter_index(st, ":entries"), 50);
+    sqlite3_bind_text(st, sqlite3_bind_parameter_index(st, ":issuer"), "CN=Bench Root", -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, sqlite3_bind_parameter_index(st, ":epoch"), epoch);
+    const int stepped = sqlite3_step(st);
+    INFO(sqlite3_errmsg(db));
+    CHECK(stepped == SQLITE_DONE);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+
+    auto ledger = open_ledger("sqlite:" + path);
+    const auto listed = ledger->revocations("CN=Bench Root", epoch);
+    CHECK(listed.size() == 50);
+    for (const auto& r : listed) {
+        CHECK(r.serial.size() == 32);
+        CHECK(r.serial.front() == '4');
+    }
 }
