@@ -26,18 +26,94 @@ void CaStore::load() {
             throw Error(ErrorKind::policy, "\"" + layout_.intermediate_cert() + "\" was not issued by \"" +
                                                layout_.root_cert() + "\"");
     }
+    if (io::exists(layout_.next_root_cert()))
+        next_cert_ = Certificate::from_pem(io::read_file(layout_.next_root_cert()), layout_.next_root_cert());
+    from_next_ = ledger_.get_meta(kRolloverPhase).value_or("") == "reissued";
+}
+
+std::vector<TrustedCa> CaStore::trusted() const {
+    std::vector<TrustedCa> out;
+    if (root_cert_) out.push_back({CaSlot::root, &*root_cert_, layout_.root_crl(), "root"});
+    if (intermediate_cert_) out.push_back({CaSlot::intermediate, &*intermediate_cert_, layout_.intermediate_crl(), "intermediate"});
+    if (next_cert_) out.push_back({CaSlot::next_root, &*next_cert_, layout_.next_root_crl(), "next-root"});
+    return out;
+}
+
+std::string CaStore::trust_pem(bool with_chain) const {
+    // A client's sslrootcert holds self-signed roots alone (libpq sets no
+    // X509_V_FLAG_PARTIAL_CHAIN); during a rollover both roots, so that a leaf of either verifies.
+    std::string pem = root().to_pem();
+    if (with_chain && intermediate_cert_) pem += intermediate_cert_->to_pem();  // its leaves may still be in use
+    if (next_cert_) pem += next_cert_->to_pem();
+    return pem;
+}
+
+Action CaStore::create_next_root(const DistinguishedName& subject, KeyAlg key, int days) {
+    if (next_cert_) throw Error(ErrorKind::policy, "\"" + layout_.dir() + "\" already has a next root CA");
+    (void)root();  // a folder without a CA has nothing to roll over
+    auto next = in_context("create the next root CA", [&] { return CertificateAuthority::create_root(subject, key, days); });
+    if (next.certificate().subject_rfc2253() == root().subject_rfc2253())
+        throw Error(ErrorKind::policy, "the next root CA must have a subject other than the current one's");
+    files_.make_dir(layout_.ca_dir(), kPrivateDir);
+    files_.make_dir(layout_.next_ca_dir(), kPrivateDir);
+    files_.write_together(layout_.next_root_key(), key_pem(next.key()), kPrivateFile);
+    files_.write_together(layout_.next_root_cert(), next.certificate().to_pem(), kPublicFile);
+    ledger_.record(entry_for(next.certificate(), IssueParams::ca(CertKind::root, key, days)));
+    Action a{"create", "root", "next-root",
+             "\"" + next.certificate().subject_rfc2253() + "\", serial " + next.certificate().serial_hex()};
+    next_cert_ = next.certificate();
+    next_ = std::move(next);
+    return a;
+}
+
+std::vector<Action> CaStore::promote_next_root() {
+    if (!next_cert_) throw Error(ErrorKind::policy, "\"" + layout_.dir() + "\" has no next root CA");
+    const CertificateAuthority& next = authority(CaSlot::next_root);  // its key, read (and decrypted) now
+    std::vector<Action> done;
+    const std::string retired = layout_.retired_ca_dir(root().serial_hex());
+    files_.make_dir(layout_.ca_dir() + "/retired", kPrivateDir);
+    files_.make_dir(retired, kPrivateDir);
+    for (bool inter : {false, true}) {
+        const auto& cert = inter ? intermediate_cert_ : root_cert_;
+        if (!cert) continue;
+        const std::string key_path = inter ? layout_.intermediate_key() : layout_.root_key();
+        const char* name = inter ? "intermediate" : "root";
+        std::string key = io::read_file(key_path);  // as stored (encrypted or not)
+        files_.write_together(retired + "/" + name + ".key", std::move(key), kPrivateFile);
+        files_.write_together(retired + "/" + name + ".crt", cert->to_pem(), kPublicFile);
+        if (inter) files_.remove(layout_.intermediate_key()), files_.remove(layout_.intermediate_cert());
+        ledger_.set_status(cert->subject_rfc2253(), cert->serial_hex(), CertStatus::superseded);
+        done.push_back({"retire", name, name, "serial " + cert->serial_hex() + ", kept in " + retired});
+    }
+    files_.write_together(layout_.root_key(), key_pem(next.key()), kPrivateFile);
+    files_.write_together(layout_.root_cert(), next_cert_->to_pem(), kPublicFile);
+    files_.remove(layout_.next_ca_dir());
+    done.push_back({"promote", "root", "root", "\"" + next_cert_->subject_rfc2253() + "\", serial " +
+                                                   next_cert_->serial_hex() + " is now the folder's root"});
+    root_cert_ = next_cert_;
+    root_ = std::move(next_);
+    intermediate_cert_.reset();
+    intermediate_.reset();
+    next_cert_.reset();
+    next_.reset();
+    from_next_ = false;
+    return done;
 }
 
 const std::string& CaStore::passphrase() {
     return in_context("CA key", [&]() -> const std::string& { return passphrases_.get(source_); });
 }
 
-const CertificateAuthority& CaStore::authority(bool intermediate) {
-    auto& slot = intermediate ? intermediate_ : root_;
+const CertificateAuthority& CaStore::authority(CaSlot which) {
+    auto& slot = which == CaSlot::intermediate ? intermediate_ : which == CaSlot::next_root ? next_ : root_;
     if (slot) return *slot;
-    const auto& cert = intermediate ? intermediate_cert_ : root_cert_;
+    const auto& cert = which == CaSlot::intermediate ? intermediate_cert_
+                       : which == CaSlot::next_root  ? next_cert_
+                                                     : root_cert_;
     if (!cert) throw Error(ErrorKind::policy, "\"" + layout_.dir() + "\" has no CA yet; run `pgca init` or `pgca apply` first");
-    const std::string path = intermediate ? layout_.intermediate_key() : layout_.root_key();
+    const std::string path = which == CaSlot::intermediate ? layout_.intermediate_key()
+                             : which == CaSlot::next_root  ? layout_.next_root_key()
+                                                           : layout_.root_key();
     std::string pem = io::read_file(path);
     PrivateKey key = !source_.empty() && PrivateKey::pem_is_encrypted(pem)
                          ? PrivateKey::from_pem(pem, path, passphrase())
@@ -56,11 +132,11 @@ void CaStore::set_passphrase(const PassphraseSource& source) {
     source_ = source;
     root_.reset();
     intermediate_.reset();
+    next_.reset();
 }
 
 void CaStore::unlock_keys() {
-    for (bool inter : {false, true})
-        if (inter ? intermediate_cert_ : root_cert_) (void)authority(inter);
+    for (const auto& t : trusted()) (void)authority(t.slot);
 }
 
 std::vector<Action> CaStore::protect_keys() {
@@ -127,9 +203,13 @@ Action CaStore::create_intermediate(const IntermediateSpec& spec) {
     return a;
 }
 
-const CertificateAuthority& CaStore::issuer() { return authority(intermediate_cert_.has_value()); }
+const CertificateAuthority& CaStore::issuer() {
+    if (issues_from_next()) return authority(CaSlot::next_root);
+    return authority(intermediate_cert_.has_value());
+}
 
 const Certificate& CaStore::issuer_certificate() const {
+    if (issues_from_next()) return *next_cert_;
     if (intermediate_cert_) return *intermediate_cert_;
     return root();
 }
@@ -139,6 +219,8 @@ const Certificate& CaStore::root() const {
     return *root_cert_;
 }
 
-std::string CaStore::chain_pem() const { return intermediate_cert_ ? intermediate_cert_->to_pem() : std::string(); }
+std::string CaStore::chain_pem() const {
+    return intermediate_cert_ && !issues_from_next() ? intermediate_cert_->to_pem() : std::string();
+}
 
 }  // namespace pgca

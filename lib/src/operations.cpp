@@ -20,16 +20,20 @@
 #include "pgca/pg_render.hpp"
 #include "pgca/plan.hpp"
 #include "pgca/probe.hpp"
+#include "ops_shared.hpp"
 
 namespace pgca::ops {
+using shared::crl_days;
+using shared::execution_profile;
+using shared::run_reload;
+
 namespace {
 
 constexpr long kDaySeconds = 24 * 60 * 60;
 
-// The CRL lifetime the last apply recorded.
-int crl_days(PkiDir& pki) { return pki.setting("crl_days", kDefaultCrlDays); }
-
 }  // namespace
+
+int shared::crl_days(PkiDir& pki) { return pki.setting("crl_days", kDefaultCrlDays); }
 
 namespace {
 
@@ -48,16 +52,14 @@ Plan plan_init(const CaSpec& spec, const io::Layout& layout) {
     return plan;
 }
 
-// What execute() takes from a profile for the commands that have none: the CA to make and the
-// CRL lifetime.
-Profile execution_profile(int crl_lifetime, const CaSpec& ca = {}) {
+}  // namespace
+
+Profile shared::execution_profile(int crl_lifetime, const CaSpec& ca) {
     Profile p;
     p.ca = ca;
     p.defaults.crl_days = crl_lifetime;
     return p;
 }
-
-}  // namespace
 
 std::vector<Action> init(const std::string& dir, const CaSpec& spec, const OpenOptions& open) {
     PassphraseCache passphrases;
@@ -255,15 +257,14 @@ std::vector<Action> refresh_crls(const std::string& dir, int days, const OpenOpt
     const std::string why = "requested, next update in " + std::to_string(days) + " days";
     plan.steps.push_back({StepKind::refresh_crls, "crl", "root", why});
     if (pki->ca().has_intermediate()) plan.steps.push_back({StepKind::refresh_crls, "crl", "intermediate", why, true, false});
+    if (pki->ca().next_root() != nullptr)
+        plan.steps.push_back({StepKind::refresh_crls, "crl", "next-root", why, true, false});
     if (open.dry_run) return plan.preview();
     const Profile p = execution_profile(days);
     return pki->transact([&] { return execute(plan, p, *pki).actions; });
 }
 
-namespace {
-
-// Runs the operator's reload command through /bin/sh, as a cron line or a unit file would.
-void run_reload(const std::string& command) {
+void shared::run_reload(const std::string& command) {
     pid_t pid = ::fork();
     if (pid < 0) throw Error(ErrorKind::io, "reload command: fork failed");
     if (pid == 0) {
@@ -281,6 +282,8 @@ void run_reload(const std::string& command) {
                                        "); the new files are in place but the server may still serve the old "
                                        "certificate");
 }
+
+namespace {
 
 // True when servers/NAME does not hold the certificate and key files the ledger recorded for
 // `current` (rows older than those digests are taken as they are).
@@ -328,7 +331,8 @@ ServerRequest renewal_of(const LedgerEntry& current, bool keep_key) {
 VerifyResult verify_served(const PkiDir& pki, const RotateOptions& options, const std::set<std::string>& expected) {
     ProbeOptions po;
     parse_host_port(options.verify, po.host, po.port);
-    po.ca_file = pki.layout().root_cert();
+    // After `rollover reissue` the servers serve leaves of the next root.
+    po.ca_file = pki.ca().issues_from_next() ? pki.layout().next_root_cert() : pki.layout().root_cert();
     po.server_name = options.verify_name;
     using Clock = std::chrono::steady_clock;
     const auto deadline = Clock::now() + std::chrono::seconds(options.verify_timeout);

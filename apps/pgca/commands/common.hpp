@@ -29,6 +29,7 @@ int run_probe(int argc, char** argv);
 int run_revoke(int argc, char** argv);
 int run_crl(int argc, char** argv);
 int run_rotate(int argc, char** argv);
+int run_rollover(int argc, char** argv);
 int run_ledger(int argc, char** argv);
 int run_check(int argc, char** argv);
 int run_metrics(int argc, char** argv);

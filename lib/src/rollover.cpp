@@ -1,0 +1,283 @@
+// pgca rollover (begin, reissue, finish, status): a root CA replaced in phases, every phase a plan.
+#include "pgca/rollover.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <ctime>
+#include <set>
+
+#include "ops_shared.hpp"
+#include "pgca/error.hpp"
+#include "pgca/plan.hpp"
+
+namespace pgca::ops {
+namespace {
+
+constexpr int kDefaultRootDays = 3650;
+
+std::string phase_of(PkiDir& pki) { return pki.ledger().get_meta(kRolloverPhase).value_or(""); }
+
+// The current root's subject with the next CN; attributes that do not parse back are dropped
+// (the CN alone then names the new root).
+DistinguishedName successor_subject(const Certificate& root) {
+    const std::string cn = next_root_cn(root.info().common_name);
+    DistinguishedName dn;
+    try {
+        // RFC 2253: TYPE=value pairs split at commas not escaped by a backslash.
+        const std::string text = root.subject_rfc2253();
+        std::string part;
+        auto take = [&] {
+            auto eq = part.find('=');
+            if (eq != std::string::npos && part.substr(0, eq) != "CN") dn.set(part.substr(0, eq), part.substr(eq + 1));
+            part.clear();
+        };
+        for (std::size_t i = 0; i < text.size(); ++i) {
+            if (text[i] == '\\' && i + 1 < text.size()) {
+                part += text[++i];
+            } else if (text[i] == ',') {
+                take();
+            } else {
+                part += text[i];
+            }
+        }
+        take();
+    } catch (const Error&) {
+        dn = DistinguishedName();
+    }
+    in_context("the next root CA's CN \"" + cn + "\"", [&] { dn.set("CN", cn); });
+    return dn;
+}
+
+// A write_trust step for every server, pooler and client folder, and one listed step that says
+// what they do (a folder's own step is not listed: a folder's file changes only when it differs).
+void plan_trust_files(Plan& plan, const io::Layout& layout, const std::string& holds, bool listed) {
+    std::size_t n = 0;
+    for (const auto& [parent, kind] : {std::pair{layout.servers_dir(), "server"}, std::pair{layout.poolers_dir(), "pooler"},
+                                       std::pair{layout.clients_dir(), "client"}})
+        for (const auto& name : io::list_dir(parent)) {
+            plan.steps.push_back({StepKind::write_trust, kind, name, holds, false, true});
+            ++n;
+        }
+    if (listed && n != 0)
+        plan.steps.push_back({StepKind::write_trust, "file", io::Layout::kTrust,
+                              std::to_string(n) + " trust files (servers' ssl_ca_file, clients' sslrootcert, poolers' "
+                                                  "CA files): " + holds,
+                              true, false});
+}
+
+// Carries the plan out (or returns its preview), then runs the reload step after the commit.
+RolloverResult run(PkiDir& pki, Plan& plan, const RolloverOptions& options, const OpenOptions& open, std::string phase) {
+    RolloverResult result;
+    result.phase = std::move(phase);
+    if (open.dry_run) {
+        result.actions = plan.preview();
+        return result;
+    }
+    const Profile p = shared::execution_profile(shared::crl_days(pki));
+    result.actions = pki.transact([&] { return execute(plan, p, pki).actions; });
+    for (const auto& a : result.actions)
+        if (options.on_action) options.on_action(a);
+    for (const auto& step : plan.steps)
+        if (step.kind == StepKind::reload) {
+            if (options.on_action) options.on_action({verb(step.kind), step.target_kind, step.name, ""});
+            shared::run_reload(step.name);
+        }
+    return result;
+}
+
+void plan_reload(Plan& plan, const RolloverOptions& options) {
+    if (!options.reload.empty()) plan.steps.push_back({StepKind::reload, "file", options.reload, "after the commit"});
+}
+
+std::string no_rollover(const PkiDir& pki) {
+    return "\"" + pki.layout().dir() + "\" has no CA rollover in progress; run `pgca rollover begin` first";
+}
+
+// A next root on disk without a phase in the ledger: not something pgca leaves.
+void refuse_orphan_next_root(PkiDir& pki) {
+    if (pki.ca().next_root() != nullptr && phase_of(pki).empty())
+        throw Error(ErrorKind::policy, "\"" + pki.layout().next_root_cert() +
+                                           "\" exists but the ledger records no rollover; move DIR/ca/next away "
+                                           "and run `pgca rollover begin` again");
+}
+
+}  // namespace
+
+std::string next_root_cn(const std::string& current_cn) {
+    // " R<n>" at the end: the next number.
+    auto pos = current_cn.rfind(" R");
+    if (pos != std::string::npos && pos + 2 < current_cn.size() &&
+        current_cn.find_first_not_of("0123456789", pos + 2) == std::string::npos && current_cn.size() - pos - 2 < 6)
+        return current_cn.substr(0, pos) + " R" + std::to_string(std::stoi(current_cn.substr(pos + 2)) + 1);
+    return current_cn + " R2";
+}
+
+RolloverResult rollover_begin(const std::string& dir, const RolloverOptions& options, const OpenOptions& open) {
+    auto pki = PkiDir::open(dir, open);
+    CaStore& ca = pki->ca();
+    if (!ca.has_ca()) throw Error(ErrorKind::input, "\"" + pki->layout().dir() + "\" has no CA to roll over");
+    refuse_orphan_next_root(*pki);
+    const std::string phase = phase_of(*pki);
+    Plan plan;
+    if (!phase.empty()) {
+        // Idempotent: the same begin again changes nothing; other options are refused.
+        auto recorded = nlohmann::json::parse(pki->ledger().get_meta(kRolloverOptions).value_or("{}"), nullptr, false);
+        const std::string key = recorded.is_object() ? recorded.value("key", "") : "";
+        const int days = recorded.is_object() ? recorded.value("days", 0) : 0;
+        if ((options.key && std::string(to_string(*options.key)) != key) || (options.days && *options.days != days))
+            throw Error(ErrorKind::policy, "rollover begin: a rollover is already in phase \"" + phase +
+                                               "\", begun with --key " + key + " --days " + std::to_string(days) +
+                                               "; finish it (`pgca rollover finish`) before another");
+        plan.steps.push_back({StepKind::keep, "root", "next-root",
+                              "rollover already " + phase + ": \"" + ca.next_root()->subject_rfc2253() + "\""});
+        plan_trust_files(plan, pki->layout(), "both roots", false);
+        plan.steps.push_back({StepKind::refresh_crls, "crl", "", "", false, true});
+        return run(*pki, plan, options, open, phase);
+    }
+    const KeyAlg key = options.key.value_or(ca.root().key_alg().value_or(KeyAlg::ec_p256));
+    const int days = options.days.value_or(kDefaultRootDays);
+    plan.next_root.subject = successor_subject(ca.root());
+    plan.next_root.key = key;
+    plan.next_root.days = days;
+    plan.rollover_options = nlohmann::json{{"key", std::string(to_string(key))}, {"days", days}}.dump();
+    plan.steps.push_back({StepKind::create_next_root, "root", "next-root",
+                          "new root CA \"" + plan.next_root.subject.rfc2253() + "\" in " + pki->layout().next_ca_dir() +
+                              " (" + std::string(to_string(key)) + ", " + std::to_string(days) + " days)"});
+    plan.steps.push_back({StepKind::record_phase, "phase", kPhaseBegun, "new leaves are still signed by the old CA"});
+    plan_trust_files(plan, pki->layout(), "both roots", true);
+    plan.steps.push_back({StepKind::refresh_crls, "crl", "next-root", "the new root's first CRL; every CRL file holds both"});
+    return run(*pki, plan, options, open, kPhaseBegun);
+}
+
+RolloverResult rollover_reissue(const std::string& dir, const RolloverOptions& options, const OpenOptions& open) {
+    auto pki = PkiDir::open(dir, open);
+    refuse_orphan_next_root(*pki);
+    const std::string phase = phase_of(*pki);
+    if (phase.empty() || pki->ca().next_root() == nullptr) throw Error(ErrorKind::policy, "rollover reissue: " + no_rollover(*pki));
+    Plan plan;
+    if (phase == kPhaseBegun)
+        plan.steps.push_back({StepKind::record_phase, "phase", kPhaseReissued, "new leaves are signed by the new root from now on"});
+    const std::string new_dn = pki->ca().next_root()->subject_rfc2253();
+    const std::time_t now = std::time(nullptr);
+    const PassphraseSource p12_pass = applied_profile(*pki).defaults.p12_passphrase;
+    std::vector<Step> servers, clients;
+    for (const auto& e : pki->ledger().valid_entries()) {
+        const bool server = is_server_kind(e.kind);
+        if ((!server && !is_client_kind(e.kind)) || e.not_after <= now || e.issuer == new_dn) continue;
+        IssueParams params = e.params;
+        if (!params.key) params.key = KeyAlg::ec_p256;
+        if (params.days <= 0) params.days = 397;
+        if (server && !params.key_passphrase) params.key_passphrase = PassphraseSource{};
+        Step step{StepKind::reissue, std::string(to_string(e.kind)), e.name,
+                  "serial " + e.serial + " of the old CA is superseded", true, true, e.serial};
+        if (server) {
+            plan.servers.push_back({std::move(params), false});
+            servers.push_back(std::move(step));
+        } else {
+            // The key files the folder has are made again with the new certificate.
+            ClientFormats formats;
+            if (e.kind == CertKind::client) {
+                formats.pk8 = io::exists(pki->layout().client_file(e.name, io::Layout::kClientPk8));
+                formats.p12 = io::exists(pki->layout().client_file(e.name, io::Layout::kClientP12));
+            }
+            plan.clients.push_back({std::move(params), formats, p12_pass});
+            clients.push_back(std::move(step));
+        }
+    }
+    // issue_batch takes the servers first: the steps follow the requests' order.
+    for (auto* group : {&servers, &clients})
+        for (auto& s : *group) plan.steps.push_back(std::move(s));
+    if (plan.servers.empty() && plan.clients.empty())
+        plan.steps.push_back({StepKind::keep, "root", "next-root", "every valid leaf is signed by the new root"});
+    plan.steps.push_back({StepKind::refresh_crls, "crl", "", "", false, true});
+    if (!plan.servers.empty() || !plan.clients.empty()) plan_reload(plan, options);
+    return run(*pki, plan, options, open, kPhaseReissued);
+}
+
+RolloverResult rollover_finish(const std::string& dir, const RolloverOptions& options, const OpenOptions& open) {
+    auto pki = PkiDir::open(dir, open);
+    refuse_orphan_next_root(*pki);
+    CaStore& ca = pki->ca();
+    Plan plan;
+    if (phase_of(*pki).empty()) {
+        plan.steps.push_back({StepKind::keep, "root", "root", "no rollover in progress"});
+        return run(*pki, plan, options, open, "");
+    }
+    if (ca.next_root() == nullptr) throw Error(ErrorKind::policy, "rollover finish: \"" + pki->layout().next_root_cert() + "\" is missing");
+    std::set<std::string> old_dns{ca.root().subject_rfc2253()};
+    if (ca.has_intermediate()) old_dns.insert(ca.intermediate()->subject_rfc2253());
+    const std::time_t now = std::time(nullptr);
+    std::string listed;
+    for (const auto& e : pki->ledger().valid_entries()) {
+        if ((!is_server_kind(e.kind) && !is_client_kind(e.kind)) || e.not_after <= now || old_dns.count(e.issuer) == 0)
+            continue;
+        listed += (listed.empty() ? "" : ", ") + std::string(to_string(e.kind)) + " " + e.name + " (serial " + e.serial + ")";
+        plan.steps.push_back({StepKind::revoke, std::string(to_string(e.kind)), e.name,
+                              "serial " + e.serial + " of the old CA (--force)", true, true, e.serial});
+        plan.revocations.push_back(e);
+    }
+    if (!plan.revocations.empty() && !options.force)
+        throw Error(ErrorKind::policy, "rollover finish: " + std::to_string(plan.revocations.size()) +
+                                           " valid certificates of the old CA remain: " + listed +
+                                           "; run `pgca rollover reissue`, or pass --force to revoke them");
+    plan.revocation_reason = RevocationReason::superseded;
+    plan.steps.push_back({StepKind::promote_ca, "root", "root",
+                          "\"" + ca.next_root()->subject_rfc2253() + "\" becomes " + pki->layout().root_cert() +
+                              "; the old CA moves to " + pki->layout().retired_ca_dir(ca.root().serial_hex())});
+    plan.steps.push_back({StepKind::record_phase, "phase", "", "rollover finished"});
+    plan_trust_files(plan, pki->layout(), "the new root alone", true);
+    plan.steps.push_back({StepKind::refresh_crls, "crl", "root", "the new root's CRL alone in every CRL file"});
+    plan_reload(plan, options);
+    return run(*pki, plan, options, open, "");
+}
+
+RolloverStatus rollover_status(const std::string& dir) {
+    OpenOptions open;
+    open.read_only = true;
+    auto pki = PkiDir::open(dir, open);
+    const CaStore& ca = pki->ca();
+    RolloverStatus out;
+    out.phase = phase_of(*pki);
+    if (!ca.has_ca()) throw Error(ErrorKind::input, "\"" + pki->layout().dir() + "\" has no CA");
+    const bool rolling = !out.phase.empty() && ca.next_root() != nullptr;
+    out.old_ca = ca.root().subject_rfc2253();
+    if (rolling) out.new_ca = ca.next_root()->subject_rfc2253();
+    const std::string old_label = rolling ? "old" : "current";
+    auto label_of = [&](const Certificate& c) -> std::string {
+        const std::string fp = c.sha256_fingerprint();
+        if (fp == ca.root().sha256_fingerprint() || (ca.intermediate() && fp == ca.intermediate()->sha256_fingerprint()))
+            return old_label;
+        if (ca.next_root() != nullptr && fp == ca.next_root()->sha256_fingerprint()) return "new";
+        return c.subject_rfc2253();
+    };
+    auto chains_to = [&](const Certificate& leaf) -> std::string {
+        if (leaf.issued_by(ca.root()) || (ca.intermediate() && leaf.issued_by(*ca.intermediate()))) return old_label;
+        if (ca.next_root() != nullptr && leaf.issued_by(*ca.next_root())) return "new";
+        return "unknown";
+    };
+    const io::Layout& l = pki->layout();
+    for (const auto& [parent, kind] : {std::pair{l.servers_dir(), CertKind::server}, std::pair{l.poolers_dir(), CertKind::pooler},
+                                       std::pair{l.clients_dir(), CertKind::client}})
+        for (const auto& name : io::list_dir(parent)) {
+            TrustView v;
+            v.kind = std::string(to_string(kind));
+            v.name = name;
+            const io::Layout::LeafFiles where = l.leaf_files(kind, name);
+            try {
+                if (auto pem = io::try_read_file(where.folder + "/" + io::Layout::kTrust))
+                    for (const auto& c : Certificate::chain_from_pem(*pem, where.folder + "/" + io::Layout::kTrust))
+                        v.trusts.push_back(label_of(c));
+                if (auto pem = io::try_read_file(where.folder + "/" + where.cert))
+                    v.chains_to = chains_to(Certificate::chain_from_pem(*pem, where.folder + "/" + where.cert).front());
+            } catch (const Error& e) {
+                v.chains_to = std::string("unreadable: ") + e.what();
+            }
+            bool has_new = false;
+            for (const auto& t : v.trusts) has_new = has_new || t == "new";
+            v.lacks_new = rolling && !has_new;
+            out.folders.push_back(std::move(v));
+        }
+    return out;
+}
+
+}  // namespace pgca::ops
