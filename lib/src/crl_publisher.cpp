@@ -18,7 +18,8 @@ constexpr long kDaySeconds = 24 * 60 * 60;
 
 std::vector<std::pair<std::string, Crl>> CrlPublisher::crls() const {
     std::vector<std::pair<std::string, Crl>> out;
-    for (const auto& path : {layout_.root_crl(), layout_.intermediate_crl(), layout_.next_root_crl()}) {
+    for (const auto& path : {layout_.root_crl(), layout_.intermediate_crl(), layout_.next_root_crl(),
+                             layout_.next_intermediate_crl()}) {
         auto pem = io::try_read_file(path);
         if (pem) out.emplace_back(path, Crl::from_pem(*pem, path));
     }
@@ -34,8 +35,10 @@ std::vector<Action> CrlPublisher::refresh(int crl_days, bool force) {
 
     // Every CA a trust file holds (both roots during a rollover): PostgreSQL wants a CRL for each.
     const std::vector<TrustedCa> cas = ca_.trusted();
-    // A CRL file of a CA no longer trusted (the next root's, once finish promoted it) goes.
+    // A CRL file of a CA no longer trusted (the next CA's, once finish promoted it) goes.
     if (!ca_.next_root() && io::exists(layout_.next_root_crl())) files_.remove(layout_.next_root_crl());
+    if (!ca_.next_is_intermediate() && io::exists(layout_.next_intermediate_crl()))
+        files_.remove(layout_.next_intermediate_crl());
     if (!ca_.has_intermediate() && io::exists(layout_.intermediate_crl())) files_.remove(layout_.intermediate_crl());
 
     std::vector<std::string> current_pem;  // each CA's CRL as it is (or will be) on disk

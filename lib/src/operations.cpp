@@ -257,8 +257,9 @@ std::vector<Action> refresh_crls(const std::string& dir, int days, const OpenOpt
     const std::string why = "requested, next update in " + std::to_string(days) + " days";
     plan.steps.push_back({StepKind::refresh_crls, "crl", "root", why});
     if (pki->ca().has_intermediate()) plan.steps.push_back({StepKind::refresh_crls, "crl", "intermediate", why, true, false});
-    if (pki->ca().next_root() != nullptr)
-        plan.steps.push_back({StepKind::refresh_crls, "crl", "next-root", why, true, false});
+    if (pki->ca().next() != nullptr)
+        plan.steps.push_back({StepKind::refresh_crls, "crl", pki->ca().next_is_intermediate() ? "next-intermediate" : "next-root",
+                              why, true, false});
     if (open.dry_run) return plan.preview();
     const Profile p = execution_profile(days);
     return pki->transact([&] { return execute(plan, p, *pki).actions; });
@@ -332,7 +333,8 @@ VerifyResult verify_served(const PkiDir& pki, const RotateOptions& options, cons
     ProbeOptions po;
     parse_host_port(options.verify, po.host, po.port);
     // After `rollover reissue` the servers serve leaves of the next root.
-    po.ca_file = pki.ca().issues_from_next() ? pki.layout().next_root_cert() : pki.layout().root_cert();
+    po.ca_file = pki.ca().issues_from_next() && pki.ca().next_root() != nullptr ? pki.layout().next_root_cert()
+                                                                               : pki.layout().root_cert();
     po.server_name = options.verify_name;
     using Clock = std::chrono::steady_clock;
     const auto deadline = Clock::now() + std::chrono::seconds(options.verify_timeout);

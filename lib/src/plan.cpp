@@ -409,7 +409,7 @@ const char* verb(StepKind kind) noexcept {
         case StepKind::rotate: return "rotate";
         case StepKind::reload: return "reload";
         case StepKind::verify: return "verify";
-        case StepKind::create_next_root: return "create";
+        case StepKind::create_next_ca: return "create";
         case StepKind::write_trust: return "write";
         case StepKind::promote_ca: return "promote";
         case StepKind::record_phase: return "record";
@@ -470,7 +470,7 @@ Plan plan_apply(const Profile& profile, const AccessFiles& access, PkiDir& pki, 
     leaves.finish();
     // During a CA rollover every trust file holds both roots, a kept leaf's too (begin wrote
     // them; this restores one that was replaced).
-    if (pki.ca().next_root() != nullptr) {
+    if (pki.ca().next() != nullptr) {
         for (const auto& s : profile.servers) plan.steps.push_back({StepKind::write_trust, "server", s.name, "", false, true});
         for (const auto& p : profile.poolers) plan.steps.push_back({StepKind::write_trust, "pooler", p.name, "", false, true});
         for (const auto& c : profile.clients) plan.steps.push_back({StepKind::write_trust, "client", c.user, "", false, true});
@@ -579,10 +579,10 @@ private:
                 return;
             }
             case StepKind::record_settings: return record_settings();
-            case StepKind::create_next_root:
-                return done_.push_back(
-                    pki_.ca().create_next_root(plan_.next_root.subject, plan_.next_root.key, plan_.next_root.days));
-            case StepKind::promote_ca: return add(pki_.ca().promote_next_root());
+            case StepKind::create_next_ca:
+                return done_.push_back(pki_.ca().create_next(plan_.next_ca.subject, plan_.next_ca.key, plan_.next_ca.days,
+                                                             plan_.next_intermediate));
+            case StepKind::promote_ca: return add(pki_.ca().promote_next());
             case StepKind::write_trust: return write_trust(step);
             case StepKind::record_phase: return record_phase(step);
         }
@@ -602,8 +602,8 @@ private:
         CaStore& ca = pki_.ca();
         ledger.set_meta(kRolloverPhase, step.name);
         if (step.name == "begun") {
-            ledger.set_meta(kRolloverOld, ca.root().subject_rfc2253());
-            ledger.set_meta(kRolloverNew, ca.next_root() != nullptr ? ca.next_root()->subject_rfc2253() : "");
+            ledger.set_meta(kRolloverOld, (ca.next_is_intermediate() ? *ca.intermediate() : ca.root()).subject_rfc2253());
+            ledger.set_meta(kRolloverNew, ca.next() != nullptr ? ca.next()->subject_rfc2253() : "");
             ledger.set_meta(kRolloverOptions, plan_.rollover_options);
         } else if (step.name.empty()) {
             for (const char* key : {kRolloverOld, kRolloverNew, kRolloverOptions}) ledger.set_meta(key, "");

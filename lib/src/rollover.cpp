@@ -17,14 +17,14 @@ constexpr int kDefaultRootDays = 3650;
 
 std::string phase_of(PkiDir& pki) { return pki.ledger().get_meta(kRolloverPhase).value_or(""); }
 
-// The current root's subject with the next CN; attributes that do not parse back are dropped
-// (the CN alone then names the new root).
-DistinguishedName successor_subject(const Certificate& root) {
-    const std::string cn = next_root_cn(root.info().common_name);
+// The current CA's subject with the next CN; attributes that do not parse back are dropped
+// (the CN alone then names the new CA).
+DistinguishedName successor_subject(const Certificate& current) {
+    const std::string cn = next_root_cn(current.info().common_name);
     DistinguishedName dn;
     try {
         // RFC 2253: TYPE=value pairs split at commas not escaped by a backslash.
-        const std::string text = root.subject_rfc2253();
+        const std::string text = current.subject_rfc2253();
         std::string part;
         auto take = [&] {
             auto eq = part.find('=');
@@ -44,7 +44,7 @@ DistinguishedName successor_subject(const Certificate& root) {
     } catch (const Error&) {
         dn = DistinguishedName();
     }
-    in_context("the next root CA's CN \"" + cn + "\"", [&] { dn.set("CN", cn); });
+    in_context("the next CA's CN \"" + cn + "\"", [&] { dn.set("CN", cn); });
     return dn;
 }
 
@@ -94,12 +94,15 @@ std::string no_rollover(const PkiDir& pki) {
 }
 
 // A next root on disk without a phase in the ledger: not something pgca leaves.
-void refuse_orphan_next_root(PkiDir& pki) {
-    if (pki.ca().next_root() != nullptr && phase_of(pki).empty())
-        throw Error(ErrorKind::policy, "\"" + pki.layout().next_root_cert() +
-                                           "\" exists but the ledger records no rollover; move DIR/ca/next away "
+void refuse_orphan_next_ca(PkiDir& pki) {
+    if (pki.ca().next() != nullptr && phase_of(pki).empty())
+        throw Error(ErrorKind::policy, "\"" + pki.layout().next_ca_dir() +
+                                           "\" holds a CA but the ledger records no rollover; move it away "
                                            "and run `pgca rollover begin` again");
 }
+
+// "the new root" / "the new intermediate".
+std::string new_ca_name(const CaStore& ca) { return ca.next_is_intermediate() ? "the new intermediate" : "the new root"; }
 
 }  // namespace
 
@@ -116,7 +119,7 @@ RolloverResult rollover_begin(const std::string& dir, const RolloverOptions& opt
     auto pki = PkiDir::open(dir, open);
     CaStore& ca = pki->ca();
     if (!ca.has_ca()) throw Error(ErrorKind::input, "\"" + pki->layout().dir() + "\" has no CA to roll over");
-    refuse_orphan_next_root(*pki);
+    refuse_orphan_next_ca(*pki);
     const std::string phase = phase_of(*pki);
     Plan plan;
     if (!phase.empty()) {
@@ -124,40 +127,57 @@ RolloverResult rollover_begin(const std::string& dir, const RolloverOptions& opt
         auto recorded = nlohmann::json::parse(pki->ledger().get_meta(kRolloverOptions).value_or("{}"), nullptr, false);
         const std::string key = recorded.is_object() ? recorded.value("key", "") : "";
         const int days = recorded.is_object() ? recorded.value("days", 0) : 0;
-        if ((options.key && std::string(to_string(*options.key)) != key) || (options.days && *options.days != days))
-            throw Error(ErrorKind::policy, "rollover begin: a rollover is already in phase \"" + phase +
-                                               "\", begun with --key " + key + " --days " + std::to_string(days) +
+        const bool intermediate = recorded.is_object() && recorded.value("intermediate", false);
+        if ((options.key && std::string(to_string(*options.key)) != key) || (options.days && *options.days != days) ||
+            options.intermediate != intermediate)
+            throw Error(ErrorKind::policy, "rollover begin: a rollover is already in phase \"" + phase + "\", begun with " +
+                                               (intermediate ? "--intermediate " : "") + "--key " + key + " --days " +
+                                               std::to_string(days) +
                                                "; finish it (`pgca rollover finish`) before another");
-        plan.steps.push_back({StepKind::keep, "root", "next-root",
-                              "rollover already " + phase + ": \"" + ca.next_root()->subject_rfc2253() + "\""});
-        plan_trust_files(plan, pki->layout(), "both roots", false);
+        plan.steps.push_back({StepKind::keep, ca.next_is_intermediate() ? "intermediate" : "root",
+                              ca.next_is_intermediate() ? "next-intermediate" : "next-root",
+                              "rollover already " + phase + ": \"" + ca.next()->subject_rfc2253() + "\""});
+        plan_trust_files(plan, pki->layout(), "", false);
         plan.steps.push_back({StepKind::refresh_crls, "crl", "", "", false, true});
         return run(*pki, plan, options, open, phase);
     }
-    const KeyAlg key = options.key.value_or(ca.root().key_alg().value_or(KeyAlg::ec_p256));
-    const int days = options.days.value_or(kDefaultRootDays);
-    plan.next_root.subject = successor_subject(ca.root());
-    plan.next_root.key = key;
-    plan.next_root.days = days;
-    plan.rollover_options = nlohmann::json{{"key", std::string(to_string(key))}, {"days", days}}.dump();
-    plan.steps.push_back({StepKind::create_next_root, "root", "next-root",
-                          "new root CA \"" + plan.next_root.subject.rfc2253() + "\" in " + pki->layout().next_ca_dir() +
-                              " (" + std::string(to_string(key)) + ", " + std::to_string(days) + " days)"});
+    if (options.intermediate && !ca.has_intermediate())
+        throw Error(ErrorKind::policy, "rollover begin --intermediate: \"" + pki->layout().dir() +
+                                           "\" has no intermediate CA; without --intermediate the root is replaced");
+    const Certificate& current = options.intermediate ? *ca.intermediate() : ca.root();
+    const KeyAlg key = options.key.value_or(current.key_alg().value_or(KeyAlg::ec_p256));
+    const int days = options.days.value_or(options.intermediate ? IntermediateSpec{}.days : kDefaultRootDays);
+    const char* what = options.intermediate ? "intermediate" : "root";
+    plan.next_ca.subject = successor_subject(current);
+    plan.next_ca.key = key;
+    plan.next_ca.days = days;
+    plan.next_intermediate = options.intermediate;
+    plan.rollover_options =
+        nlohmann::json{{"key", std::string(to_string(key))}, {"days", days}, {"intermediate", options.intermediate}}.dump();
+    plan.steps.push_back({StepKind::create_next_ca, what, std::string("next-") + what,
+                          std::string("new ") + what + " CA \"" + plan.next_ca.subject.rfc2253() + "\" in " +
+                              pki->layout().next_ca_dir() + " (" + std::string(to_string(key)) + ", " +
+                              std::to_string(days) + " days" + (options.intermediate ? ", under the same root" : "") + ")"});
     plan.steps.push_back({StepKind::record_phase, "phase", kPhaseBegun, "new leaves are still signed by the old CA"});
-    plan_trust_files(plan, pki->layout(), "both roots", true);
-    plan.steps.push_back({StepKind::refresh_crls, "crl", "next-root", "the new root's first CRL; every CRL file holds both"});
+    plan_trust_files(plan, pki->layout(),
+                     options.intermediate ? "servers' and poolers' with both intermediates (clients' keep the root alone)"
+                                          : "both roots",
+                     true);
+    plan.steps.push_back({StepKind::refresh_crls, "crl", std::string("next-") + what,
+                          std::string("the new ") + what + "'s first CRL; every CRL file holds a CRL of each CA"});
     return run(*pki, plan, options, open, kPhaseBegun);
 }
 
 RolloverResult rollover_reissue(const std::string& dir, const RolloverOptions& options, const OpenOptions& open) {
     auto pki = PkiDir::open(dir, open);
-    refuse_orphan_next_root(*pki);
+    refuse_orphan_next_ca(*pki);
     const std::string phase = phase_of(*pki);
-    if (phase.empty() || pki->ca().next_root() == nullptr) throw Error(ErrorKind::policy, "rollover reissue: " + no_rollover(*pki));
+    if (phase.empty() || pki->ca().next() == nullptr) throw Error(ErrorKind::policy, "rollover reissue: " + no_rollover(*pki));
     Plan plan;
     if (phase == kPhaseBegun)
-        plan.steps.push_back({StepKind::record_phase, "phase", kPhaseReissued, "new leaves are signed by the new root from now on"});
-    const std::string new_dn = pki->ca().next_root()->subject_rfc2253();
+        plan.steps.push_back({StepKind::record_phase, "phase", kPhaseReissued,
+                              "new leaves are signed by " + new_ca_name(pki->ca()) + " from now on"});
+    const std::string new_dn = pki->ca().next()->subject_rfc2253();
     const std::time_t now = std::time(nullptr);
     const PassphraseSource p12_pass = applied_profile(*pki).defaults.p12_passphrase;
     std::vector<Step> servers, clients;
@@ -188,7 +208,7 @@ RolloverResult rollover_reissue(const std::string& dir, const RolloverOptions& o
     for (auto* group : {&servers, &clients})
         for (auto& s : *group) plan.steps.push_back(std::move(s));
     if (plan.servers.empty() && plan.clients.empty())
-        plan.steps.push_back({StepKind::keep, "root", "next-root", "every valid leaf is signed by the new root"});
+        plan.steps.push_back({StepKind::keep, "ca", "next", "every valid leaf is signed by " + new_ca_name(pki->ca())});
     plan.steps.push_back({StepKind::refresh_crls, "crl", "", "", false, true});
     if (!plan.servers.empty() || !plan.clients.empty()) plan_reload(plan, options);
     return run(*pki, plan, options, open, kPhaseReissued);
@@ -196,16 +216,18 @@ RolloverResult rollover_reissue(const std::string& dir, const RolloverOptions& o
 
 RolloverResult rollover_finish(const std::string& dir, const RolloverOptions& options, const OpenOptions& open) {
     auto pki = PkiDir::open(dir, open);
-    refuse_orphan_next_root(*pki);
+    refuse_orphan_next_ca(*pki);
     CaStore& ca = pki->ca();
     Plan plan;
     if (phase_of(*pki).empty()) {
         plan.steps.push_back({StepKind::keep, "root", "root", "no rollover in progress"});
         return run(*pki, plan, options, open, "");
     }
-    if (ca.next_root() == nullptr) throw Error(ErrorKind::policy, "rollover finish: \"" + pki->layout().next_root_cert() + "\" is missing");
-    std::set<std::string> old_dns{ca.root().subject_rfc2253()};
-    if (ca.has_intermediate()) old_dns.insert(ca.intermediate()->subject_rfc2253());
+    if (ca.next() == nullptr) throw Error(ErrorKind::policy, "rollover finish: \"" + pki->layout().next_ca_dir() + "\" holds no CA");
+    const bool intermediate = ca.next_is_intermediate();
+    // The CA that leaves: the old root with its intermediate, or the old intermediate alone.
+    std::set<std::string> old_dns{intermediate ? ca.intermediate()->subject_rfc2253() : ca.root().subject_rfc2253()};
+    if (!intermediate && ca.has_intermediate()) old_dns.insert(ca.intermediate()->subject_rfc2253());
     const std::time_t now = std::time(nullptr);
     std::string listed;
     for (const auto& e : pki->ledger().valid_entries()) {
@@ -221,12 +243,17 @@ RolloverResult rollover_finish(const std::string& dir, const RolloverOptions& op
                                            " valid certificates of the old CA remain: " + listed +
                                            "; run `pgca rollover reissue`, or pass --force to revoke them");
     plan.revocation_reason = RevocationReason::superseded;
-    plan.steps.push_back({StepKind::promote_ca, "root", "root",
-                          "\"" + ca.next_root()->subject_rfc2253() + "\" becomes " + pki->layout().root_cert() +
-                              "; the old CA moves to " + pki->layout().retired_ca_dir(ca.root().serial_hex())});
+    const Certificate& leaving = intermediate ? *ca.intermediate() : ca.root();
+    plan.steps.push_back({StepKind::promote_ca, intermediate ? "intermediate" : "root", intermediate ? "intermediate" : "root",
+                          "\"" + ca.next()->subject_rfc2253() + "\" becomes " +
+                              (intermediate ? pki->layout().intermediate_cert() : pki->layout().root_cert()) +
+                              "; the old CA moves to " + pki->layout().retired_ca_dir(leaving.serial_hex()) +
+                              (intermediate ? " and is revoked in the root's CRL" : "")});
     plan.steps.push_back({StepKind::record_phase, "phase", "", "rollover finished"});
-    plan_trust_files(plan, pki->layout(), "the new root alone", true);
-    plan.steps.push_back({StepKind::refresh_crls, "crl", "root", "the new root's CRL alone in every CRL file"});
+    plan_trust_files(plan, pki->layout(), intermediate ? "the root and the new intermediate" : "the new root alone", true);
+    plan.steps.push_back({StepKind::refresh_crls, "crl", "root",
+                          intermediate ? "the root's and the new intermediate's CRLs in every CRL file"
+                                       : "the new root's CRL alone in every CRL file"});
     plan_reload(plan, options);
     return run(*pki, plan, options, open, "");
 }
@@ -239,20 +266,25 @@ RolloverStatus rollover_status(const std::string& dir) {
     RolloverStatus out;
     out.phase = phase_of(*pki);
     if (!ca.has_ca()) throw Error(ErrorKind::input, "\"" + pki->layout().dir() + "\" has no CA");
-    const bool rolling = !out.phase.empty() && ca.next_root() != nullptr;
-    out.old_ca = ca.root().subject_rfc2253();
-    if (rolling) out.new_ca = ca.next_root()->subject_rfc2253();
+    const bool rolling = !out.phase.empty() && ca.next() != nullptr;
+    const bool intermediate = rolling && ca.next_is_intermediate();
+    out.old_ca = (intermediate ? *ca.intermediate() : ca.root()).subject_rfc2253();
+    if (rolling) out.new_ca = ca.next()->subject_rfc2253();
     const std::string old_label = rolling ? "old" : "current";
+    // A root rollover replaces the root and its intermediate ("old"); an intermediate rollover
+    // keeps the root ("root").
+    const std::string root_label = intermediate ? "root" : old_label;
     auto label_of = [&](const Certificate& c) -> std::string {
         const std::string fp = c.sha256_fingerprint();
-        if (fp == ca.root().sha256_fingerprint() || (ca.intermediate() && fp == ca.intermediate()->sha256_fingerprint()))
-            return old_label;
-        if (ca.next_root() != nullptr && fp == ca.next_root()->sha256_fingerprint()) return "new";
+        if (fp == ca.root().sha256_fingerprint()) return root_label;
+        if (ca.intermediate() && fp == ca.intermediate()->sha256_fingerprint()) return old_label;
+        if (ca.next() != nullptr && fp == ca.next()->sha256_fingerprint()) return "new";
         return c.subject_rfc2253();
     };
     auto chains_to = [&](const Certificate& leaf) -> std::string {
-        if (leaf.issued_by(ca.root()) || (ca.intermediate() && leaf.issued_by(*ca.intermediate()))) return old_label;
-        if (ca.next_root() != nullptr && leaf.issued_by(*ca.next_root())) return "new";
+        if (ca.intermediate() && leaf.issued_by(*ca.intermediate())) return old_label;
+        if (leaf.issued_by(ca.root())) return root_label;
+        if (ca.next() != nullptr && leaf.issued_by(*ca.next())) return "new";
         return "unknown";
     };
     const io::Layout& l = pki->layout();
@@ -274,7 +306,8 @@ RolloverStatus rollover_status(const std::string& dir) {
             }
             bool has_new = false;
             for (const auto& t : v.trusts) has_new = has_new || t == "new";
-            v.lacks_new = rolling && !has_new;
+            // A client's sslrootcert holds roots alone: an intermediate rollover leaves it as it is.
+            v.lacks_new = rolling && !has_new && !(intermediate && kind == CertKind::client);
             out.folders.push_back(std::move(v));
         }
     return out;

@@ -211,3 +211,47 @@ TEST_CASE("rollover finish --force revokes the old CA's leaves first and the int
         }
     CHECK(revoked == 5);  // db, alice, bob, and the pooler's two
 }
+
+TEST_CASE("rollover begin --intermediate makes a new intermediate under the same root", "[cli][rollover]") {
+    {
+        Folder plain;
+        auto r = pgca_run({"rollover", "begin", "--dir", plain.dir, "--intermediate"});
+        CHECK(r.exit_code != 0);
+        CHECK_THAT(r.err, Catch::Contains("has no intermediate CA; without --intermediate the root is replaced"));
+    }
+    Folder f(profile(true));
+    f.run_ok({"rollover", "begin", "--dir", f.dir, "--intermediate"});
+    CHECK(f.subjects("ca/next/intermediate.crt") == std::vector<std::string>{"Roll Issuing R2"});
+    // Servers and poolers trust both intermediates (a client may send its leaf alone); a client's
+    // sslrootcert keeps the root alone; every CRL file has a CRL of each of the three CAs.
+    const std::vector<std::string> server_trust{"Roll Root", "Roll Issuing", "Roll Issuing R2"};
+    CHECK(f.subjects("servers/db/root.crt") == server_trust);
+    CHECK(f.subjects("poolers/pool/root.crt") == server_trust);
+    CHECK(f.subjects("clients/alice/root.crt") == kOld);
+    CHECK(f.crl_issuers("servers/db/root.crl") ==
+          std::vector<std::string>{kOldDn, "CN=Roll Issuing", "CN=Roll Issuing R2"});
+    auto r = pgca_run({"rollover", "begin", "--dir", f.dir});
+    CHECK(r.exit_code != 0);
+    CHECK_THAT(r.err, Catch::Contains("begun with --intermediate --key"));
+
+    f.run_ok({"rollover", "reissue", "--dir", f.dir});
+    CHECK(f.issuer_dn("clients/alice/postgresql.crt") == "CN=Roll Issuing R2");
+    CHECK(f.subjects("clients/alice/postgresql.crt") == std::vector<std::string>{"alice", "Roll Issuing R2"});
+    r = f.run_ok({"rollover", "status", "--dir", f.dir, "--json"});
+    for (const auto& folder : json::parse(r.out)["folders"]) {
+        INFO(folder.dump());
+        CHECK(folder["chains_to"] == "new");
+        CHECK(folder["lacks_new"] == false);
+    }
+
+    f.run_ok({"rollover", "finish", "--dir", f.dir});
+    CHECK(f.subjects("ca/intermediate.crt") == std::vector<std::string>{"Roll Issuing R2"});
+    CHECK(f.subjects("ca/root.crt") == kOld);
+    CHECK(f.subjects("servers/db/root.crt") == std::vector<std::string>{"Roll Root", "Roll Issuing R2"});
+    CHECK(f.crl_issuers("servers/db/root.crl") == std::vector<std::string>{kOldDn, "CN=Roll Issuing R2"});
+    CHECK(test::run({"test", "-e", f.dir + "/crl/next-intermediate.crl"}).exit_code != 0);
+    // The old intermediate is revoked in the root's CRL.
+    const Crl root_crl = Crl::from_pem(read_file(f.dir + "/crl/root.crl"), "root.crl");
+    CHECK(root_crl.revoked_serials().size() == 1);
+    r = f.run_ok({"check", "--dir", f.dir});
+}

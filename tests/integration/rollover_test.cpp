@@ -22,8 +22,8 @@ namespace {
 
 const std::vector<std::string> kRoles{"alice", "bob"};
 
-json profile() {
-    return {
+json profile(bool intermediate) {
+    json p = {
         {"pgca_profile", 1},
         {"name", "roll"},
         {"ca", {{"subject", {{"CN", "Roll Root"}, {"O", "pgca tests"}}}}},
@@ -32,6 +32,8 @@ json profile() {
         {"hba", json::array({{{"type", "hostssl"}, {"database", "all"}, {"user", "all"},
                               {"address", "127.0.0.1/32"}, {"method", "cert"}}})},
     };
+    if (intermediate) p["ca"]["intermediate"] = {{"subject", {{"CN", "Roll Issuing"}}}};
+    return p;
 }
 
 void copy_file(const std::string& from, const std::string& to, mode_t mode) { write_file(to, read_file(from), mode); }
@@ -91,12 +93,9 @@ ProcessResult pgca_ok(const std::vector<std::string>& args) {
     return r;
 }
 
-}  // namespace
-
-TEST_CASE("root rollover: old and new files connect across every phase boundary, the old CA is refused after finish",
-          "[pg][rollover]") {
-    PGCA_REQUIRE_POSTGRES();
-    AppliedServer s(profile().dump());
+// The whole rollover, a root one or (`intermediate`) a new intermediate under the same root.
+void roll_over(bool intermediate) {
+    AppliedServer s(profile(intermediate).dump());
     s.start("db", kRoles);
     std::vector<std::string> snaps{snapshot(s, 0)};
     install_server(s, snaps[0]);
@@ -108,11 +107,13 @@ TEST_CASE("root rollover: old and new files connect across every phase boundary,
     REQUIRE(PQstatus(session.get()) == CONNECTION_OK);
     const int postmaster = s.pg().postmaster_pid();
 
-    pgca_ok({"rollover", "begin", "--dir", s.dir()});
+    std::vector<std::string> begin{"rollover", "begin", "--dir", s.dir()};
+    if (intermediate) begin.push_back("--intermediate");
+    pgca_ok(begin);
     snaps.push_back(snapshot(s, 1));
     pgca_ok({"rollover", "reissue", "--dir", s.dir(), "--reload", "true"});
     snaps.push_back(snapshot(s, 2));
-    auto finished = pgca_ok({"rollover", "finish", "--dir", s.dir()});
+    pgca_ok({"rollover", "finish", "--dir", s.dir()});
     snaps.push_back(snapshot(s, 3));
 
     // Server files of phase P with client files of phases P-1 and P, and the reverse.
@@ -125,7 +126,9 @@ TEST_CASE("root rollover: old and new files connect across every phase boundary,
         require_session(session.get());
     }
 
-    // After finish: a client certificate of the old CA is refused, with the server saying why.
+    // After finish: a client certificate of the old CA is refused, with the server saying why: the
+    // new root does not know it; an old intermediate's leaf has no CRL of its issuer any more
+    // (PostgreSQL checks one for every CA of the chain; the root's CRL also revokes it).
     install_server(s, snaps[3]);
     const std::size_t offset = s.pg().log_size();
     // The new root in the old client's trust file, so that only its certificate is in question.
@@ -144,4 +147,18 @@ TEST_CASE("root rollover: old and new files connect across every phase boundary,
     // The session opened before begin still answers; no restart happened.
     require_session(session.get());
     CHECK(s.pg().postmaster_pid() == postmaster);
+}
+
+}  // namespace
+
+TEST_CASE("root rollover: old and new files connect across every phase boundary and the old CA is refused after finish",
+          "[pg][rollover]") {
+    PGCA_REQUIRE_POSTGRES();
+    roll_over(false);
+}
+
+TEST_CASE("intermediate rollover: old and new files connect across every phase boundary and the old intermediate is refused after finish",
+          "[pg][rollover]") {
+    PGCA_REQUIRE_POSTGRES();
+    roll_over(true);
 }

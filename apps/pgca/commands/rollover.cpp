@@ -1,4 +1,4 @@
-// pgca rollover (begin|reissue|finish|status) --dir DIR [--key ALG] [--days N] [--reload CMD]
+// pgca rollover (begin|reissue|finish|status) --dir DIR [--intermediate] [--key ALG] [--days N] [--reload CMD]
 //               [--force] [--dry-run] [--json]
 #include <iostream>
 
@@ -39,8 +39,8 @@ int rollover_status(const cxxopts::ParseResult& r) {
 }  // namespace
 
 int run_rollover(int argc, char** argv) {
-    const std::string usage = "usage: pgca rollover (begin|reissue|finish|status) --dir DIR [--key ALG] [--days N] "
-                              "[--reload CMD] [--force] [--dry-run] [--json]";
+    const std::string usage = "usage: pgca rollover (begin|reissue|finish|status) --dir DIR [--intermediate] [--key ALG] "
+                              "[--days N] [--reload CMD] [--force] [--dry-run] [--json]";
     if (argc < 2) throw Error(ErrorKind::usage, usage);
     const std::string step = argv[1];
     if (step == "-h" || step == "--help") {
@@ -57,8 +57,10 @@ int run_rollover(int argc, char** argv) {
         ("json", "print JSON");
     if (step == "begin")
         options.add_options()
-            ("key", "the new root's key: " + key_alg_names() + " (default: the current root's)", cxxopts::value<std::string>())
-            ("days", "the new root's lifetime in days (default 3650)", cxxopts::value<int>());
+            ("intermediate", "a new intermediate under the same root instead of a new root")
+            ("key", "the new CA's key: " + key_alg_names() + " (default: the replaced CA's)", cxxopts::value<std::string>())
+            ("days", "the new CA's lifetime in days (default 3650 for a root, 1825 for an intermediate)",
+             cxxopts::value<int>());
     if (step == "reissue" || step == "finish")
         options.add_options()
             ("reload", "shell command run after the commit that makes PostgreSQL re-read its files",
@@ -76,6 +78,7 @@ int run_rollover(int argc, char** argv) {
     if (r.count("days") != 0) ro.days = days_option(r, 3650);
     if (r.count("reload") != 0) ro.reload = r["reload"].as<std::string>();
     ro.force = r.count("force") != 0;
+    ro.intermediate = r.count("intermediate") != 0;
     const OpenOptions open = writer_open_options(r);
     const bool json = r.count("json") != 0;
     if (!json && !open.dry_run) ro.on_action = [](const Action& a) { std::cout << format_action(a) << "\n"; };

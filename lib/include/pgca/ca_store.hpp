@@ -15,14 +15,14 @@
 namespace pgca {
 
 /// The CAs a folder holds: its root, its intermediate, and during a rollover the next root.
-enum class CaSlot { root, intermediate, next_root };
+enum class CaSlot { root, intermediate, next };
 
 /// A CA whose CRL pgca publishes (every CA a trust file holds).
 struct TrustedCa {
     CaSlot slot;
     const Certificate* cert;
-    std::string crl_path;  ///< DIR/crl/root.crl, intermediate.crl, next-root.crl
-    const char* label;     ///< root, intermediate, next-root
+    std::string crl_path;  ///< DIR/crl/root.crl, intermediate.crl, next-root.crl, next-intermediate.crl
+    const char* label;     ///< root, intermediate, next-root, next-intermediate
 };
 
 /// The ledger meta keys of a CA rollover (README "CA rollover"): its phase ("begun", "reissued";
@@ -45,21 +45,30 @@ public:
     /// issued by the root.
     void load();
 
-    /// A rollover's next root (DIR/ca/next/root.crt), or nullptr outside a rollover.
-    [[nodiscard]] const Certificate* next_root() const noexcept { return next_cert_ ? &*next_cert_ : nullptr; }
-    /// True once `rollover reissue` began: leaves are signed by the next root.
+    /// A rollover's next CA (DIR/ca/next/root.crt, or intermediate.crt for an intermediate
+    /// rollover), or nullptr outside a rollover.
+    [[nodiscard]] const Certificate* next() const noexcept { return next_cert_ ? &*next_cert_ : nullptr; }
+    /// The next CA when it is a root, else nullptr.
+    [[nodiscard]] const Certificate* next_root() const noexcept { return next_intermediate_ ? nullptr : next(); }
+    [[nodiscard]] bool next_is_intermediate() const noexcept { return next_cert_ && next_intermediate_; }
+    /// True once `rollover reissue` began: leaves are signed by the next CA.
     [[nodiscard]] bool issues_from_next() const noexcept { return from_next_ && next_cert_; }
     void set_issues_from_next(bool on) noexcept { from_next_ = on; }
-    /// Every CA the trust files hold, root first: root, intermediate, next root.
+    /// Every CA the trust files hold or chain to, root first: root, intermediate, next CA.
     [[nodiscard]] std::vector<TrustedCa> trusted() const;
-    /// What a trust file holds: every root (the current and, in a rollover, the next), with the
-    /// intermediate for a server's ssl_ca_file and a pooler's CA file (`with_chain`).
+    /// What a trust file holds: every root (the current and, in a root rollover, the next), with
+    /// the intermediates (the current and, in an intermediate rollover, the next) for a server's
+    /// ssl_ca_file and a pooler's CA file (`with_chain`).
     [[nodiscard]] std::string trust_pem(bool with_chain) const;
-    /// Makes the next root (rollover begin): queued in DIR/ca/next/, recorded in the ledger.
-    Action create_next_root(const DistinguishedName& subject, KeyAlg key, int days);
-    /// rollover finish: the next root becomes DIR/ca/root.*, the old root and intermediate move
-    /// to DIR/ca/retired/SERIAL/ and their ledger rows are superseded.
-    std::vector<Action> promote_next_root();
+    /// Makes the next CA (rollover begin): a root, or an intermediate under the current root;
+    /// queued in DIR/ca/next/, recorded in the ledger.
+    Action create_next(const DistinguishedName& subject, KeyAlg key, int days, bool intermediate);
+    /// rollover finish. A root rollover: the next root becomes DIR/ca/root.*, the old root and
+    /// intermediate move to DIR/ca/retired/SERIAL/ (the old root's serial), their rows
+    /// superseded. An intermediate rollover: the next intermediate becomes
+    /// DIR/ca/intermediate.*, the old one moves to DIR/ca/retired/SERIAL/ (its serial) and is
+    /// revoked (superseded) in the root's CRL.
+    std::vector<Action> promote_next();
 
     [[nodiscard]] bool has_ca() const noexcept { return root_cert_.has_value(); }
     [[nodiscard]] bool has_intermediate() const noexcept { return intermediate_cert_.has_value(); }
@@ -115,6 +124,7 @@ private:
     std::optional<CertificateAuthority> next_;
     std::optional<Certificate> next_cert_;
     bool from_next_ = false;
+    bool next_intermediate_ = false;
 };
 
 }  // namespace pgca

@@ -16,8 +16,9 @@
 namespace pgca::ops {
 
 struct RolloverOptions {
-    std::optional<KeyAlg> key;  ///< begin: the next root's key (default: the current root's type)
-    std::optional<int> days;    ///< begin: the next root's lifetime (default 3650)
+    bool intermediate = false;  ///< begin: a new intermediate under the same root, not a new root
+    std::optional<KeyAlg> key;  ///< begin: the next CA's key (default: the type of the CA it replaces)
+    std::optional<int> days;    ///< begin: the next CA's lifetime (default 3650 for a root, 1825 for an intermediate)
     std::string reload;         ///< reissue, finish: shell command run after the commit; "" = none
     bool force = false;         ///< finish: revoke the old CA's valid leaves first (reason superseded)
     /// Called with each action as it is done (the reload included, as verb "reload").
@@ -33,8 +34,8 @@ struct RolloverResult {
 inline constexpr const char* kPhaseBegun = "begun";
 inline constexpr const char* kPhaseReissued = "reissued";
 
-/// The next root's subject: the current root's with " R2" appended to its CN, or the number
-/// after an existing " R<n>" suffix raised by one ("db CA R2" -> "db CA R3").
+/// The next CA's CN: the current one's with " R2" appended, or the number after an existing
+/// " R<n>" suffix raised by one ("db CA R2" -> "db CA R3").
 [[nodiscard]] std::string next_root_cn(const std::string& current_cn);
 
 RolloverResult rollover_begin(const std::string& dir, const RolloverOptions& options, const OpenOptions& open);
@@ -45,10 +46,12 @@ RolloverResult rollover_finish(const std::string& dir, const RolloverOptions& op
 struct TrustView {
     std::string kind;  ///< server, pooler, client
     std::string name;
-    std::vector<std::string> trusts;  ///< "old", "new" (during a rollover), "current" (outside one), or a DN
-    std::string chains_to;            ///< "old", "new", "current", "unknown", or "" when it has no certificate
-    /// During a rollover: its trust file lacks the new root, so it would fail once the servers
-    /// use leaves of the new root (after reissue) or the old one leaves the trust files (finish).
+    /// "old", "new" (during a rollover), "current" (outside one), "root" (the root an
+    /// intermediate rollover keeps), or a DN.
+    std::vector<std::string> trusts;
+    std::string chains_to;  ///< "old", "new", "current", "root", "unknown", or "" when it has no certificate
+    /// During a rollover: its trust file lacks the new CA (a root; for an intermediate, a server's
+    /// or pooler's), so it fails once leaves of the new CA are in use (after reissue).
     bool lacks_new = false;
 };
 
