@@ -473,6 +473,29 @@ std::vector<LedgerEntry> listed_certificates(PkiDir& pki, const ListOptions& opt
     return rows;
 }
 
+// A CA within its rollover lead time: less of its life left than the longest leaf lifetime the
+// folder issues (a leaf cannot outlive its issuer, so every leaf it signs from then on is cut
+// short). README "CA rollover" says when to start one.
+void ca_lead_time_warnings(PkiDir& pki, std::time_t now, std::vector<std::string>& warnings) {
+    if (!pki.ca().has_ca()) return;
+    int lead_days = 0;
+    for (const auto& e : pki.ledger().valid_entries())
+        if ((is_server_kind(e.kind) || is_client_kind(e.kind)) && e.params.days > lead_days) lead_days = e.params.days;
+    if (lead_days == 0) lead_days = 397;  // pgca's default server lifetime
+    const bool rolling = !pki.ledger().get_meta(kRolloverPhase).value_or("").empty();
+    for (const auto& [cert, name] : {std::pair{&pki.ca().root(), "root"}, std::pair{pki.ca().intermediate(), "intermediate"}}) {
+        if (cert == nullptr || beyond(cert->not_after(), now, lead_days)) continue;
+        const long left = static_cast<long>((cert->not_after() - now) / kDaySeconds);
+        warnings.push_back(std::string("the ") + name + " CA \"" + cert->subject_rfc2253() + "\" expires " +
+                           format_time(cert->not_after()) + " (" + std::to_string(left) +
+                           " days), within its rollover lead time of " + std::to_string(lead_days) +
+                           " days (the longest leaf lifetime): every leaf it signs now ends with it; " +
+                           (rolling ? std::string("a rollover is in progress (`pgca rollover status`)")
+                                    : std::string("start a rollover (`pgca rollover begin") +
+                                          (std::string(name) == "intermediate" ? " --intermediate" : "") + "`)"));
+    }
+}
+
 }  // namespace
 
 ListResult list(const std::string& dir, const ListOptions& options) {
@@ -500,6 +523,7 @@ ListResult list(const std::string& dir, const ListOptions& options) {
             result.warnings.push_back("the " + name + " CRL expires in " + std::to_string(left) +
                                       " days; run `pgca crl` (or `pgca apply`)");
     }
+    if (options.expiring) ca_lead_time_warnings(*pki, now, result.warnings);
     return result;
 }
 
