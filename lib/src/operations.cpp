@@ -26,6 +26,7 @@ namespace pgca::ops {
 using shared::crl_days;
 using shared::execution_profile;
 using shared::run_reload;
+using shared::verify_served;
 
 namespace {
 
@@ -325,11 +326,12 @@ ServerRequest renewal_of(const LedgerEntry& current, bool keep_key) {
             keep_key};
 }
 
-// Probes the server until it serves one of `expected` or the deadline passes. PostgreSQL applies a
-// reload asynchronously (SIGHUP), so it polls; the timeout bounds the whole loop: each probe gets
-// at most the time left, and one cut short by the deadline after an earlier answer leaves that
-// answer to report.
-VerifyResult verify_served(const PkiDir& pki, const RotateOptions& options, const std::set<std::string>& expected) {
+}  // namespace
+
+// PostgreSQL applies a reload asynchronously (SIGHUP), so this polls; the timeout bounds the whole
+// loop: each probe gets at most the time left, and one cut short by the deadline after an earlier
+// answer leaves that answer to report.
+VerifyResult shared::verify_served(const PkiDir& pki, const RotateOptions& options, const std::set<std::string>& expected) {
     ProbeOptions po;
     parse_host_port(options.verify, po.host, po.port);
     // After `rollover reissue` the servers serve leaves of the next root.
@@ -373,8 +375,6 @@ VerifyResult verify_served(const PkiDir& pki, const RotateOptions& options, cons
         throw Error(ErrorKind::crypto, "verify " + target + ": served certificate does not match \"" + got.name_checked + "\"");
     return {target, served, got.tls_version, got.days_left};
 }
-
-}  // namespace
 
 namespace {
 

@@ -1,8 +1,10 @@
 // What the commands in operations.cpp and rollover.cpp share.
 #pragma once
 
+#include <set>
 #include <string>
 
+#include "pgca/operations.hpp"
 #include "pgca/pki.hpp"
 #include "pgca/profile.hpp"
 
@@ -16,5 +18,11 @@ namespace pgca::ops::shared {
 /// Runs the operator's reload command through /bin/sh, as a cron line or a unit file would.
 /// Throws Error(io) when it fails.
 void run_reload(const std::string& command);
+/// Probes options.verify until the server serves one of `expected` (serials) or
+/// options.verify_timeout passes; checks the served chain against the folder's root (the next
+/// root once a root rollover's reissue began) and options.verify_name. Throws Error(io) when it
+/// still serves another certificate, Error(crypto) when it does not verify.
+[[nodiscard]] VerifyResult verify_served(const PkiDir& pki, const RotateOptions& options,
+                                         const std::set<std::string>& expected);
 
 }  // namespace pgca::ops::shared

@@ -81,12 +81,28 @@ RolloverResult run(PkiDir& pki, Plan& plan, const RolloverOptions& options, cons
         if (step.kind == StepKind::reload) {
             if (options.on_action) options.on_action({verb(step.kind), step.target_kind, step.name, ""});
             shared::run_reload(step.name);
+        } else if (step.kind == StepKind::verify) {
+            // What the servers should serve now: their current certificates.
+            std::set<std::string> expected;
+            for (const auto& e : pki.ledger().valid_entries())
+                if (is_server_kind(e.kind)) expected.insert(e.serial);
+            RotateOptions ro;
+            ro.verify = options.verify;
+            ro.verify_name = options.verify_name;
+            ro.verify_timeout = options.verify_timeout;
+            result.verified = shared::verify_served(pki, ro, expected);
         }
     return result;
 }
 
-void plan_reload(Plan& plan, const RolloverOptions& options) {
-    if (!options.reload.empty()) plan.steps.push_back({StepKind::reload, "file", options.reload, "after the commit"});
+// The reload (when the plan changes anything for the servers) and the verify, after the commit.
+void plan_reload(Plan& plan, const RolloverOptions& options, bool changes = true) {
+    if (!options.reload.empty() && changes)
+        plan.steps.push_back({StepKind::reload, "file", options.reload, "after the commit"});
+    if (!options.verify.empty())
+        plan.steps.push_back({StepKind::verify, "server", options.verify,
+                              "until it serves its current certificate (--verify-timeout " +
+                                  std::to_string(options.verify_timeout) + " s)"});
 }
 
 std::string no_rollover(const PkiDir& pki) {
@@ -210,7 +226,7 @@ RolloverResult rollover_reissue(const std::string& dir, const RolloverOptions& o
     if (plan.servers.empty() && plan.clients.empty())
         plan.steps.push_back({StepKind::keep, "ca", "next", "every valid leaf is signed by " + new_ca_name(pki->ca())});
     plan.steps.push_back({StepKind::refresh_crls, "crl", "", "", false, true});
-    if (!plan.servers.empty() || !plan.clients.empty()) plan_reload(plan, options);
+    plan_reload(plan, options, !plan.servers.empty() || !plan.clients.empty());
     return run(*pki, plan, options, open, kPhaseReissued);
 }
 
@@ -221,6 +237,7 @@ RolloverResult rollover_finish(const std::string& dir, const RolloverOptions& op
     Plan plan;
     if (phase_of(*pki).empty()) {
         plan.steps.push_back({StepKind::keep, "root", "root", "no rollover in progress"});
+        plan_reload(plan, options, false);
         return run(*pki, plan, options, open, "");
     }
     if (ca.next() == nullptr) throw Error(ErrorKind::policy, "rollover finish: \"" + pki->layout().next_ca_dir() + "\" holds no CA");

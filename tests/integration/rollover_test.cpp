@@ -113,8 +113,21 @@ void roll_over(bool intermediate) {
     snaps.push_back(snapshot(s, 1));
     pgca_ok({"rollover", "reissue", "--dir", s.dir(), "--reload", "true"});
     snaps.push_back(snapshot(s, 2));
+    // --verify: the server with this phase's files serves the new certificate (the chain checked
+    // against the new root once a root rollover reissued).
+    const std::string target = "127.0.0.1:" + std::to_string(s.pg().port());
+    auto stale = run_pgca({"rollover", "reissue", "--dir", s.dir(), "--verify", target, "--verify-name", "localhost",
+                           "--verify-timeout", "1"});  // still the old phase's files
+    CHECK(stale.exit_code != 0);
+    CHECK_THAT(stale.err, Catch::Contains("still serves serial"));
+    install_server(s, snaps[2]);
+    auto verified = pgca_ok({"rollover", "reissue", "--dir", s.dir(), "--verify", target, "--verify-name", "localhost"});
+    CHECK_THAT(verified.out, Catch::Contains("verified " + target + " serves serial"));
     pgca_ok({"rollover", "finish", "--dir", s.dir()});
     snaps.push_back(snapshot(s, 3));
+    install_server(s, snaps[3]);
+    verified = pgca_ok({"rollover", "finish", "--dir", s.dir(), "--verify", target, "--verify-name", "localhost"});
+    CHECK_THAT(verified.out, Catch::Contains("verified " + target + " serves serial"));
 
     // Server files of phase P with client files of phases P-1 and P, and the reverse.
     for (std::size_t p = 1; p < snaps.size(); ++p) {

@@ -40,7 +40,7 @@ int rollover_status(const cxxopts::ParseResult& r) {
 
 int run_rollover(int argc, char** argv) {
     const std::string usage = "usage: pgca rollover (begin|reissue|finish|status) --dir DIR [--intermediate] [--key ALG] "
-                              "[--days N] [--reload CMD] [--force] [--dry-run] [--json]";
+                              "[--days N] [--reload CMD] [--verify HOST:PORT] [--force] [--dry-run] [--json]";
     if (argc < 2) throw Error(ErrorKind::usage, usage);
     const std::string step = argv[1];
     if (step == "-h" || step == "--help") {
@@ -64,7 +64,13 @@ int run_rollover(int argc, char** argv) {
     if (step == "reissue" || step == "finish")
         options.add_options()
             ("reload", "shell command run after the commit that makes PostgreSQL re-read its files",
-             cxxopts::value<std::string>());
+             cxxopts::value<std::string>())
+            ("verify", "probe HOST:PORT after the reload and fail unless it serves its current certificate",
+             cxxopts::value<std::string>())
+            ("verify-name", "host name to check in the served certificate (default: the --verify host)",
+             cxxopts::value<std::string>())
+            ("verify-timeout", "seconds the whole check may take, retries included",
+             cxxopts::value<int>()->default_value("15"));
     if (step == "finish") options.add_options()("force", "revoke the old CA's valid certificates first (reason superseded)");
     if (step != "status") {
         add_lock_timeout_option(options);
@@ -77,6 +83,13 @@ int run_rollover(int argc, char** argv) {
     if (r.count("key") != 0) ro.key = key_option(r, KeyAlg::ec_p256);
     if (r.count("days") != 0) ro.days = days_option(r, 3650);
     if (r.count("reload") != 0) ro.reload = r["reload"].as<std::string>();
+    if (r.count("verify") != 0) ro.verify = r["verify"].as<std::string>();
+    if (r.count("verify-name") != 0) ro.verify_name = r["verify-name"].as<std::string>();
+    if (r.count("verify-timeout") != 0) {
+        ro.verify_timeout = r["verify-timeout"].as<int>();
+        if (ro.verify_timeout < 1 || ro.verify_timeout > 3600)
+            throw Error(ErrorKind::usage, "--verify-timeout: must be between 1 and 3600 seconds");
+    }
     ro.force = r.count("force") != 0;
     ro.intermediate = r.count("intermediate") != 0;
     const OpenOptions open = writer_open_options(r);
@@ -86,8 +99,14 @@ int run_rollover(int argc, char** argv) {
     const ops::RolloverResult result = step == "begin"     ? ops::rollover_begin(dir, ro, open)
                                        : step == "reissue" ? ops::rollover_reissue(dir, ro, open)
                                                            : ops::rollover_finish(dir, ro, open);
+    if (const auto& v = result.verified; v && !json)
+        std::cout << "verified " << v->target << " serves serial " << v->serial << " (" << v->tls_version << ", "
+                  << v->days_left << " days left)\n";
     if (json) {
         nlohmann::json out = {{"phase", result.phase}, {"actions", nlohmann::json::array()}};
+        if (const auto& v = result.verified)
+            out["verify"] = {{"target", v->target}, {"serial", v->serial}, {"tls_version", v->tls_version},
+                             {"days_left", v->days_left}};
         if (open.dry_run) out["dry_run"] = true;
         for (const auto& a : result.actions) out["actions"].push_back(to_json(a));
         std::cout << out.dump(2) << "\n";

@@ -11,6 +11,7 @@
 
 #include "pgca/action.hpp"
 #include "pgca/key.hpp"
+#include "pgca/operations.hpp"
 #include "pgca/pki.hpp"
 
 namespace pgca::ops {
@@ -21,6 +22,9 @@ struct RolloverOptions {
     std::optional<int> days;    ///< begin: the next CA's lifetime (default 3650 for a root, 1825 for an intermediate)
     std::string reload;         ///< reissue, finish: shell command run after the commit; "" = none
     bool force = false;         ///< finish: revoke the old CA's valid leaves first (reason superseded)
+    std::string verify;         ///< reissue, finish: HOST:PORT probed after the reload, as rotate does; "" = none
+    std::string verify_name;    ///< name to check in the served certificate; "" = the host
+    int verify_timeout = 15;    ///< seconds, retries included
     /// Called with each action as it is done (the reload included, as verb "reload").
     std::function<void(const Action&)> on_action;
 };
@@ -28,6 +32,7 @@ struct RolloverOptions {
 struct RolloverResult {
     std::vector<Action> actions;  ///< a dry run: the plan
     std::string phase;            ///< the phase afterwards (a dry run: as it would be); "" = none
+    std::optional<VerifyResult> verified;
 };
 
 /// The phases, as the ledger meta `rollover_phase` records them.
