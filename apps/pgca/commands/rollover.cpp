@@ -61,16 +61,7 @@ int run_rollover(int argc, char** argv) {
             ("key", "the new CA's key: " + key_alg_names() + " (default: the replaced CA's)", cxxopts::value<std::string>())
             ("days", "the new CA's lifetime in days (default 3650 for a root, 1825 for an intermediate)",
              cxxopts::value<int>());
-    if (step == "reissue" || step == "finish")
-        options.add_options()
-            ("reload", "shell command run after the commit that makes PostgreSQL re-read its files",
-             cxxopts::value<std::string>())
-            ("verify", "probe HOST:PORT after the reload and fail unless it serves its current certificate",
-             cxxopts::value<std::string>())
-            ("verify-name", "host name to check in the served certificate (default: the --verify host)",
-             cxxopts::value<std::string>())
-            ("verify-timeout", "seconds the whole check may take, retries included",
-             cxxopts::value<int>()->default_value("15"));
+    if (step == "reissue" || step == "finish") add_reload_verify_options(options);
     if (step == "finish") options.add_options()("force", "revoke the old CA's valid certificates first (reason superseded)");
     if (step != "status") {
         add_lock_timeout_option(options);
@@ -85,11 +76,7 @@ int run_rollover(int argc, char** argv) {
     if (r.count("reload") != 0) ro.reload = r["reload"].as<std::string>();
     if (r.count("verify") != 0) ro.verify = r["verify"].as<std::string>();
     if (r.count("verify-name") != 0) ro.verify_name = r["verify-name"].as<std::string>();
-    if (r.count("verify-timeout") != 0) {
-        ro.verify_timeout = r["verify-timeout"].as<int>();
-        if (ro.verify_timeout < 1 || ro.verify_timeout > 3600)
-            throw Error(ErrorKind::usage, "--verify-timeout: must be between 1 and 3600 seconds");
-    }
+    if (r.count("verify-timeout") != 0) ro.verify_timeout = verify_timeout_option(r);
     ro.force = r.count("force") != 0;
     ro.intermediate = r.count("intermediate") != 0;
     const OpenOptions open = writer_open_options(r);
