@@ -35,11 +35,20 @@ std::vector<Action> CrlPublisher::refresh(int crl_days, bool force) {
 
     // Every CA a trust file holds (both roots during a rollover): PostgreSQL wants a CRL for each.
     const std::vector<TrustedCa> cas = ca_.trusted();
-    // A CRL file of a CA no longer trusted (the next CA's, once finish promoted it) goes.
-    if (!ca_.next_root() && io::exists(layout_.next_root_crl())) files_.remove(layout_.next_root_crl());
-    if (!ca_.next_is_intermediate() && io::exists(layout_.next_intermediate_crl()))
-        files_.remove(layout_.next_intermediate_crl());
-    if (!ca_.has_intermediate() && io::exists(layout_.intermediate_crl())) files_.remove(layout_.intermediate_crl());
+    // A CRL file of a CA no longer trusted (the next CA's, once finish promoted it) goes. A path
+    // that cannot be looked at holds none (writing the CRLs then says what is wrong with it,
+    // after the ledger committed, as a revocation's publication must).
+    auto present = [](const std::string& path) {
+        try {
+            return io::exists(path);
+        } catch (const Error&) {
+            return false;
+        }
+    };
+    for (const auto& [stale, path] : {std::pair{ca_.next_root() == nullptr, layout_.next_root_crl()},
+                                      std::pair{!ca_.next_is_intermediate(), layout_.next_intermediate_crl()},
+                                      std::pair{!ca_.has_intermediate(), layout_.intermediate_crl()}})
+        if (stale && present(path)) files_.remove(path);
 
     std::vector<std::string> current_pem;  // each CA's CRL as it is (or will be) on disk
     for (const auto& c : cas) {
