@@ -2,6 +2,8 @@
 // commands that keep to the phase (apply, issue, crl).
 #include <catch2/catch.hpp>
 
+#include <filesystem>
+
 #include <nlohmann/json.hpp>
 
 #include "pgca/certificate.hpp"
@@ -254,4 +256,21 @@ TEST_CASE("rollover begin --intermediate makes a new intermediate under the same
     const Crl root_crl = Crl::from_pem(read_file(f.dir + "/crl/root.crl"), "root.crl");
     CHECK(root_crl.revoked_serials().size() == 1);
     r = f.run_ok({"check", "--dir", f.dir});
+}
+
+TEST_CASE("ledger rebuild during a rollover keeps its next CA and phase", "[cli][rollover]") {
+    Folder f;
+    f.run_ok({"rollover", "begin", "--dir", f.dir});
+    f.run_ok({"rollover", "reissue", "--dir", f.dir});
+    std::filesystem::remove(f.dir + "/pgca.db");
+    auto r = f.run_ok({"ledger", "rebuild", "--dir", f.dir});
+    CHECK_THAT(r.err, Catch::Contains("a CA rollover is in progress (" + kNewDn + "), recorded in phase reissued"));
+    r = f.run_ok({"rollover", "status", "--dir", f.dir, "--json"});
+    json s = json::parse(r.out);
+    CHECK(s["phase"] == "reissued");
+    CHECK(s["new_ca"] == kNewDn);
+    // The rebuilt ledger knows the leaves of the new root: finish goes ahead.
+    f.run_ok({"rollover", "finish", "--dir", f.dir});
+    CHECK(f.subjects("ca/root.crt") == kNew);
+    CHECK(f.subjects("clients/alice/root.crt") == kNew);
 }
