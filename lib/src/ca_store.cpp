@@ -72,6 +72,13 @@ Action CaStore::create_next(const DistinguishedName& subject, KeyAlg key, int da
     });
     if (next.certificate().subject_rfc2253() == current.subject_rfc2253())
         throw Error(ErrorKind::policy, std::string("the next ") + what + " CA must have a subject other than the current one's");
+    // A next CA the ledger knows but whose files never landed (a run killed before its journal
+    // was durable) is replaced by this one.
+    const std::string kind_name(to_string(intermediate ? CertKind::intermediate : CertKind::root));
+    for (const auto& e : ledger_.by_name(intermediate ? CertKind::intermediate : CertKind::root, kind_name))
+        if (e.status == CertStatus::valid && e.serial != current.serial_hex() &&
+            (intermediate || e.serial != root().serial_hex()))
+            ledger_.set_status(e.issuer, e.serial, CertStatus::superseded);
     files_.make_dir(layout_.ca_dir(), kPrivateDir);
     files_.make_dir(layout_.next_ca_dir(), kPrivateDir);
     files_.write_together(intermediate ? layout_.next_intermediate_key() : layout_.next_root_key(), key_pem(next.key()),

@@ -26,6 +26,7 @@ namespace pgca::ops {
 using shared::crl_days;
 using shared::execution_profile;
 using shared::run_reload;
+using shared::files_differ;
 using shared::verify_served;
 
 namespace {
@@ -287,20 +288,23 @@ void shared::run_reload(const std::string& command) {
 
 namespace {
 
-// True when servers/NAME does not hold the certificate and key files the ledger recorded for
-// `current` (rows older than those digests are taken as they are).
-bool files_differ(const PkiDir& pki, const LedgerEntry& current) {
+}  // namespace
+
+bool shared::files_differ(const PkiDir& pki, const LedgerEntry& current) {
     if (current.cert_file_sha256.empty() || current.key_file_sha256.empty()) return false;
     try {
-        io::Folder folder(pki.layout().server_dir(current.name));
-        auto cert = folder.try_read(io::Layout::kServerCert);
-        auto key = folder.try_read(io::Layout::kServerKey);
+        const io::Layout::LeafFiles where = pki.layout().leaf_files(current.kind, current.name);
+        io::Folder folder(where.folder);
+        auto cert = folder.try_read(where.cert);
+        auto key = folder.try_read(where.key);
         return !cert || !key || sha256_hex(*cert) != current.cert_file_sha256 ||
                sha256_hex(*key) != current.key_file_sha256;
     } catch (const Error&) {
-        return true;  // unreadable, or a link planted in its place: the rotation replaces it
+        return true;  // unreadable, or a link planted in its place: the re-issue replaces it
     }
 }
+
+namespace {
 
 // The servers to look at: those named, else every one with a valid certificate.
 std::vector<std::string> rotation_names(Ledger& ledger, const RotateOptions& options) {

@@ -18,6 +18,10 @@ namespace pgca::ops::shared {
 /// Runs the operator's reload command through /bin/sh, as a cron line or a unit file would.
 /// Throws Error(io) when it fails.
 void run_reload(const std::string& command);
+/// True when the leaf folder of `current` does not hold the certificate and key files the
+/// ledger recorded for it (a run whose files could not be written, or did not land, after its
+/// commit); rows older than those digests are taken as they are.
+[[nodiscard]] bool files_differ(const PkiDir& pki, const LedgerEntry& current);
 /// Probes options.verify until the server serves one of `expected` (serials) or
 /// options.verify_timeout passes; checks the served chain against the folder's root (the next
 /// root once a root rollover's reissue began) and options.verify_name. Throws Error(io) when it

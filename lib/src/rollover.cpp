@@ -109,12 +109,30 @@ std::string no_rollover(const PkiDir& pki) {
     return "\"" + pki.layout().dir() + "\" has no CA rollover in progress; run `pgca rollover begin` first";
 }
 
-// A next root on disk without a phase in the ledger: not something pgca leaves.
+// Whether the ledger recorded a finish whose files never landed (a run killed after the commit,
+// before its journal was durable): the CA the next one replaces is already superseded (a root)
+// or revoked (an intermediate) there, while DIR/ca/next still holds the next CA.
+bool finish_recorded(PkiDir& pki) {
+    const CaStore& ca = pki.ca();
+    if (ca.next() == nullptr || !phase_of(pki).empty()) return false;
+    const Certificate* replaced = ca.next_is_intermediate() ? ca.intermediate() : &ca.root();
+    if (replaced == nullptr) return false;
+    for (const auto& e : pki.ledger().by_serial(replaced->serial_hex()))
+        if (e.subject == replaced->subject_rfc2253() && e.status != CertStatus::valid) return true;
+    return false;
+}
+
+// A next CA on disk without a phase in the ledger: only a finish whose files did not land
+// leaves one, which finish completes.
 void refuse_orphan_next_ca(PkiDir& pki) {
-    if (pki.ca().next() != nullptr && phase_of(pki).empty())
-        throw Error(ErrorKind::policy, "\"" + pki.layout().next_ca_dir() +
-                                           "\" holds a CA but the ledger records no rollover; move it away "
-                                           "and run `pgca rollover begin` again");
+    if (pki.ca().next() == nullptr || !phase_of(pki).empty()) return;
+    if (finish_recorded(pki))
+        throw Error(ErrorKind::policy, "a rollover finish was recorded but its files did not land (\"" +
+                                           pki.layout().next_ca_dir() + "\" still holds the new CA); run "
+                                           "`pgca rollover finish` again to complete it");
+    throw Error(ErrorKind::policy, "\"" + pki.layout().next_ca_dir() +
+                                       "\" holds a CA but the ledger records no rollover; move it away "
+                                       "and run `pgca rollover begin` again");
 }
 
 // "the new root" / "the new intermediate".
@@ -138,7 +156,8 @@ RolloverResult rollover_begin(const std::string& dir, const RolloverOptions& opt
     refuse_orphan_next_ca(*pki);
     const std::string phase = phase_of(*pki);
     Plan plan;
-    if (!phase.empty()) {
+    // A begin whose files never landed (the ledger has the phase, DIR/ca/next no CA) is made again.
+    if (!phase.empty() && ca.next() != nullptr) {
         // Idempotent: the same begin again changes nothing; other options are refused.
         auto recorded = nlohmann::json::parse(pki->ledger().get_meta(kRolloverOptions).value_or("{}"), nullptr, false);
         const std::string key = recorded.is_object() ? recorded.value("key", "") : "";
@@ -199,13 +218,19 @@ RolloverResult rollover_reissue(const std::string& dir, const RolloverOptions& o
     std::vector<Step> servers, clients;
     for (const auto& e : pki->ledger().valid_entries()) {
         const bool server = is_server_kind(e.kind);
-        if ((!server && !is_client_kind(e.kind)) || e.not_after <= now || e.issuer == new_dn) continue;
+        if ((!server && !is_client_kind(e.kind)) || e.not_after <= now) continue;
+        // A leaf of the new CA stays, unless its files are not the ones recorded (a reissue whose
+        // files did not land after its commit).
+        const bool lost = e.issuer == new_dn && shared::files_differ(*pki, e);
+        if (e.issuer == new_dn && !lost) continue;
         IssueParams params = e.params;
         if (!params.key) params.key = KeyAlg::ec_p256;
         if (params.days <= 0) params.days = 397;
         if (server && !params.key_passphrase) params.key_passphrase = PassphraseSource{};
         Step step{StepKind::reissue, std::string(to_string(e.kind)), e.name,
-                  "serial " + e.serial + " of the old CA is superseded", true, true, e.serial};
+                  "serial " + e.serial + (lost ? ": its files are not the ones the ledger recorded"
+                                               : " of the old CA is superseded"),
+                  true, true, e.serial};
         if (server) {
             plan.servers.push_back({std::move(params), false});
             servers.push_back(std::move(step));
@@ -232,10 +257,10 @@ RolloverResult rollover_reissue(const std::string& dir, const RolloverOptions& o
 
 RolloverResult rollover_finish(const std::string& dir, const RolloverOptions& options, const OpenOptions& open) {
     auto pki = PkiDir::open(dir, open);
-    refuse_orphan_next_ca(*pki);
+    if (!finish_recorded(*pki)) refuse_orphan_next_ca(*pki);
     CaStore& ca = pki->ca();
     Plan plan;
-    if (phase_of(*pki).empty()) {
+    if (phase_of(*pki).empty() && !finish_recorded(*pki)) {
         plan.steps.push_back({StepKind::keep, "root", "root", "no rollover in progress"});
         plan_reload(plan, options, false);
         return run(*pki, plan, options, open, "");

@@ -274,3 +274,58 @@ TEST_CASE("ledger rebuild during a rollover keeps its next CA and phase", "[cli]
     CHECK(f.subjects("ca/root.crt") == kNew);
     CHECK(f.subjects("clients/alice/root.crt") == kNew);
 }
+
+namespace {
+
+// Runs `args` on f's folder, then puts every file but the ledger back as it was before: what a
+// kill -9 after the ledger's commit and before the file journal was durable leaves.
+test::ProcessResult run_losing_files(const Folder& f, const std::vector<std::string>& args) {
+    const std::string saved = f.tmp.path() + "/saved";
+    REQUIRE(test::run({"sh", "-c", "rm -rf '" + saved + "' && cp -a '" + f.dir + "' '" + saved + "' && rm -f '" + saved +
+                                       "'/pgca.db*"})
+                .exit_code == 0);
+    auto r = f.run_ok(args);
+    REQUIRE(test::run({"sh", "-c", "cd '" + f.dir + "' && find . -mindepth 1 -maxdepth 1 ! -name 'pgca.db*' -exec rm -rf {} + && cp -a '" +
+                                       saved + "'/. ."})
+                .exit_code == 0);
+    return r;
+}
+
+}  // namespace
+
+TEST_CASE("each rollover step whose files did not land after its commit is completed by running it again",
+          "[cli][rollover][crash]") {
+    Folder f;
+    // begin: the ledger has the phase, DIR/ca/next nothing; begin makes the next root again.
+    run_losing_files(f, {"rollover", "begin", "--dir", f.dir});
+    CHECK(test::run({"test", "-e", f.dir + "/ca/next"}).exit_code != 0);
+    auto r = f.run_ok({"rollover", "begin", "--dir", f.dir});
+    CHECK_THAT(r.out, Catch::Contains("create   root next-root"));
+    CHECK(f.subjects("clients/alice/root.crt") == kBoth);
+    int valid_roots = 0;
+    for (const auto& c : json::parse(f.run_ok({"list", "--dir", f.dir, "--json"}).out))
+        valid_roots += c["kind"] == "root" && c["status"] == "valid" ? 1 : 0;
+    CHECK(valid_roots == 2);  // the old root and the next one; the lost one superseded
+
+    // reissue: the ledger has leaves of the new root, the folders the old ones.
+    run_losing_files(f, {"rollover", "reissue", "--dir", f.dir});
+    CHECK(f.issuer_dn("clients/alice/postgresql.crt") == kOldDn);
+    r = f.run_ok({"rollover", "reissue", "--dir", f.dir});
+    CHECK_THAT(r.out, Catch::Contains("its files are not the ones the ledger recorded"));
+    CHECK(f.issuer_dn("clients/alice/postgresql.crt") == kNewDn);
+    CHECK(f.issuer_dn("servers/db/server.crt") == kNewDn);
+
+    // finish: the ledger has no phase any more, DIR/ca/next still the new root.
+    run_losing_files(f, {"rollover", "finish", "--dir", f.dir});
+    CHECK(f.subjects("ca/next/root.crt") == kNew);
+    r = pgca_run({"rollover", "reissue", "--dir", f.dir});
+    CHECK(r.exit_code != 0);
+    CHECK_THAT(r.err, Catch::Contains("run `pgca rollover finish` again to complete it"));
+    f.run_ok({"rollover", "finish", "--dir", f.dir});
+    CHECK(f.subjects("ca/root.crt") == kNew);
+    CHECK(f.subjects("clients/alice/root.crt") == kNew);
+    CHECK(f.crl_issuers("servers/db/root.crl") == std::vector<std::string>{kNewDn});
+    CHECK(test::run({"test", "-e", f.dir + "/ca/next"}).exit_code != 0);
+    r = f.run_ok({"rollover", "finish", "--dir", f.dir});
+    CHECK_THAT(r.out, Catch::Contains("no rollover in progress"));
+}
