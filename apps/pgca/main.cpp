@@ -12,7 +12,7 @@ namespace {
 
 using pgca::cli::Command;
 
-constexpr std::array<Command, 14> kCommands{{
+constexpr std::array<Command, 15> kCommands{{
     {"apply", "make a PKI folder match a profile (CA, certificates, pg_hba, pg_ident, ssl include, clients)",
      pgca::cli::run_apply},
     {"init", "create a root CA (and optionally an intermediate) in a folder", pgca::cli::run_init},
@@ -20,6 +20,8 @@ constexpr std::array<Command, 14> kCommands{{
     {"revoke", "revoke certificates (--serial, --user, --server) and refresh the CRLs", pgca::cli::run_revoke},
     {"crl", "make fresh CRLs for every CA and copy them to every server folder", pgca::cli::run_crl},
     {"rotate", "renew server certificates, reload, and verify what the live server serves", pgca::cli::run_rotate},
+    {"rollover", "replace the root CA in phases without an outage (`rollover begin|reissue|finish|status`)",
+     pgca::cli::run_rollover},
     {"list", "list the certificates a folder has issued", pgca::cli::run_list},
     {"inspect", "show what a PEM certificate says, the way PostgreSQL reads it", pgca::cli::run_inspect},
     {"ledger", "rebuild a lost ledger from the folder's certificates and CRLs (`ledger rebuild`)",

@@ -823,6 +823,14 @@ PkiCheck check_pki(Ctx& c, std::vector<Certificate>& trusted_out) {
         cas.push_back(Certificate::from_pem(*inter, layout.intermediate_cert()));
         check_expiry(c, layout.intermediate_cert(), "the intermediate CA", cas.back().not_after());
     }
+    // During a CA rollover (README "CA rollover") the next root is trusted beside the current one
+    // (the next intermediate chains to the root).
+    if (const Certificate* next = pki->ca().next()) {
+        if (!pki->ca().next_is_intermediate()) trusted.push_back(*next);
+        cas.push_back(*next);
+        check_expiry(c, pki->ca().next_is_intermediate() ? layout.next_intermediate_cert() : layout.next_root_cert(),
+                     "the next CA", next->not_after());
+    }
     trusted_out = trusted;
     const Profile applied = applied_profile(*pki);
 

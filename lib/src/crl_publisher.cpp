@@ -18,7 +18,8 @@ constexpr long kDaySeconds = 24 * 60 * 60;
 
 std::vector<std::pair<std::string, Crl>> CrlPublisher::crls() const {
     std::vector<std::pair<std::string, Crl>> out;
-    for (const auto& path : {layout_.root_crl(), layout_.intermediate_crl()}) {
+    for (const auto& path : {layout_.root_crl(), layout_.intermediate_crl(), layout_.next_root_crl(),
+                             layout_.next_intermediate_crl()}) {
         auto pem = io::try_read_file(path);
         if (pem) out.emplace_back(path, Crl::from_pem(*pem, path));
     }
@@ -32,14 +33,22 @@ std::vector<Action> CrlPublisher::refresh(int crl_days, bool force) {
     const std::time_t now = std::time(nullptr);
     const std::time_t refresh_margin = static_cast<std::time_t>(crl_days) * kDaySeconds / 3;
 
-    struct Ca {
-        bool intermediate;
-        const Certificate* cert;
-        std::string path;
-        std::string label;
+    // Every CA a trust file holds (both roots during a rollover): PostgreSQL wants a CRL for each.
+    const std::vector<TrustedCa> cas = ca_.trusted();
+    // A CRL file of a CA no longer trusted (the next CA's, once finish promoted it) goes. A path
+    // that cannot be looked at holds none (writing the CRLs then says what is wrong with it,
+    // after the ledger committed, as a revocation's publication must).
+    auto present = [](const std::string& path) {
+        try {
+            return io::exists(path);
+        } catch (const Error&) {
+            return false;
+        }
     };
-    std::vector<Ca> cas{{false, &ca_.root(), layout_.root_crl(), "root"}};
-    if (ca_.has_intermediate()) cas.push_back({true, ca_.intermediate(), layout_.intermediate_crl(), "intermediate"});
+    for (const auto& [stale, path] : {std::pair{ca_.next_root() == nullptr, layout_.next_root_crl()},
+                                      std::pair{!ca_.next_is_intermediate(), layout_.next_intermediate_crl()},
+                                      std::pair{!ca_.has_intermediate(), layout_.intermediate_crl()}})
+        if (stale && present(path)) files_.remove(path);
 
     std::vector<std::string> current_pem;  // each CA's CRL as it is (or will be) on disk
     for (const auto& c : cas) {
@@ -53,13 +62,13 @@ std::vector<Action> CrlPublisher::refresh(int crl_days, bool force) {
             std::optional<std::string> pem;
             std::optional<Crl> existing;
             try {
-                pem = io::try_read_file(c.path);
+                pem = io::try_read_file(c.crl_path);
             } catch (const Error&) {
                 why = "unreadable";  // made again; writing it says what is wrong with the path
             }
             if (pem) {
                 try {
-                    existing = Crl::from_pem(*pem, c.path);
+                    existing = Crl::from_pem(*pem, c.crl_path);
                 } catch (const Error&) {
                     why = "unreadable";
                 }
@@ -93,10 +102,10 @@ std::vector<Action> CrlPublisher::refresh(int crl_days, bool force) {
         // lastUpdate a little in the past, like certificates, for servers whose clock lags.
         std::time_t this_update = now - 5 * 60;
         std::time_t next_update = now + static_cast<std::time_t>(crl_days) * kDaySeconds;
-        EncodedCrl crl = in_context("make " + c.label + " CRL", [&] {
-            return encode_crl(ca_.authority(c.intermediate), entries, number, this_update, next_update);
+        EncodedCrl crl = in_context(std::string("make ") + c.label + " CRL", [&] {
+            return encode_crl(ca_.authority(c.slot), entries, number, this_update, next_update);
         });
-        files_.write(c.path, crl.pem, kPublicFile);
+        files_.write(c.crl_path, crl.pem, kPublicFile);
         ledger_.record_crl({issuer, number, this_update, next_update, static_cast<std::int64_t>(entries.size())});
         actions.push_back({"write", "crl", c.label,
                            "number " + std::to_string(number) + ", " + std::to_string(entries.size()) +

@@ -109,7 +109,9 @@ std::vector<IssuedLeaf> Issuance::issue_batch(const std::vector<ServerRequest>& 
     const CertificateAuthority& ca = ca_.issuer();
     const std::string issuer_dn = ca.certificate().subject_rfc2253();
     const std::string chain = ca_.chain_pem();
-    const std::string root_pem = ca_.root().to_pem();
+    // What each leaf's root.crt holds (both roots during a rollover).
+    const std::string client_trust = ca_.trust_pem(false);
+    const std::string server_trust = ca_.trust_pem(true);
     const std::size_t total = servers.size() + clients.size();
 
     // Validate everything and load kept keys before any work starts, so a bad request fails
@@ -244,7 +246,7 @@ std::vector<IssuedLeaf> Issuance::issue_batch(const std::vector<ServerRequest>& 
         // holds the self-signed root alone (libpq sets no X509_V_FLAG_PARTIAL_CHAIN). A pooler's
         // root.crt is written with its other files (write_pooler_files), once for both its leaves.
         if (!pooler)
-            files_.write_if_changed(where.folder + "/" + io::Layout::kTrust, server ? root_pem + chain : root_pem,
+            files_.write_if_changed(where.folder + "/" + io::Layout::kTrust, server ? server_trust : client_trust,
                                     kPublicFile);
         for (auto& f : m.key_files) files_.write(where.folder + "/" + f.name, std::move(f.data), kPrivateFile);
         out.push_back({m.entry.serial, m.entry.not_after, std::move(m.leaf.cert_pem)});

@@ -20,16 +20,22 @@
 #include "pgca/pg_render.hpp"
 #include "pgca/plan.hpp"
 #include "pgca/probe.hpp"
+#include "ops_shared.hpp"
 
 namespace pgca::ops {
+using shared::crl_days;
+using shared::execution_profile;
+using shared::run_reload;
+using shared::files_differ;
+using shared::verify_served;
+
 namespace {
 
 constexpr long kDaySeconds = 24 * 60 * 60;
 
-// The CRL lifetime the last apply recorded.
-int crl_days(PkiDir& pki) { return pki.setting("crl_days", kDefaultCrlDays); }
-
 }  // namespace
+
+int shared::crl_days(PkiDir& pki) { return pki.setting("crl_days", kDefaultCrlDays); }
 
 namespace {
 
@@ -48,16 +54,14 @@ Plan plan_init(const CaSpec& spec, const io::Layout& layout) {
     return plan;
 }
 
-// What execute() takes from a profile for the commands that have none: the CA to make and the
-// CRL lifetime.
-Profile execution_profile(int crl_lifetime, const CaSpec& ca = {}) {
+}  // namespace
+
+Profile shared::execution_profile(int crl_lifetime, const CaSpec& ca) {
     Profile p;
     p.ca = ca;
     p.defaults.crl_days = crl_lifetime;
     return p;
 }
-
-}  // namespace
 
 std::vector<Action> init(const std::string& dir, const CaSpec& spec, const OpenOptions& open) {
     PassphraseCache passphrases;
@@ -256,15 +260,15 @@ std::vector<Action> refresh_crls(const std::string& dir, int days, const OpenOpt
     const std::string why = "requested, next update in " + std::to_string(days) + " days";
     plan.steps.push_back({StepKind::refresh_crls, "crl", "root", why});
     if (pki->ca().has_intermediate()) plan.steps.push_back({StepKind::refresh_crls, "crl", "intermediate", why, true, false});
+    if (pki->ca().next() != nullptr)
+        plan.steps.push_back({StepKind::refresh_crls, "crl", pki->ca().next_is_intermediate() ? "next-intermediate" : "next-root",
+                              why, true, false});
     if (open.dry_run) return plan.preview();
     const Profile p = execution_profile(days);
     return pki->transact([&] { return execute(plan, p, *pki).actions; });
 }
 
-namespace {
-
-// Runs the operator's reload command through /bin/sh, as a cron line or a unit file would.
-void run_reload(const std::string& command) {
+void shared::run_reload(const std::string& command) {
     pid_t pid = ::fork();
     if (pid < 0) throw Error(ErrorKind::io, "reload command: fork failed");
     if (pid == 0) {
@@ -285,7 +289,7 @@ void run_reload(const std::string& command) {
 
 // True when the leaf's folder does not hold the certificate and key files the ledger recorded for
 // `current` (rows older than those digests are taken as they are).
-bool files_differ(const PkiDir& pki, const LedgerEntry& current) {
+bool shared::files_differ(const PkiDir& pki, const LedgerEntry& current) {
     if (current.cert_file_sha256.empty() || current.key_file_sha256.empty()) return false;
     try {
         const io::Layout::LeafFiles where = pki.layout().leaf_files(current.kind, current.name);
@@ -295,9 +299,11 @@ bool files_differ(const PkiDir& pki, const LedgerEntry& current) {
         return !cert || !key || sha256_hex(*cert) != current.cert_file_sha256 ||
                sha256_hex(*key) != current.key_file_sha256;
     } catch (const Error&) {
-        return true;  // unreadable, or a link planted in its place: the rotation replaces it
+        return true;  // unreadable, or a link planted in its place: the re-issue replaces it
     }
 }
+
+namespace {
 
 // What rotate looks at: the servers named and both certificates of the poolers named, else every
 // server and pooler with a valid certificate. Servers first (record order), then poolers.
@@ -339,14 +345,17 @@ ServerRequest renewal_of(const LedgerEntry& current, bool keep_key) {
             keep_key};
 }
 
-// Probes the server until it serves one of `expected` or the deadline passes. PostgreSQL applies a
-// reload asynchronously (SIGHUP), so it polls; the timeout bounds the whole loop: each probe gets
-// at most the time left, and one cut short by the deadline after an earlier answer leaves that
-// answer to report.
-VerifyResult verify_served(const PkiDir& pki, const RotateOptions& options, const std::set<std::string>& expected) {
+}  // namespace
+
+// PostgreSQL applies a reload asynchronously (SIGHUP), so this polls; the timeout bounds the whole
+// loop: each probe gets at most the time left, and one cut short by the deadline after an earlier
+// answer leaves that answer to report.
+VerifyResult shared::verify_served(const PkiDir& pki, const RotateOptions& options, const std::set<std::string>& expected) {
     ProbeOptions po;
     parse_host_port(options.verify, po.host, po.port);
-    po.ca_file = pki.layout().root_cert();
+    // After `rollover reissue` the servers serve leaves of the next root.
+    po.ca_file = pki.ca().issues_from_next() && pki.ca().next_root() != nullptr ? pki.layout().next_root_cert()
+                                                                               : pki.layout().root_cert();
     po.server_name = options.verify_name;
     using Clock = std::chrono::steady_clock;
     const auto deadline = Clock::now() + std::chrono::seconds(options.verify_timeout);
@@ -385,8 +394,6 @@ VerifyResult verify_served(const PkiDir& pki, const RotateOptions& options, cons
         throw Error(ErrorKind::crypto, "verify " + target + ": served certificate does not match \"" + got.name_checked + "\"");
     return {target, served, got.tls_version, got.days_left};
 }
-
-}  // namespace
 
 namespace {
 
@@ -498,6 +505,29 @@ std::vector<LedgerEntry> listed_certificates(PkiDir& pki, const ListOptions& opt
     return rows;
 }
 
+// A CA within its rollover lead time: less of its life left than the longest leaf lifetime the
+// folder issues (a leaf cannot outlive its issuer, so every leaf it signs from then on is cut
+// short). README "CA rollover" says when to start one.
+void ca_lead_time_warnings(PkiDir& pki, std::time_t now, std::vector<std::string>& warnings) {
+    if (!pki.ca().has_ca()) return;
+    int lead_days = 0;
+    for (const auto& e : pki.ledger().valid_entries())
+        if ((is_server_kind(e.kind) || is_client_kind(e.kind)) && e.params.days > lead_days) lead_days = e.params.days;
+    if (lead_days == 0) lead_days = 397;  // pgca's default server lifetime
+    const bool rolling = !pki.ledger().get_meta(kRolloverPhase).value_or("").empty();
+    for (const auto& [cert, name] : {std::pair{&pki.ca().root(), "root"}, std::pair{pki.ca().intermediate(), "intermediate"}}) {
+        if (cert == nullptr || beyond(cert->not_after(), now, lead_days)) continue;
+        const long left = static_cast<long>((cert->not_after() - now) / kDaySeconds);
+        warnings.push_back(std::string("the ") + name + " CA \"" + cert->subject_rfc2253() + "\" expires " +
+                           format_time(cert->not_after()) + " (" + std::to_string(left) +
+                           " days), within its rollover lead time of " + std::to_string(lead_days) +
+                           " days (the longest leaf lifetime): every leaf it signs now ends with it; " +
+                           (rolling ? std::string("a rollover is in progress (`pgca rollover status`)")
+                                    : std::string("start a rollover (`pgca rollover begin") +
+                                          (std::string(name) == "intermediate" ? " --intermediate" : "") + "`)"));
+    }
+}
+
 }  // namespace
 
 ListResult list(const std::string& dir, const ListOptions& options) {
@@ -525,6 +555,7 @@ ListResult list(const std::string& dir, const ListOptions& options) {
             result.warnings.push_back("the " + name + " CRL expires in " + std::to_string(left) +
                                       " days; run `pgca crl` (or `pgca apply`)");
     }
+    if (options.expiring) ca_lead_time_warnings(*pki, now, result.warnings);
     return result;
 }
 

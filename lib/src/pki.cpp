@@ -110,7 +110,7 @@ void PkiDir::sweep_after_crash() {
     io::remove_temp_files(layout_.dir());
     if (!journal && !io::exists(marker)) return;
     recovered_ = true;
-    for (const auto& d : {layout_.ca_dir(), layout_.crl_dir()}) io::remove_temp_files(d);
+    for (const auto& d : {layout_.ca_dir(), layout_.next_ca_dir(), layout_.crl_dir()}) io::remove_temp_files(d);
     for (const auto& parent : {layout_.servers_dir(), layout_.clients_dir(), layout_.poolers_dir()})
         for (const auto& name : io::list_dir(parent)) {
             io::remove_temp_files(parent + "/" + name);

@@ -186,8 +186,8 @@ void plan_retire(Plan& plan, Ledger& ledger, const io::Layout& layout, CertKind 
 // a current CA's hashed CRL name.
 void plan_stale_crl_files(Plan& plan, const PkiDir& pki, const Profile& profile) {
     if (!pki.ca().has_ca()) return;
-    std::set<std::string> names{hashed_crl_name(pki.ca().root())};
-    if (pki.ca().has_intermediate()) names.insert(hashed_crl_name(pki.ca().issuer_certificate()));
+    std::set<std::string> names;
+    for (const auto& t : pki.ca().trusted()) names.insert(hashed_crl_name(*t.cert));
     for (const auto& s : profile.servers) {
         std::string dir = pki.layout().server_crl_dir(s.name);
         for (const auto& f : io::list_dir(dir))
@@ -409,6 +409,10 @@ const char* verb(StepKind kind) noexcept {
         case StepKind::rotate: return "rotate";
         case StepKind::reload: return "reload";
         case StepKind::verify: return "verify";
+        case StepKind::create_next_ca: return "create";
+        case StepKind::write_trust: return "write";
+        case StepKind::promote_ca: return "promote";
+        case StepKind::record_phase: return "record";
     }
     return "?";
 }
@@ -464,6 +468,13 @@ Plan plan_apply(const Profile& profile, const AccessFiles& access, PkiDir& pki, 
     leaves.servers();
     leaves.clients();
     leaves.finish();
+    // During a CA rollover every trust file holds both roots, a kept leaf's too (begin wrote
+    // them; this restores one that was replaced).
+    if (pki.ca().next() != nullptr) {
+        for (const auto& s : profile.servers) plan.steps.push_back({StepKind::write_trust, "server", s.name, "", false, true});
+        for (const auto& p : profile.poolers) plan.steps.push_back({StepKind::write_trust, "pooler", p.name, "", false, true});
+        for (const auto& c : profile.clients) plan.steps.push_back({StepKind::write_trust, "client", c.user, "", false, true});
+    }
 
     // Entries that left the profile: their certificates are revoked and their files removed,
     // so a departed user's copy of the key stops working once the servers load the new CRL.
@@ -568,7 +579,38 @@ private:
                 return;
             }
             case StepKind::record_settings: return record_settings();
+            case StepKind::create_next_ca:
+                return done_.push_back(pki_.ca().create_next(plan_.next_ca.subject, plan_.next_ca.key, plan_.next_ca.days,
+                                                             plan_.next_intermediate));
+            case StepKind::promote_ca: return add(pki_.ca().promote_next());
+            case StepKind::write_trust: return write_trust(step);
+            case StepKind::record_phase: return record_phase(step);
         }
+    }
+
+    // A leaf folder's root.crt, as the CAs are now (after this plan's CA steps).
+    void write_trust(const Step& step) {
+        const CertKind kind = parse_cert_kind(step.target_kind).value_or(CertKind::server);
+        const std::string path = pki_.layout().leaf_files(kind, step.name).folder + "/" + io::Layout::kTrust;
+        if (!io::exists(pki_.layout().leaf_files(kind, step.name).folder)) return;  // nothing deployed there
+        if (pki_.files().write_if_changed(path, pki_.ca().trust_pem(kind != CertKind::client), io::Layout::kPublicFile))
+            done_.push_back({"write", "file", path, step.reason});
+    }
+
+    void record_phase(const Step& step) {
+        Ledger& ledger = pki_.ledger();
+        CaStore& ca = pki_.ca();
+        ledger.set_meta(kRolloverPhase, step.name);
+        if (step.name == "begun") {
+            ledger.set_meta(kRolloverOld, (ca.next_is_intermediate() ? *ca.intermediate() : ca.root()).subject_rfc2253());
+            ledger.set_meta(kRolloverNew, ca.next() != nullptr ? ca.next()->subject_rfc2253() : "");
+            ledger.set_meta(kRolloverOptions, plan_.rollover_options);
+        } else if (step.name.empty()) {
+            for (const char* key : {kRolloverOld, kRolloverNew, kRolloverOptions}) ledger.set_meta(key, "");
+        }
+        ca.set_issues_from_next(step.name == "reissued");
+        done_.push_back({verb(step.kind), "file", "rollover_phase",
+                         step.name.empty() ? std::string("no rollover in progress") : step.name});
     }
 
     // A kept client's postgresql.pk8/.p12, made again from the key and certificate on disk (the

@@ -144,7 +144,7 @@ std::vector<std::string> queue_files(PkiDir& pki, const Profile& profile, const 
         {io::Layout::kPoolerUsers, render_users(profile.name, p)},
         // root + intermediate: the CAs that sign client certificates (client_tls_ca_file) and
         // the upstream's certificate (server_tls_ca_file).
-        {io::Layout::kTrust, pki.ca().root().to_pem() + pki.ca().chain_pem()},
+        {io::Layout::kTrust, pki.ca().trust_pem(true)},
     };
     std::vector<std::string> queued;
     for (const auto& [name, text] : files)

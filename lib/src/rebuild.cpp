@@ -13,6 +13,7 @@
 #include <set>
 
 #include "ledger_entry.hpp"
+#include "pgca/ca_store.hpp"
 #include "pgca/certificate.hpp"
 #include "pgca/crl.hpp"
 #include "pgca/error.hpp"
@@ -113,6 +114,7 @@ public:
             }
         }
         if (crl_days_ > 0) ledger.set_meta("crl_days", std::to_string(crl_days_));
+        record_rollover(ledger);
     }
 
 private:
@@ -129,6 +131,41 @@ private:
             add_ca(inter, CertKind::intermediate, l_.intermediate_key());
             issuers_.insert(issuers_.begin(), inter);  // leaves come from the intermediate first
         }
+        // A CA rollover in progress (README "CA rollover"): its next root, or next intermediate
+        // under the same root.
+        for (const bool inter : {false, true}) {
+            const std::string path = inter ? l_.next_intermediate_cert() : l_.next_root_cert();
+            auto pem = io::try_read_file(path);
+            if (!pem || next_) continue;
+            Certificate next = Certificate::from_pem(*pem, path);
+            if (!next.issued_by(inter ? root : next))
+                throw Error(ErrorKind::policy, "\"" + path + "\" was not issued by \"" +
+                                                   (inter ? l_.root_cert() : path) + "\"");
+            add_ca(next, inter ? CertKind::intermediate : CertKind::root,
+                   inter ? l_.next_intermediate_key() : l_.next_root_key());
+            next_ = next;
+            next_intermediate_ = inter;
+            replaced_ = inter ? issuers_.front().subject_rfc2253() : root.subject_rfc2253();
+        }
+    }
+
+    // The rollover's phase: "reissued" once a leaf of the next CA exists, else "begun"; the
+    // options begin would have been given (its key type and lifetime, as the certificate says).
+    void record_rollover(Ledger& ledger) {
+        if (!next_) return;
+        const std::string next_dn = next_->subject_rfc2253();
+        bool reissued = false;
+        for (const auto& e : result_.recorded)
+            reissued = reissued || ((is_server_kind(e.kind) || is_client_kind(e.kind)) && e.issuer == next_dn);
+        ledger.set_meta(kRolloverPhase, reissued ? "reissued" : "begun");
+        ledger.set_meta(kRolloverOld, replaced_);
+        ledger.set_meta(kRolloverNew, next_dn);
+        const std::string key = next_->key_alg() ? std::string(to_string(*next_->key_alg())) : std::string();
+        ledger.set_meta(kRolloverOptions,
+                        "{\"days\":" + std::to_string(days_of(*next_)) + ",\"intermediate\":" +
+                            (next_intermediate_ ? "true" : "false") + ",\"key\":\"" + key + "\"}");
+        result_.warnings.push_back("a CA rollover is in progress (" + next_dn + "), recorded in phase " +
+                                   (reissued ? "reissued" : "begun") + "; check it with `pgca rollover status`");
     }
 
     void add_ca(const Certificate& cert, CertKind kind, const std::string& key_path) {
@@ -201,7 +238,8 @@ private:
     }
 
     void read_crls() {
-        std::vector<std::string> paths{l_.root_crl(), l_.intermediate_crl()};
+        std::vector<std::string> paths{l_.root_crl(), l_.intermediate_crl(), l_.next_root_crl(),
+                                       l_.next_intermediate_crl()};
         for (const auto& name : io::list_dir(l_.servers_dir())) {
             paths.push_back(l_.server_file(name, io::Layout::kServerCrl));
             const std::string crl_dir = l_.server_crl_dir(name);
@@ -243,6 +281,9 @@ private:
     std::vector<Certificate> issuers_;    // the CAs that may sign leaves, the likeliest first
     std::set<std::pair<std::string, std::string>> seen_;
     int crl_days_ = 0;
+    std::optional<Certificate> next_;  // a rollover's next CA
+    bool next_intermediate_ = false;
+    std::string replaced_;  // the DN of the CA it replaces
 };
 
 void remove_if_present(const std::string& path) {

@@ -58,3 +58,20 @@ TEST_CASE("init, issue, revoke, crl and rotate have --dry-run, which changes not
         CHECK_FALSE(j.at("actions").empty());
     }
 }
+
+TEST_CASE("rollover begin, reissue and finish have --dry-run, which changes nothing at any phase", "[dry-run][rollover]") {
+    test::TempDir tmp;
+    const std::string dir = tmp.file("pki");
+    const std::string profile = test::write_profile(tmp, test::minimal_profile("dry"));
+    REQUIRE(pgca_run({"apply", profile, "--dir", dir}).exit_code == 0);
+    CHECK_THAT(dry_run(dir, {"rollover", "begin", "--dir", dir}), Catch::Contains("would create   root next-root"));
+    REQUIRE(pgca_run({"rollover", "begin", "--dir", dir}).exit_code == 0);
+    CHECK_THAT(dry_run(dir, {"rollover", "begin", "--dir", dir}), Catch::Contains("would keep"));
+    CHECK_THAT(dry_run(dir, {"rollover", "reissue", "--dir", dir, "--reload", "false"}),
+               Catch::Contains("would reissue") && Catch::Contains("would reload"));
+    REQUIRE(pgca_run({"rollover", "reissue", "--dir", dir}).exit_code == 0);
+    const json j = json::parse(dry_run(dir, {"rollover", "finish", "--dir", dir, "--json"}));
+    CHECK(j.at("dry_run") == true);
+    CHECK(j.at("phase") == "");
+    CHECK_THAT(j.dump(), Catch::Contains("promote"));
+}

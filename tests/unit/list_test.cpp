@@ -61,3 +61,29 @@ TEST_CASE("ops::list returns the certificates and CRLs, filtered in the library"
     CHECK(with_old.certificates.size() == 5);
     CHECK(count_status(with_old, CertStatus::superseded) == 1);
 }
+
+TEST_CASE("ops::list with expiring warns about a CA within its rollover lead time", "[list][rollover]") {
+    test::TempDir tmp;
+    const std::string dir = tmp.path() + "/pki";
+    // A root with 200 days left, leaves that ask for 397 and 365: every leaf is cut short.
+    auto doc = nlohmann::json::parse(R"({
+      "pgca_profile": 1, "name": "t",
+      "ca": { "subject": { "CN": "T Root" }, "days": 200 },
+      "servers": [ { "name": "db", "hosts": ["localhost"] } ],
+      "clients": [ { "user": "alice" } ]
+    })");
+    (void)apply(parse_profile(doc.dump(), "t.json"), dir, {});
+    ops::ListOptions expiring;
+    expiring.expiring = 30;
+    auto r = ops::list(dir, expiring);
+    REQUIRE(r.warnings.size() == 1);
+    CHECK_THAT(r.warnings[0], Catch::Contains("the root CA \"CN=T Root\" expires"));
+    CHECK_THAT(r.warnings[0], Catch::Contains("within its rollover lead time of 397 days"));
+    CHECK_THAT(r.warnings[0], Catch::Contains("start a rollover (`pgca rollover begin`)"));
+    CHECK(ops::list(dir, {}).warnings.empty());  // plain list: no lead-time check
+
+    // A fresh CA (the other case's 3650 days) has no such warning.
+    test::TempDir other;
+    const std::string fresh = applied_folder(other);
+    CHECK(ops::list(fresh, expiring).warnings.empty());
+}

@@ -91,6 +91,24 @@ OpenOptions reader_open_options() {
 
 void warn(const std::string& message) { std::cerr << "pgca: warning: " << message << "\n"; }
 
+void add_reload_verify_options(cxxopts::Options& options) {
+    options.add_options()
+        ("reload", "shell command that makes PostgreSQL re-read its files, e.g. \"pg_ctlcluster 15 main reload\"",
+         cxxopts::value<std::string>())
+        ("verify", "probe HOST:PORT afterwards and fail unless it serves the new certificate",
+         cxxopts::value<std::string>())
+        ("verify-name", "host name to check in the served certificate (default: the --verify host)",
+         cxxopts::value<std::string>())
+        ("verify-timeout", "seconds the whole check may take, retries included, until the server serves the new certificate",
+         cxxopts::value<int>()->default_value("15"));
+}
+
+int verify_timeout_option(const cxxopts::ParseResult& r) {
+    const int seconds = r["verify-timeout"].as<int>();
+    if (seconds < 1 || seconds > 3600) throw Error(ErrorKind::usage, "--verify-timeout: must be between 1 and 3600 seconds");
+    return seconds;
+}
+
 KeyAlg key_option(const cxxopts::ParseResult& r, KeyAlg fallback) {
     if (r.count("key") == 0) return fallback;
     auto text = r["key"].as<std::string>();

@@ -29,6 +29,7 @@ int run_probe(int argc, char** argv);
 int run_revoke(int argc, char** argv);
 int run_crl(int argc, char** argv);
 int run_rotate(int argc, char** argv);
+int run_rollover(int argc, char** argv);
 int run_ledger(int argc, char** argv);
 int run_check(int argc, char** argv);
 int run_metrics(int argc, char** argv);
@@ -51,6 +52,10 @@ unsigned jobs_option(const cxxopts::ParseResult& r);
 
 /// Adds --lock-timeout (every command that writes to a folder has it).
 void add_lock_timeout_option(cxxopts::Options& options);
+/// Adds --reload, --verify, --verify-name and --verify-timeout (rotate, rollover reissue/finish).
+void add_reload_verify_options(cxxopts::Options& options);
+/// The --verify-timeout value: seconds, or a usage error when out of 1..3600.
+int verify_timeout_option(const cxxopts::ParseResult& r);
 /// Adds --dry-run (every command that writes to a folder has it).
 void add_dry_run_option(cxxopts::Options& options);
 /// How a writing command opens its folder: --lock-timeout seconds at most for another pgca's

@@ -21,22 +21,13 @@ int run_rotate(int argc, char** argv) {
          cxxopts::value<int>())
         ("force", "rotate even fresh certificates")
         ("keep-key", "sign the new server certificate for the existing key instead of a new one (a pooler's client key is new)")
-        ("reload", "shell command that makes PostgreSQL re-read its files, e.g. \"pg_ctlcluster 15 main reload\"",
-         cxxopts::value<std::string>())
-        ("verify", "probe HOST:PORT afterwards and fail unless it serves the new certificate",
-         cxxopts::value<std::string>())
-        ("verify-name", "host name to check in the served certificate (default: the --verify host)",
-         cxxopts::value<std::string>())
-        ("verify-timeout", "seconds the whole check may take, retries included, until the server serves the new certificate",
-         cxxopts::value<int>()->default_value("15"))
         ("json", "print JSON");
+    add_reload_verify_options(options);
     add_lock_timeout_option(options);
     add_dry_run_option(options);
     auto r = parse(options, argc, argv);
     const OpenOptions open_options = writer_open_options(r);
-    const int verify_timeout = r["verify-timeout"].as<int>();
-    if (verify_timeout < 1 || verify_timeout > 3600)
-        throw Error(ErrorKind::usage, "--verify-timeout: must be between 1 and 3600 seconds");
+    const int verify_timeout = verify_timeout_option(r);
 
     ops::RotateOptions ro;
     if (r.count("server") != 0) ro.servers = r["server"].as<std::vector<std::string>>();

@@ -14,6 +14,24 @@
 
 namespace pgca {
 
+/// The CAs a folder holds: its root, its intermediate, and during a rollover the next root.
+enum class CaSlot { root, intermediate, next };
+
+/// A CA whose CRL pgca publishes (every CA a trust file holds).
+struct TrustedCa {
+    CaSlot slot;
+    const Certificate* cert;
+    std::string crl_path;  ///< DIR/crl/root.crl, intermediate.crl, next-root.crl, next-intermediate.crl
+    const char* label;     ///< root, intermediate, next-root, next-intermediate
+};
+
+/// The ledger meta keys of a CA rollover (README "CA rollover"): its phase ("begun", "reissued";
+/// absent or "" when none is in progress) and the options begin was given.
+inline constexpr const char* kRolloverPhase = "rollover_phase";
+inline constexpr const char* kRolloverOld = "rollover_old";  ///< the old root's DN
+inline constexpr const char* kRolloverNew = "rollover_new";  ///< the new root's DN
+inline constexpr const char* kRolloverOptions = "rollover_options";
+
 /// The root and intermediate CA of a folder. Certificates are loaded at load(); keys (which may
 /// need a passphrase) only when something must be signed. New CA files go through `files`, new
 /// CA rows into `ledger` (inside the workspace's transaction).
@@ -22,9 +40,35 @@ public:
     CaStore(const io::Layout& layout, Ledger& ledger, io::FileBatch& files, PassphraseCache& passphrases) noexcept
         : layout_(layout), ledger_(ledger), files_(files), passphrases_(passphrases) {}
 
-    /// Reads DIR/ca/root.crt and DIR/ca/intermediate.crt when present. Throws Error(policy) when
-    /// the intermediate was not issued by the root.
+    /// Reads DIR/ca/root.crt and DIR/ca/intermediate.crt when present, and a rollover's
+    /// DIR/ca/next/root.crt with its phase. Throws Error(policy) when the intermediate was not
+    /// issued by the root.
     void load();
+
+    /// A rollover's next CA (DIR/ca/next/root.crt, or intermediate.crt for an intermediate
+    /// rollover), or nullptr outside a rollover.
+    [[nodiscard]] const Certificate* next() const noexcept { return next_cert_ ? &*next_cert_ : nullptr; }
+    /// The next CA when it is a root, else nullptr.
+    [[nodiscard]] const Certificate* next_root() const noexcept { return next_intermediate_ ? nullptr : next(); }
+    [[nodiscard]] bool next_is_intermediate() const noexcept { return next_cert_ && next_intermediate_; }
+    /// True once `rollover reissue` began: leaves are signed by the next CA.
+    [[nodiscard]] bool issues_from_next() const noexcept { return from_next_ && next_cert_; }
+    void set_issues_from_next(bool on) noexcept { from_next_ = on; }
+    /// Every CA the trust files hold or chain to, root first: root, intermediate, next CA.
+    [[nodiscard]] std::vector<TrustedCa> trusted() const;
+    /// What a trust file holds: every root (the current and, in a root rollover, the next), with
+    /// the intermediates (the current and, in an intermediate rollover, the next) for a server's
+    /// ssl_ca_file and a pooler's CA file (`with_chain`).
+    [[nodiscard]] std::string trust_pem(bool with_chain) const;
+    /// Makes the next CA (rollover begin): a root, or an intermediate under the current root;
+    /// queued in DIR/ca/next/, recorded in the ledger.
+    Action create_next(const DistinguishedName& subject, KeyAlg key, int days, bool intermediate);
+    /// rollover finish. A root rollover: the next root becomes DIR/ca/root.*, the old root and
+    /// intermediate move to DIR/ca/retired/SERIAL/ (the old root's serial), their rows
+    /// superseded. An intermediate rollover: the next intermediate becomes
+    /// DIR/ca/intermediate.*, the old one moves to DIR/ca/retired/SERIAL/ (its serial) and is
+    /// revoked (superseded) in the root's CRL.
+    std::vector<Action> promote_next();
 
     [[nodiscard]] bool has_ca() const noexcept { return root_cert_.has_value(); }
     [[nodiscard]] bool has_intermediate() const noexcept { return intermediate_cert_.has_value(); }
@@ -49,7 +93,10 @@ public:
     [[nodiscard]] const CertificateAuthority& issuer();
     /// The root (`intermediate` false) or intermediate CA with its key, loaded on first use.
     /// Throws Error(policy) when the folder has no such CA.
-    [[nodiscard]] const CertificateAuthority& authority(bool intermediate);
+    [[nodiscard]] const CertificateAuthority& authority(bool intermediate) {
+        return authority(intermediate ? CaSlot::intermediate : CaSlot::root);
+    }
+    [[nodiscard]] const CertificateAuthority& authority(CaSlot slot);
     /// The certificate of the CA that signs leaves (no key needed).
     [[nodiscard]] const Certificate& issuer_certificate() const;
     [[nodiscard]] const Certificate& root() const;
@@ -74,6 +121,10 @@ private:
     std::optional<CertificateAuthority> intermediate_;
     std::optional<Certificate> root_cert_;
     std::optional<Certificate> intermediate_cert_;
+    std::optional<CertificateAuthority> next_;
+    std::optional<Certificate> next_cert_;
+    bool from_next_ = false;
+    bool next_intermediate_ = false;
 };
 
 }  // namespace pgca

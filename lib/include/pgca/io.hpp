@@ -262,6 +262,18 @@ public:
     [[nodiscard]] std::string root_key() const { return ca_dir() + "/root.key"; }
     [[nodiscard]] std::string intermediate_cert() const { return ca_dir() + "/intermediate.crt"; }
     [[nodiscard]] std::string intermediate_key() const { return ca_dir() + "/intermediate.key"; }
+    /// A CA rollover's new root, from `rollover begin` until `rollover finish` makes it the
+    /// folder's root (README "CA rollover").
+    [[nodiscard]] std::string next_ca_dir() const { return ca_dir() + "/next"; }
+    [[nodiscard]] std::string next_root_cert() const { return next_ca_dir() + "/root.crt"; }
+    [[nodiscard]] std::string next_root_key() const { return next_ca_dir() + "/root.key"; }
+    /// A rollover's new intermediate (`rollover begin --intermediate`), under the same root.
+    [[nodiscard]] std::string next_intermediate_cert() const { return next_ca_dir() + "/intermediate.crt"; }
+    [[nodiscard]] std::string next_intermediate_key() const { return next_ca_dir() + "/intermediate.key"; }
+    /// Where `rollover finish` keeps the CA it replaced (by its root's serial).
+    [[nodiscard]] std::string retired_ca_dir(std::string_view serial) const {
+        return ca_dir() + "/retired/" + std::string(serial);
+    }
     [[nodiscard]] std::string servers_dir() const { return dir_ + "/servers"; }
     [[nodiscard]] std::string clients_dir() const { return dir_ + "/clients"; }
     [[nodiscard]] std::string server_dir(std::string_view name) const { return servers_dir() + "/" + std::string(name); }
@@ -298,6 +310,8 @@ public:
     [[nodiscard]] std::string crl_dir() const { return dir_ + "/crl"; }
     [[nodiscard]] std::string root_crl() const { return crl_dir() + "/root.crl"; }
     [[nodiscard]] std::string intermediate_crl() const { return crl_dir() + "/intermediate.crl"; }
+    [[nodiscard]] std::string next_root_crl() const { return crl_dir() + "/next-root.crl"; }
+    [[nodiscard]] std::string next_intermediate_crl() const { return crl_dir() + "/next-intermediate.crl"; }
     [[nodiscard]] std::string hba() const { return dir_ + "/pg_hba.conf"; }
     [[nodiscard]] std::string ident() const { return dir_ + "/pg_ident.conf"; }
 

@@ -39,6 +39,10 @@ enum class StepKind {
     rotate,               ///< renew a server certificate, same hosts and key type (rotate)
     reload,               ///< run the operator's reload command: after the commit, by the caller (rotate)
     verify,               ///< probe the server until it serves the new certificate: after the commit, by the caller
+    create_next_ca,       ///< make a rollover's next root or intermediate in DIR/ca/next (rollover begin)
+    write_trust,          ///< a server's, client's or pooler's root.crt, when it differs from every trusted root
+    promote_ca,           ///< the next CA becomes the folder's root or intermediate, the old one retired (rollover finish)
+    record_phase,         ///< the rollover phase (the step's name: begun, reissued, "" = none) into the ledger
 };
 
 /// One decided change.
@@ -82,6 +86,11 @@ struct Plan {
     bool fresh_crls = false;
     /// What the write_key_files steps change, in step order.
     std::vector<KeyFilesChange> key_files;
+    /// The next CA the create_next_ca step makes (an intermediate under the root when
+    /// `next_intermediate`), and the options recorded with the phase.
+    CaSpec next_ca;
+    bool next_intermediate = false;
+    std::string rollover_options;
 
     /// The steps a dry run prints, as actions (verb, kind, name, reason).
     [[nodiscard]] std::vector<Action> preview() const;
