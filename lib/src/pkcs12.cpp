@@ -66,7 +66,9 @@ bool pkcs12_holds(std::string_view der, const PrivateKey& key, std::string_view 
     try {
         std::vector<Certificate> chain = Certificate::chain_from_pem(chain_pem, "PKCS#12 certificate chain");
         if (X509_cmp(got_cert.get(), chain.front().native()) != 0) return false;
-        if (static_cast<std::size_t>(sk_X509_num(got_cas.get())) + 1 != chain.size()) return false;
+        // No CA certificates (a leaf alone) leaves `cas` NULL, and sk_X509_num(NULL) is -1.
+        const std::size_t cas_held = got_cas ? static_cast<std::size_t>(sk_X509_num(got_cas.get())) : 0;
+        if (cas_held + 1 != chain.size()) return false;
         return true;
     } catch (const Error&) {
         return false;

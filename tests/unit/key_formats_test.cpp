@@ -227,3 +227,22 @@ TEST_CASE("a link planted where a key file goes is replaced by the file, its tar
     CHECK_FALSE(io::exists(bob + "postgresql.p12"));
     CHECK(test::read_file(outside) == "not a key\n");
 }
+
+TEST_CASE("with a root CA alone (no intermediate in the bundle) a second apply leaves postgresql.p12 as it is",
+          "[formats]") {
+    test::TempDir tmp;
+    const std::string dir = tmp.path() + "/pki";
+    json j = formats_profile();
+    j["ca"].erase("intermediate");
+    const Profile profile = parse_profile(j.dump(), "kf.json");
+    (void)apply(profile, dir, {});
+    const std::string bob = dir + "/clients/bob/";
+    const PrivateKey key = PrivateKey::from_pem(test::read_file(bob + "postgresql.key"), "key");
+    // A PKCS#12 with no CA certificates at all, its leaf alone.
+    CHECK(pkcs12_holds(test::read_file(bob + "postgresql.p12"), key, test::read_file(bob + "postgresql.crt"), "user",
+                       kPass));
+    const auto before = stat_of(bob + "postgresql.p12");
+    const auto r = apply(profile, dir, {});
+    CHECK(count(r, "write") == 0);
+    CHECK(stat_of(bob + "postgresql.p12").st_ino == before.st_ino);
+}
