@@ -66,6 +66,7 @@ ApplyResult apply(const Profile& profile, const std::string& dir, const ApplyOpt
     open_options.create = !options.dry_run;
     open_options.read_only = options.dry_run;
     open_options.lock_timeout_seconds = options.lock_timeout_seconds;
+    open_options.ledger = options.ledger;
     auto pki = PkiDir::open(dir, open_options);
     pki->adopt_passphrases(std::move(passphrases));
     if (options.jobs != 0) pki->set_jobs(options.jobs);

@@ -472,6 +472,7 @@ std::vector<LedgerEntry> listed_certificates(PkiDir& pki, const ListOptions& opt
 ListResult list(const std::string& dir, const ListOptions& options) {
     OpenOptions open;
     open.read_only = true;
+    open.ledger = options.ledger;
     auto pki = PkiDir::open(dir, open);
     ListResult result;
     result.now = std::time(nullptr);

@@ -9,6 +9,7 @@
 #include <catch2/catch.hpp>
 
 #include <atomic>
+#include <filesystem>
 #include <set>
 #include <stdexcept>
 #include <string>
@@ -17,6 +18,9 @@
 
 #include "ledger_conformance.hpp"
 #include "pg_cluster.hpp"
+#include "process.hpp"
+#include "profiles.hpp"
+#include "temp_dir.hpp"
 #include "pgca/error.hpp"
 #include "pgca/ledger.hpp"
 
@@ -324,4 +328,34 @@ TEST_CASE("ledger on PostgreSQL: a connection dropped before COMMIT records noth
     CHECK_FALSE(fresh->get_meta("k"));
     in_transaction(*l, [](Ledger& t) { t.record(leaf(CertKind::client, "bob", "02")); });  // reconnected
     CHECK(fresh->list().size() == 1);
+}
+
+TEST_CASE("ledger on PostgreSQL: init, apply, revoke and list with --ledger, then without the flag",
+          "[ledger][postgres]") {
+    PGCA_REQUIRE_POSTGRES();
+    PgCluster& pg = PgCluster::shared();
+    const std::string url = fresh_database(pg);
+    test::TempDir tmp;
+    const std::string dir = tmp.path() + "/pki";
+    const std::string profile = test::write_profile(tmp, test::minimal_profile("acme", {"alice", "bob"}));
+    auto run = [](const std::vector<std::string>& args) {
+        auto r = test::pgca_run(args);
+        INFO(r.out << r.err);
+        REQUIRE(r.exit_code == 0);
+        return r;
+    };
+    run({"init", "--dir", dir, "--ledger", url});
+    CHECK(test::read_file(dir + "/ledger.url") == url + "\n");
+    run({"apply", profile, "--dir", dir});
+    run({"revoke", "--dir", dir, "--user", "bob", "--reason", "keyCompromise"});
+    auto listed = run({"list", "--dir", dir, "--all"});
+    CHECK_THAT(listed.out, Catch::Contains("alice") && Catch::Contains("revoked"));
+    CHECK(admin_in_db(pg, "SELECT count(*) FROM certificates WHERE kind = 'client'") == "2");
+    CHECK(admin_in_db(pg, "SELECT count(*) FROM certificates WHERE status = 'revoked'") == "1");
+    CHECK(admin_in_db(pg, "SELECT count(*) FROM crls") == "1");
+    CHECK_FALSE(std::filesystem::exists(dir + "/pgca.db"));
+    run({"apply", profile, "--dir", dir});  // re-issues revoked bob
+    CHECK(admin_in_db(pg, "SELECT count(*) FROM certificates WHERE kind = 'client'") == "3");
+    run({"apply", profile, "--dir", dir});  // and then nothing
+    CHECK(admin_in_db(pg, "SELECT count(*) FROM certificates WHERE kind = 'client'") == "3");
 }

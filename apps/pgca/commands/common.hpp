@@ -51,6 +51,10 @@ unsigned jobs_option(const cxxopts::ParseResult& r);
 
 /// Adds --lock-timeout (every command that writes to a folder has it).
 void add_lock_timeout_option(cxxopts::Options& options);
+/// Adds --ledger (every command that opens a folder has it).
+void add_ledger_option(cxxopts::Options& options);
+/// The --ledger value, else $PGCA_LEDGER, else "" (the folder's own; see OpenOptions::ledger).
+std::string ledger_option(const cxxopts::ParseResult& r);
 /// Adds --dry-run (every command that writes to a folder has it).
 void add_dry_run_option(cxxopts::Options& options);
 /// How a writing command opens its folder: --lock-timeout seconds at most for another pgca's

@@ -29,6 +29,7 @@ int run_rotate(int argc, char** argv) {
          cxxopts::value<int>()->default_value("15"))
         ("json", "print JSON");
     add_lock_timeout_option(options);
+    add_ledger_option(options);
     add_dry_run_option(options);
     auto r = parse(options, argc, argv);
     const OpenOptions open_options = writer_open_options(r);

@@ -166,6 +166,10 @@ struct LedgerOptions {
 /// (connection, schema): Error(ledger).
 [[nodiscard]] std::unique_ptr<Ledger> open_ledger(const std::string& url, const LedgerOptions& options = {});
 
+/// Whether `url` carries a password (a PostgreSQL URI's user:password@ or a conninfo's
+/// password=), which pgca never writes down nor accepts on a command line.
+[[nodiscard]] bool ledger_url_has_password(const std::string& url);
+
 /// Runs `fn(ledger)` in one transaction: commit on return, rollback on exception.
 template <class Fn>
 decltype(auto) in_transaction(Ledger& ledger, Fn&& fn) {

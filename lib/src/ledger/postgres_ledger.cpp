@@ -616,6 +616,17 @@ private:
 
 }  // namespace
 
+bool ledger_url_has_password(const std::string& url) {
+    if (url.compare(0, 7, "sqlite:") == 0 || url == "memory:") return false;
+    PQconninfoOption* opts = PQconninfoParse(url.c_str(), nullptr);
+    if (opts == nullptr) return false;  // not a PostgreSQL URL: open_ledger names what is wrong
+    bool found = false;
+    for (PQconninfoOption* o = opts; o->keyword != nullptr; ++o)
+        if (std::strcmp(o->keyword, "password") == 0 && o->val != nullptr && *o->val != '\0') found = true;
+    PQconninfoFree(opts);
+    return found;
+}
+
 std::unique_ptr<Ledger> detail::open_postgres_ledger(const std::string& url, bool read_only) {
     return std::make_unique<PostgresLedger>(url, read_only);
 }
