@@ -56,7 +56,7 @@ ApplyResult apply(const Profile& profile, const std::string& dir, const ApplyOpt
     pg::validate_conf_path(layout.dir(), "the PKI folder");
     PassphraseCache passphrases = read_passphrases(profile);
 
-    if (options.dry_run && !io::exists(layout.ledger())) {
+    if (options.dry_run && !io::exists(layout.ledger()) && !io::exists(layout.ledger_url())) {
         refuse_unowned_folder(dir, true);  // what the real run would refuse
         result.actions = plan_fresh_apply(profile, access, layout).preview();
         return result;

@@ -62,7 +62,7 @@ Profile execution_profile(int crl_lifetime, const CaSpec& ca = {}) {
 std::vector<Action> init(const std::string& dir, const CaSpec& spec, const OpenOptions& open) {
     PassphraseCache passphrases;
     if (!spec.passphrase.empty()) (void)passphrases.get(spec.passphrase);  // fail before creating anything
-    if (open.dry_run && !io::exists(io::Layout(dir).ledger())) {
+    if (open.dry_run && !io::exists(io::Layout(dir).ledger()) && !io::exists(io::Layout(dir).ledger_url())) {
         refuse_unowned_folder(dir, true);  // what the real run would refuse
         return plan_init(spec, io::Layout(dir)).preview();
     }

@@ -46,6 +46,10 @@ TEST_CASE("--ledger sqlite:OTHER: init, apply and list use it, later commands wi
     INFO(r.out << r.err);
     REQUIRE(r.exit_code == 0);
     CHECK_THAT(r.out, Contains("alice") && Contains("bob"));
+    r = pgca_run({"apply", profile, "--dir", dir, "--dry-run"});  // plans against that ledger
+    INFO(r.out << r.err);
+    REQUIRE(r.exit_code == 0);
+    CHECK_THAT(r.out, !Contains("would issue"));
     r = pgca_run({"apply", profile, "--dir", dir});
     INFO(r.out << r.err);
     REQUIRE(r.exit_code == 0);
