@@ -16,7 +16,7 @@ using namespace pgca;
 using Catch::Contains;
 using test::pgca_run;
 
-TEST_CASE("--ledger sqlite:OTHER: init, apply and list use it, later commands without the flag too",
+TEST_CASE("ledger option, sqlite:OTHER: init, apply and list use it, later commands without the flag too",
           "[cli][ledger]") {
     test::TempDir tmp;
     const std::string dir = tmp.path() + "/pki";
@@ -62,7 +62,7 @@ TEST_CASE("--ledger sqlite:OTHER: init, apply and list use it, later commands wi
     CHECK(ledger->by_name(CertKind::client, "carol").size() == 1);
 }
 
-TEST_CASE("--ledger: another ledger than the folder's, or a password in the URL, is refused", "[cli][ledger]") {
+TEST_CASE("ledger option: another ledger than the folder's, or a password in the URL, is refused", "[cli][ledger]") {
     test::TempDir tmp;
     const std::string dir = tmp.path() + "/pki";
     auto r = pgca_run({"init", "--dir", dir});
