@@ -56,7 +56,7 @@ ApplyResult apply(const Profile& profile, const std::string& dir, const ApplyOpt
     pg::validate_conf_path(layout.dir(), "the PKI folder");
     PassphraseCache passphrases = read_passphrases(profile);
 
-    if (options.dry_run && !io::exists(layout.ledger())) {
+    if (options.dry_run && !io::exists(layout.ledger()) && !io::exists(layout.ledger_url())) {
         refuse_unowned_folder(dir, true);  // what the real run would refuse
         result.actions = plan_fresh_apply(profile, access, layout).preview();
         return result;
@@ -66,6 +66,7 @@ ApplyResult apply(const Profile& profile, const std::string& dir, const ApplyOpt
     open_options.create = !options.dry_run;
     open_options.read_only = options.dry_run;
     open_options.lock_timeout_seconds = options.lock_timeout_seconds;
+    open_options.ledger = options.ledger;
     auto pki = PkiDir::open(dir, open_options);
     pki->adopt_passphrases(std::move(passphrases));
     if (options.jobs != 0) pki->set_jobs(options.jobs);

@@ -66,7 +66,7 @@ Profile shared::execution_profile(int crl_lifetime, const CaSpec& ca) {
 std::vector<Action> init(const std::string& dir, const CaSpec& spec, const OpenOptions& open) {
     PassphraseCache passphrases;
     if (!spec.passphrase.empty()) (void)passphrases.get(spec.passphrase);  // fail before creating anything
-    if (open.dry_run && !io::exists(io::Layout(dir).ledger())) {
+    if (open.dry_run && !io::exists(io::Layout(dir).ledger()) && !io::exists(io::Layout(dir).ledger_url())) {
         refuse_unowned_folder(dir, true);  // what the real run would refuse
         return plan_init(spec, io::Layout(dir)).preview();
     }
@@ -533,6 +533,7 @@ void ca_lead_time_warnings(PkiDir& pki, std::time_t now, std::vector<std::string
 ListResult list(const std::string& dir, const ListOptions& options) {
     OpenOptions open;
     open.read_only = true;
+    open.ledger = options.ledger;
     auto pki = PkiDir::open(dir, open);
     ListResult result;
     result.now = std::time(nullptr);

@@ -42,7 +42,7 @@ std::vector<std::string> pgca_certificates(const io::Layout& l) {
 
 void refuse_unowned_folder(const std::string& dir, bool create) {
     io::Layout l(dir);
-    if (io::exists(l.ledger())) return;
+    if (io::exists(l.ledger()) || io::exists(l.ledger_url())) return;
     auto certs = pgca_certificates(l);
     if (!certs.empty())
         throw Error(ErrorKind::policy,

@@ -16,6 +16,52 @@ using detail::PhaseTimer;
 
 constexpr mode_t kPublicDir = io::Layout::kPublicDir;
 
+// Which ledger a folder uses: `url`; `remember` when it is to be written to DIR/ledger.url;
+// `in_folder` when it is the folder's own pgca.db (whose lock is the folder's).
+struct LedgerChoice {
+    std::string url;
+    bool remember = false;
+    bool in_folder = false;
+};
+
+// sqlite:PATH with PATH made absolute, so that DIR/ledger.url means the same from any folder.
+std::string normalized_url(const std::string& url) {
+    if (url.compare(0, 7, "sqlite:") == 0 && url.size() > 7) return "sqlite:" + io::absolute(url.substr(7));
+    return url;
+}
+
+LedgerChoice choose_ledger(const io::Layout& l, const std::string& asked_url) {
+    if (ledger_url_has_password(asked_url))
+        throw Error(ErrorKind::usage, "--ledger (or PGCA_LEDGER): the URL holds a password; pgca takes none on its "
+                                      "command line and never writes one into DIR/ledger.url: use ~/.pgpass, "
+                                      "PGPASSFILE or a client certificate");
+    const std::string own = "sqlite:" + l.ledger();
+    const std::string asked = normalized_url(asked_url);
+    std::string current;
+    const bool remembered = io::exists(l.ledger_url());
+    if (remembered) {
+        current = io::read_file(l.ledger_url(), 4096);
+        while (!current.empty() && (current.back() == '\n' || current.back() == '\r')) current.pop_back();
+        if (current.empty() || current.find('\n') != std::string::npos)
+            throw Error(ErrorKind::input, "\"" + l.ledger_url() + "\": not one ledger URL on one line");
+    } else if (io::exists(l.ledger())) {
+        current = own;
+    }
+    LedgerChoice c;
+    if (asked.empty()) {
+        c.url = current.empty() ? own : current;
+    } else if (!current.empty() && asked != current) {
+        throw Error(ErrorKind::usage, "\"" + l.dir() + "\" keeps its ledger in " + current +
+                                          (remembered ? " (ledger.url)" : "") + ", not " + asked +
+                                          ": a folder has one ledger (drop --ledger / PGCA_LEDGER)");
+    } else {
+        c.url = asked;
+        c.remember = !remembered && asked != own;
+    }
+    c.in_folder = c.url == own;
+    return c;
+}
+
 }  // namespace
 
 PkiDir::PkiDir(const std::string& dir) : layout_(dir), tree_(layout_.dir()) {}
@@ -25,10 +71,12 @@ std::unique_ptr<PkiDir> PkiDir::open(const std::string& dir, const OpenOptions& 
     const bool create = options.create && !options.dry_run;
     std::unique_ptr<PkiDir> pki(new PkiDir(dir));
     const io::Layout& l = pki->layout_;
+    const LedgerChoice choice = choose_ledger(l, options.ledger);
+    const bool has_ledger = io::exists(l.ledger()) || io::exists(l.ledger_url());
     // Ownership: a folder is pgca's only when pgca made it (see refuse_unowned_folder).
-    if (!io::exists(l.ledger())) refuse_unowned_folder(l.dir(), create);
+    if (!has_ledger) refuse_unowned_folder(l.dir(), create);
     // End of ownership checks.
-    if (!io::exists(l.ledger()) && !io::exists(l.root_cert())) {
+    if (!has_ledger && !io::exists(l.root_cert())) {
         if (!create || read_only)
             throw Error(ErrorKind::input, "\"" + l.dir() + "\" holds no pgca PKI (no pgca.db); create one with "
                                           "`pgca init --dir " + dir + "` or `pgca apply PROFILE --dir " + dir + "`");
@@ -40,16 +88,20 @@ std::unique_ptr<PkiDir> PkiDir::open(const std::string& dir, const OpenOptions& 
     if (read_only) {
         // A reader takes no lock and changes nothing: SQLite's WAL gives it the last committed
         // state while a writer works.
-        if (!io::exists(l.ledger()))
+        if (choice.in_folder && !io::exists(l.ledger()))
             throw Error(ErrorKind::input, "\"" + l.dir() + "\" has no ledger (pgca.db)");
         LedgerOptions reader;
         reader.read_only = true;
-        pki->ledger_ = open_ledger("sqlite:" + l.ledger(), reader);
+        pki->ledger_ = open_ledger(choice.url, reader);
     } else {
         // The one place the folder's ledger backend is chosen. Its lock (DIR/.lock) is taken
         // before anything else changes.
-        pki->ledger_ = open_ledger("sqlite:" + l.ledger());
+        pki->ledger_ = open_ledger(choice.url);
+        // A ledger outside the folder has a lock of its own; the folder's files still need the
+        // folder's (DIR/.lock), taken first.
+        if (!choice.in_folder) pki->folder_lock_ = std::make_unique<io::DirLock>(l.dir(), options.lock_timeout_seconds);
         pki->lock_ = pki->ledger_->lock_exclusive(options.lock_timeout_seconds);
+        if (choice.remember) io::write_file_atomic(l.ledger_url(), choice.url + "\n", io::Layout::kPublicFile);
         pki->sweep_after_crash();
     }
     pki->make_parts();

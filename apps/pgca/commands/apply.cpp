@@ -20,6 +20,7 @@ int run_apply(int argc, char** argv) {
         ("j,jobs", "threads for issuing certificates (default: the number of cores)", cxxopts::value<int>())
         ("json", "print the result as JSON");
     add_lock_timeout_option(options);
+    add_ledger_option(options);
     options.parse_positional({"profile"});
     auto r = parse(options, argc, argv);
     if (r.count("profile") == 0) throw Error(ErrorKind::usage, "apply: PROFILE is required (see `pgca apply --help`)");
@@ -30,7 +31,9 @@ int run_apply(int argc, char** argv) {
     opts.rename = r.count("rename") != 0;
     opts.allow_mass_revocation = r.count("allow-mass-revocation") != 0;
     opts.jobs = jobs_option(r);
-    opts.lock_timeout_seconds = writer_open_options(r).lock_timeout_seconds;
+    const OpenOptions open_options = writer_open_options(r);
+    opts.lock_timeout_seconds = open_options.lock_timeout_seconds;
+    opts.ledger = open_options.ledger;
     opts.progress = progress_bar("issuing");
     ApplyResult result = apply(profile, r["dir"].as<std::string>(), opts);
 

@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <iostream>
 #include <memory>
 
@@ -64,9 +65,27 @@ void add_lock_timeout_option(cxxopts::Options& options) {
                           cxxopts::value<int>()->default_value("30"), "S");
 }
 
+void add_ledger_option(cxxopts::Options& options) {
+    options.add_options()("ledger",
+                          "the ledger: sqlite:PATH, postgresql://… or a libpq conninfo, no password (default: "
+                          "the folder's, else $PGCA_LEDGER, else sqlite:DIR/pgca.db)",
+                          cxxopts::value<std::string>(), "LEDGER");
+}
+
+std::string ledger_option(const cxxopts::ParseResult& r) {
+    if (r.count("ledger") != 0) {
+        std::string url = r["ledger"].as<std::string>();
+        if (url.empty()) throw Error(ErrorKind::usage, "--ledger: empty");
+        return url;
+    }
+    const char* env = std::getenv("PGCA_LEDGER");
+    return env != nullptr ? env : "";
+}
+
 OpenOptions writer_open_options(const cxxopts::ParseResult& r, bool create) {
     OpenOptions o;
     o.create = create;
+    o.ledger = ledger_option(r);
     o.dry_run = r.count("dry-run") != 0;
     o.lock_timeout_seconds = r["lock-timeout"].as<int>();
     if (o.lock_timeout_seconds < 0 || o.lock_timeout_seconds > 86400)

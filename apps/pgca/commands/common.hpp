@@ -56,6 +56,10 @@ void add_lock_timeout_option(cxxopts::Options& options);
 void add_reload_verify_options(cxxopts::Options& options);
 /// The --verify-timeout value: seconds, or a usage error when out of 1..3600.
 int verify_timeout_option(const cxxopts::ParseResult& r);
+/// Adds --ledger (every command that opens a folder has it).
+void add_ledger_option(cxxopts::Options& options);
+/// The --ledger value, else $PGCA_LEDGER, else "" (the folder's own; see OpenOptions::ledger).
+std::string ledger_option(const cxxopts::ParseResult& r);
 /// Adds --dry-run (every command that writes to a folder has it).
 void add_dry_run_option(cxxopts::Options& options);
 /// How a writing command opens its folder: --lock-timeout seconds at most for another pgca's

@@ -13,6 +13,7 @@ int run_crl(int argc, char** argv) {
         ("dir", "PKI folder", cxxopts::value<std::string>()->default_value("./pki"))
         ("days", "CRL lifetime (default: the profile's crl_days, else 90)", cxxopts::value<int>());
     add_lock_timeout_option(options);
+    add_ledger_option(options);
     add_dry_run_option(options);
     auto r = parse(options, argc, argv);
     const OpenOptions open_options = writer_open_options(r);

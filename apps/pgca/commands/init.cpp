@@ -24,6 +24,7 @@ int run_init(int argc, char** argv) {
         ("passphrase-command", "encrypt the CA keys with the passphrase this shell command prints",
          cxxopts::value<std::string>());
     add_lock_timeout_option(options);
+    add_ledger_option(options);
     add_dry_run_option(options);
     auto r = parse(options, argc, argv);
     const OpenOptions open_options = writer_open_options(r, true);

@@ -19,6 +19,7 @@ int issue_server(int argc, char** argv) {
         ("key", "key algorithm: " + key_alg_names(), cxxopts::value<std::string>())
         ("days", "lifetime in days (default 397)", cxxopts::value<int>());
     add_lock_timeout_option(options);
+    add_ledger_option(options);
     add_dry_run_option(options);
     auto r = parse(options, argc, argv);
     const OpenOptions open_options = writer_open_options(r);
@@ -86,6 +87,7 @@ int issue_client(int argc, char** argv) {
         ("days", "lifetime in days (default 365)", cxxopts::value<int>())
         ("j,jobs", "threads (default: the number of cores)", cxxopts::value<int>());
     add_lock_timeout_option(options);
+    add_ledger_option(options);
     add_dry_run_option(options);
     auto r = parse(options, argc, argv);
     const OpenOptions open_options = writer_open_options(r);

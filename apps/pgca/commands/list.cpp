@@ -16,9 +16,11 @@ int run_list(int argc, char** argv) {
         ("json", "print JSON")
         ("all", "include superseded certificates")
         ("expiring", "only valid certificates that expire within DAYS", cxxopts::value<int>());
+    add_ledger_option(options);
     auto r = parse(options, argc, argv);
     ops::ListOptions list_options;
     list_options.all = r.count("all") != 0;
+    list_options.ledger = ledger_option(r);
     if (r.count("expiring") != 0) list_options.expiring = r["expiring"].as<int>();
     const ops::ListResult listed = ops::list(r["dir"].as<std::string>(), list_options);
     const std::time_t now = listed.now;

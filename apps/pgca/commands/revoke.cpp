@@ -21,6 +21,7 @@ int run_revoke(int argc, char** argv) {
          cxxopts::value<std::string>()->default_value("unspecified"))
         ("json", "print JSON");
     add_lock_timeout_option(options);
+    add_ledger_option(options);
     add_dry_run_option(options);
     auto r = parse(options, argc, argv);
     const OpenOptions open_options = writer_open_options(r);

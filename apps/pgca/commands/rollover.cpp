@@ -64,6 +64,7 @@ int run_rollover(int argc, char** argv) {
     if (step == "reissue" || step == "finish") add_reload_verify_options(options);
     if (step == "finish") options.add_options()("force", "revoke the old CA's valid certificates first (reason superseded)");
     if (step != "status") {
+        add_ledger_option(options);
         add_lock_timeout_option(options);
         add_dry_run_option(options);
     }

@@ -24,6 +24,7 @@ int run_rotate(int argc, char** argv) {
         ("json", "print JSON");
     add_reload_verify_options(options);
     add_lock_timeout_option(options);
+    add_ledger_option(options);
     add_dry_run_option(options);
     auto r = parse(options, argc, argv);
     const OpenOptions open_options = writer_open_options(r);

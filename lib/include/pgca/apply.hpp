@@ -15,6 +15,7 @@ struct ApplyOptions {
     bool rename = false;                 ///< accept a profile whose name differs from the folder's
     bool allow_mass_revocation = false;  ///< accept retiring more than half of the valid leaves (and at least 5)
     int lock_timeout_seconds = 30;  ///< how long to wait for another pgca's lock on the folder
+    std::string ledger;             ///< OpenOptions::ledger
     unsigned jobs = 0;   ///< threads; 0 = the number of cores
     Progress progress;   ///< called while certificates are issued
 };

@@ -255,6 +255,9 @@ public:
 
     [[nodiscard]] const std::string& dir() const noexcept { return dir_; }
     [[nodiscard]] std::string ledger() const { return dir_ + "/pgca.db"; }
+    /// The URL of the folder's ledger when it is not pgca.db (written by the first command
+    /// given --ledger or PGCA_LEDGER; 0644, no password).
+    [[nodiscard]] std::string ledger_url() const { return dir_ + "/ledger.url"; }
     /// The marker of a run writing files (a kill leaves it: the next run sweeps).
     [[nodiscard]] std::string writing_marker() const { return dir_ + "/.pgca-writing"; }
     [[nodiscard]] std::string ca_dir() const { return dir_ + "/ca"; }

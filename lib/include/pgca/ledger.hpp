@@ -87,6 +87,12 @@ public:
     /// Takes the writers' lock, waiting at most `timeout_seconds` (negative: no limit) for the
     /// writer that holds it; then throws Error(io) naming the holder. A second lock on the same
     /// ledger, from this process or another, waits like any writer. Readers take none.
+    ///
+    /// PostgreSQL: only transaction-scoped locks exist there (they work behind PgBouncer in
+    /// transaction mode), so the exclusion holds during each transaction (begin() to commit())
+    /// of the lock's lifetime, each begin() waiting at most `timeout_seconds`, not between two
+    /// of them; lock_exclusive() itself waits once for the current holder. A second lock on the
+    /// same Ledger object without limit is refused at once instead of waiting for itself.
     [[nodiscard]] virtual std::unique_ptr<LedgerLock> lock_exclusive(int timeout_seconds) = 0;
 
     virtual void begin() = 0;
@@ -96,6 +102,12 @@ public:
     /// Records a newly issued certificate with status "valid" (whatever `entry.status` says),
     /// not revoked, under a new id. Throws Error(ledger) when its serial is already known for
     /// the same issuer, and then records nothing.
+    ///
+    /// PostgreSQL, inside a transaction: rows are buffered and sent in one statement before
+    /// the next read and at commit(). A serial already buffered throws here; one already stored
+    /// throws Error(ledger) naming it from that later call, and then the transaction records
+    /// nothing (its commit() throws): a caller that rolls back on any error (in_transaction,
+    /// PkiDir::transact) sees no difference.
     virtual void record(const LedgerEntry& entry) = 0;
     /// Sets the status of the certificate (issuer, serial); nothing when there is none.
     virtual void set_status(const std::string& issuer, const std::string& serial, CertStatus status) = 0;
@@ -142,10 +154,21 @@ struct LedgerOptions {
 /// schema up to date:
 ///  - `sqlite:PATH`: the SQLite file PATH (relative to the working directory unless absolute);
 ///    a ledger whose schema is newer than this pgca is refused naming both versions;
+///  - `postgresql://…` or `postgres://…` (a libpq URI), or a libpq conninfo (`host=… dbname=…`:
+///    any string with an `=` and no scheme): the tables of that database (the first schema of
+///    its search_path), migrated like SQLite's (lib/src/ledger/postgres/migrations) under a
+///    transaction-scoped advisory lock, so two machines upgrading at once are safe; a newer
+///    schema is refused naming both versions. Authentication is libpq's own (.pgpass, PGPASSFILE,
+///    a client certificate, …); errors name the target by host, port, dbname and user only,
+///    never a password. See postgres_ledger.cpp for isolation, locking and batching;
 ///  - `memory:`: a new, empty ledger in memory, gone with the object.
-/// Anything else is Error(usage) naming the URL and the schemes supported (PostgreSQL URLs and
-/// conninfo strings: not supported yet). Other failures: Error(ledger).
+/// Anything else is Error(usage) naming the URL and the schemes supported. Other failures
+/// (connection, schema): Error(ledger).
 [[nodiscard]] std::unique_ptr<Ledger> open_ledger(const std::string& url, const LedgerOptions& options = {});
+
+/// Whether `url` carries a password (a PostgreSQL URI's user:password@ or a conninfo's
+/// password=), which pgca never writes down nor accepts on a command line.
+[[nodiscard]] bool ledger_url_has_password(const std::string& url);
 
 /// Runs `fn(ledger)` in one transaction: commit on return, rollback on exception.
 template <class Fn>

@@ -101,6 +101,7 @@ RotateResult rotate(const std::string& dir, const RotateOptions& options, const 
 struct ListOptions {
     bool all = false;             ///< include superseded certificates
     std::optional<int> expiring;  ///< days: only valid certificates (and CRLs) that expire within them
+    std::string ledger;           ///< OpenOptions::ledger
 };
 
 /// A CA's current CRL, as `pgca list` shows it.

@@ -31,6 +31,11 @@ struct OpenOptions {
     /// A writer's dry run: the command plans and returns the plan, changing nothing; the folder
     /// is opened as read_only (never created, no lock, no sweep, no ledger migration).
     bool dry_run = false;
+    /// The ledger URL (--ledger, else $PGCA_LEDGER; see open_ledger); empty: the one the folder
+    /// remembers in DIR/ledger.url, else sqlite:DIR/pgca.db. A folder has one ledger: a URL other
+    /// than the one it already uses is refused. A writer that opens a folder with a URL remembers
+    /// it in DIR/ledger.url; a URL with a password in it is refused.
+    std::string ledger;
 };
 
 /// An open PKI folder. Holds an exclusive lock on the folder while it lives, unless opened
@@ -137,6 +142,7 @@ private:
     io::Tree tree_;  // nothing beneath DIR is reached through a link
     std::unique_ptr<Ledger> ledger_;
     std::unique_ptr<LedgerLock> lock_;  // after ledger_: released before the ledger closes
+    std::unique_ptr<io::DirLock> folder_lock_;  // DIR/.lock when the ledger is not DIR/pgca.db
     PassphraseCache passphrases_;
     io::FileBatch files_;
     // The parts refer to the members above (made in open(), once the ledger is open).

@@ -10,6 +10,8 @@ namespace pgca::detail {
 
 /// The SQLite ledger at `path` (see open_ledger for `read_only`).
 [[nodiscard]] std::unique_ptr<Ledger> open_sqlite_ledger(const std::string& path, bool read_only);
+/// The PostgreSQL ledger a libpq URI or conninfo names (see open_ledger for `read_only`).
+[[nodiscard]] std::unique_ptr<Ledger> open_postgres_ledger(const std::string& url, bool read_only);
 /// A new, empty ledger held in memory: the second implementation of the contract (tests, dry
 /// runs of tools). Nothing outlives the object.
 [[nodiscard]] std::unique_ptr<Ledger> open_memory_ledger();

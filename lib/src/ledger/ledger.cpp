@@ -11,7 +11,18 @@
 namespace pgca {
 namespace {
 
-constexpr const char* kSupported = "supported: sqlite:PATH, memory:";
+constexpr const char* kSupported =
+    "supported: sqlite:PATH, memory:, postgresql://… or postgres://… (a libpq URI), host=… dbname=… (a libpq "
+    "conninfo)";
+
+// A URL's scheme: letters, digits, '+', '-', '.' from its start up to a ':' (RFC 3986), if any.
+bool has_scheme(const std::string& url) {
+    const std::size_t colon = url.find(':');
+    if (colon == std::string::npos || colon == 0 || !std::isalpha(static_cast<unsigned char>(url[0]))) return false;
+    return std::all_of(url.begin(), url.begin() + static_cast<std::ptrdiff_t>(colon), [](char c) {
+        return std::isalnum(static_cast<unsigned char>(c)) || c == '+' || c == '-' || c == '.';
+    });
+}
 
 bool starts_with(const std::string& s, std::string_view prefix) { return s.compare(0, prefix.size(), prefix) == 0; }
 
@@ -47,10 +58,10 @@ std::unique_ptr<Ledger> open_ledger(const std::string& url, const LedgerOptions&
         return detail::open_sqlite_ledger(path, options.read_only);
     }
     if (url == "memory:") return detail::open_memory_ledger();
-    // postgresql://…, postgres://…, or a libpq conninfo ("host=… dbname=…").
-    if (starts_with(url, "postgresql:") || starts_with(url, "postgres:") || url.find('=') != std::string::npos)
-        throw Error(ErrorKind::usage, "ledger URL \"" + url + "\": a PostgreSQL ledger is not supported yet (issue: "
-                                      "shared ledger); " + kSupported);
+    // postgresql://…, postgres://…, or a libpq conninfo ("host=… dbname=…": an `=` and no scheme).
+    if (starts_with(url, "postgresql://") || starts_with(url, "postgres://") ||
+        (url.find('=') != std::string::npos && !has_scheme(url)))
+        return detail::open_postgres_ledger(url, options.read_only);
     throw Error(ErrorKind::usage, "ledger URL \"" + url + "\": unknown scheme; " + std::string(kSupported));
 }
 

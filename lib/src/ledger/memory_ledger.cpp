@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "ledger/backends.hpp"
+#include "ledger/columns.hpp"
 #include "pgca/error.hpp"
 
 namespace pgca {
@@ -56,9 +57,7 @@ public:
 
     void record(const LedgerEntry& entry) override {
         if (find(entry.issuer, entry.serial) != nullptr)
-            throw Error(ErrorKind::ledger, "record " + std::string(to_string(entry.kind)) + " certificate \"" +
-                                               entry.name + "\" (serial " + entry.serial + "): serial " + entry.serial +
-                                               " is already recorded for \"" + entry.issuer + "\"");
+            throw Error(ErrorKind::ledger, detail::duplicate_serial_message(entry));
         LedgerEntry e = entry;
         e.id = state_.next_id++;
         e.status = CertStatus::valid;

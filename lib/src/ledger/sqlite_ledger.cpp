@@ -12,6 +12,7 @@
 #include <string>
 
 #include "ledger/backends.hpp"
+#include "ledger/columns.hpp"
 #include "ledger/sqlite/migrations.hpp"
 #include "pgca/error.hpp"
 #include "pgca/io.hpp"
@@ -155,7 +156,7 @@ public:
                      " WHERE kind = ?1 AND name = ?2 AND status = 'valid' ORDER BY id DESC LIMIT 1").c_str());
         s.bind(1, std::string(to_string(kind))).bind(2, name);
         if (!s.step()) return std::nullopt;
-        return row(s);
+        return detail::entry_from_row(s);
     }
 
     std::vector<LedgerEntry> list() override {
@@ -187,7 +188,7 @@ public:
         std::vector<Revocation> out;
         while (s.step())
             out.push_back({s.text(0), static_cast<std::time_t>(s.integer(1)),
-                           reason_column(s, 2, s.integer(3)).value_or(RevocationReason::unspecified)});
+                           detail::reason_column(s, 2, s.integer(3)).value_or(RevocationReason::unspecified)});
         return out;
     }
 
@@ -262,97 +263,20 @@ public:
     }
 
 private:
-    static constexpr const char* kSelect =
-        "SELECT id, serial, issuer, kind, name, subject, not_before, not_after, fingerprint, status, "
-        "issued_at, revoked_at, revocation_reason, cert_file_sha256, key_file_sha256, "
-        "hosts, cn, key_alg, days, key_passphrase FROM certificates";
+    static inline const std::string kSelect = std::string("SELECT ") + detail::kSelectColumns + " FROM certificates";
 
     static std::vector<LedgerEntry> rows(Stmt& s) {
         std::vector<LedgerEntry> out;
-        while (s.step()) out.push_back(row(s));
+        while (s.step()) out.push_back(detail::entry_from_row(s));
         return out;
-    }
-
-    // A stored value this pgca cannot read: the row and the column named.
-    [[noreturn]] static void bad_value(std::int64_t id, const char* column, const std::string& value,
-                                       const std::string& why) {
-        throw Error(ErrorKind::ledger, "ledger row " + std::to_string(id) + ", column " + column + ": \"" + value +
-                                           "\" is not " + why);
-    }
-
-    template <class T, class Parse>
-    static T enum_column(const Stmt& s, int col, std::int64_t id, const char* column, Parse parse, const char* why) {
-        std::string text = s.text(col);
-        auto v = parse(text);
-        if (!v) bad_value(id, column, text, why);
-        return *v;
-    }
-
-    static std::optional<RevocationReason> reason_column(const Stmt& s, int col, std::int64_t id) {
-        if (s.text(col).empty()) return std::nullopt;
-        return enum_column<RevocationReason>(s, col, id, "revocation_reason", parse_revocation_reason,
-                                             "an RFC 5280 reason name");
     }
 
     // The typed columns of IssueParams, bound from `first` on: hosts, cn, key_alg, days,
     // key_passphrase (NULL where not known or not the kind's).
     static void bind_params(Stmt& s, int first, const IssueParams& p) {
-        std::optional<std::string> hosts, cn, key, pass;
-        if (is_server_kind(p.kind)) {
-            hosts.emplace();
-            for (const auto& h : p.hosts) *hosts += (hosts->empty() ? "" : ",") + h;
-            if (p.key_passphrase) pass = p.key_passphrase->to_json();
-        }
-        if (is_client_kind(p.kind)) cn = p.cn;
-        if (p.key) key = std::string(to_string(*p.key));
-        s.bind(first, hosts).bind(first + 1, cn).bind(first + 2, key);
-        s.bind(first + 3, static_cast<std::int64_t>(p.days)).bind(first + 4, pass);
-    }
-
-    static IssueParams params_of(const Stmt& s, int first, std::int64_t id, const LedgerEntry& e) {
-        IssueParams p;
-        p.kind = e.kind;
-        p.name = e.name;
-        for (std::string hosts = s.text(first); !hosts.empty();) {
-            const std::size_t comma = hosts.find(',');
-            p.hosts.push_back(hosts.substr(0, comma));
-            hosts.erase(0, comma == std::string::npos ? hosts.size() : comma + 1);
-        }
-        p.cn = s.text(first + 1);
-        if (!s.null(first + 2))
-            p.key = enum_column<KeyAlg>(s, first + 2, id, "key_alg", parse_key_alg, "a key type");
-        p.days = static_cast<int>(s.integer(first + 3));
-        if (s.null(first + 4)) {
-            p.key_passphrase.reset();
-        } else {
-            try {
-                p.key_passphrase = PassphraseSource::from_json(s.text(first + 4));
-            } catch (const Error&) {
-                bad_value(id, "key_passphrase", s.text(first + 4), "a passphrase source");
-            }
-        }
-        return p;
-    }
-
-    static LedgerEntry row(const Stmt& s) {
-        LedgerEntry e;
-        e.id = s.integer(0);
-        e.serial = s.text(1);
-        e.issuer = s.text(2);
-        e.kind = enum_column<CertKind>(s, 3, e.id, "kind", parse_cert_kind, "a certificate kind");
-        e.name = s.text(4);
-        e.subject = s.text(5);
-        e.not_before = static_cast<std::time_t>(s.integer(6));
-        e.not_after = static_cast<std::time_t>(s.integer(7));
-        e.fingerprint = s.text(8);
-        e.status = enum_column<CertStatus>(s, 9, e.id, "status", parse_cert_status, "a certificate status");
-        e.issued_at = static_cast<std::time_t>(s.integer(10));
-        e.revoked_at = static_cast<std::time_t>(s.integer(11));
-        e.revocation_reason = reason_column(s, 12, e.id);
-        e.cert_file_sha256 = s.text(13);
-        e.key_file_sha256 = s.text(14);
-        e.params = params_of(s, 15, e.id, e);
-        return e;
+        const detail::ParamColumns c = detail::param_columns(p);
+        s.bind(first, c.hosts).bind(first + 1, c.cn).bind(first + 2, c.key_alg);
+        s.bind(first + 3, c.days).bind(first + 4, c.key_passphrase);
     }
 
     void exec(const char* sql) {
@@ -405,9 +329,7 @@ private:
 
     void check_not_newer(std::size_t version) const {
         if (version > kMigrationCount)
-            throw Error(ErrorKind::ledger, "ledger \"" + path_ + "\" has schema version " + std::to_string(version) +
-                                               ", newer than this pgca understands (" +
-                                               std::to_string(kMigrationCount) + ")");
+            throw Error(ErrorKind::ledger, detail::newer_schema_message("\"" + path_ + "\"", version, kMigrationCount));
     }
 
     // Each migration in its own transaction. The version is read again inside it: another
