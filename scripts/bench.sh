@@ -16,7 +16,8 @@
 #      and vs the file-system floor: the same files created and synced with nothing else
 #      (bench/fs_floor.cpp)
 #   3. a no-op `pgca apply` of the same profile vs the fresh apply, and `pgca check` of the
-#      folder vs that no-op apply (issue 14)
+#      folder vs that no-op apply (issue 14), and `pgca rollover reissue` of every client after a
+#      `rollover begin` vs the fresh apply (issue 13)
 #   4. a CRL over 100,000 revoked certificates: `pgca crl` vs `openssl ca -gencrl`
 #   5. start-up: `pgca --version` vs `openssl version`
 #
@@ -154,7 +155,7 @@ note "apply: $slow_rounds rounds of fresh apply ($clients clients), no-op apply,
 # online discard), which would measure the deletion rather than pgca.
 baseline=${PGCA_BENCH_BASELINE:-}
 [ -z "$baseline" ] || [ -x "$baseline" ] || die "PGCA_BENCH_BASELINE=$baseline is not an executable"
-fresh=() noop=() check=() cli=() floor=() bfresh=() bnoop=()
+fresh=() noop=() check=() reissue=() cli=() floor=() bfresh=() bnoop=()
 for ((r = 1; r <= slow_rounds; r++)); do
   if [ -n "$baseline" ]; then
     t0=$(now)
@@ -188,6 +189,16 @@ for ((r = 1; r <= slow_rounds; r++)); do
   t1=$(now)
   check+=("$(elapsed "$t0" "$t1")")
 
+  # CA rollover (issue 13: reissue of every client ≤ 1.2× the fresh apply): begin, then the timed
+  # reissue of every leaf under the new root, checked in the ledger.
+  "$pgca" rollover begin --dir "$dir" >"$tmp/rollover.log" 2>&1 || { tail -20 "$tmp/rollover.log" >&2; die "rollover begin failed"; }
+  t0=$(now)
+  "$pgca" rollover reissue --dir "$dir" >"$tmp/rollover.log" 2>&1 || { tail -20 "$tmp/rollover.log" >&2; die "rollover reissue failed"; }
+  t1=$(now)
+  reissue+=("$(elapsed "$t0" "$t1")")
+  moved=$(sqlite3 "$dir/pgca.db" "SELECT count(*) FROM certificates WHERE kind = 'client' AND status = 'valid' AND issuer LIKE '% R2%';")
+  [ "$moved" -eq "$clients" ] || die "rollover reissue left $moved client certificates under the new root, expected $clients"
+
   # The file-system floor: the same files (copied from this apply's user0) for as many clients,
   # created the way pgca creates them, made durable the same way; nothing else.
   line=$("$fs_floor" --sample "$dir/clients/user0" --dir "$tmp/floor-$r" --clients "$clients" --threads "$(nproc)") ||
@@ -200,9 +211,9 @@ for ((r = 1; r <= slow_rounds; r++)); do
   t1=$(now)
   cli+=("$(elapsed "$t0" "$t1")")
   [ -s "$out/user$((cli_users - 1)).crt" ] || die "the openssl CLI loop did not finish"
-  note "  round $r: fresh ${fresh[-1]} s, no-op ${noop[-1]} s, check ${check[-1]} s, files alone ${floor[-1]} s, CLI loop ${cli[-1]} s"
+  note "  round $r: fresh ${fresh[-1]} s, no-op ${noop[-1]} s, check ${check[-1]} s, rollover reissue ${reissue[-1]} s, files alone ${floor[-1]} s, CLI loop ${cli[-1]} s"
 done
-m_fresh=$(median "${fresh[@]}") m_noop=$(median "${noop[@]}") m_check=$(median "${check[@]}") m_cli=$(median "${cli[@]}") m_floor=$(median "${floor[@]}")
+m_fresh=$(median "${fresh[@]}") m_noop=$(median "${noop[@]}") m_check=$(median "${check[@]}") m_reissue=$(median "${reissue[@]}") m_cli=$(median "${cli[@]}") m_floor=$(median "${floor[@]}")
 apply_rate=$(div "$clients" "$m_fresh")
 cli_rate=$(div "$cli_users" "$m_cli")
 
@@ -346,6 +357,9 @@ printf '%-44s %16s %22s %9s  %s\n' "no-op apply, $clients clients (s)" "$(fmt "$
   "$(fmt "$m_fresh") fresh apply" "$(fmt "$r_noop")" "≤ 0.1 of fresh $(if ge 0.1 "$r_noop"; then echo ✓; else echo ✗; fi)"
 printf '%-44s %16s %22s %9s  %s\n' "pgca check, $clients client bundles (s)" "$(fmt "$m_check")" \
   "$(fmt "$m_noop") no-op apply" "$(fmt "$r_check")" "≤ 1 of no-op apply (issue 14) $(if ge 1 "$r_check"; then echo ✓; else echo ✗; fi)"
+r_reissue=$(div "$m_reissue" "$m_fresh")
+printf '%-44s %16s %22s %9s  %s\n' "rollover reissue, $clients clients (s)" "$(fmt "$m_reissue")" \
+  "$(fmt "$m_fresh") fresh apply" "$(fmt "$r_reissue")" "≤ 1.2 of fresh (issue 13) $(if ge 1.2 "$r_reissue"; then echo ✓; else echo ✗; fi)"
 printf '%-44s %16s %22s %8s×  %s\n' "CRL, $crl_entries revoked entries (s)" "$(fmt "$m_pcrl")" \
   "$(fmt "$m_ocrl") openssl ca" "$(fmt "$r_crl")" "faster than openssl ca $(if ge "$m_ocrl" "$m_pcrl"; then echo ✓; else echo ✗; fi)"
 printf '%-44s %16s %22s %8s×  %s\n' "start-up, --version (ms per run)" "$(ms "$m_pst")" "$(ms "$m_ost") openssl" \
@@ -378,6 +392,7 @@ echo "  CPU us/cert, pgca 1 / 2 threads:        ${pg1c[*]} / ${pg2c[*]}"
 echo "  CPU us/cert, issue_bench 1 / 2 threads: ${nv1c[*]} / ${nv2c[*]}"
 echo "  fresh apply (s):           ${fresh[*]}"
 echo "  no-op apply (s):           ${noop[*]}"
+echo "  rollover reissue (s):      ${reissue[*]}"
 echo "  pgca check (s):            ${check[*]}"
 [ -z "$baseline" ] || echo "  baseline fresh / no-op (s): ${bfresh[*]} / ${bnoop[*]}"
 echo "  files alone (s):           ${floor[*]}"
