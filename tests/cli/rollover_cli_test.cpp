@@ -240,7 +240,8 @@ TEST_CASE("rollover begin --intermediate makes a new intermediate under the same
     CHECK(f.issuer_dn("clients/alice/postgresql.crt") == "CN=Roll Issuing R2");
     CHECK(f.subjects("clients/alice/postgresql.crt") == std::vector<std::string>{"alice", "Roll Issuing R2"});
     r = f.run_ok({"rollover", "status", "--dir", f.dir, "--json"});
-    for (const auto& folder : json::parse(r.out)["folders"]) {
+    const json status = json::parse(r.out);  // a range-for over a temporary's member would dangle
+    for (const auto& folder : status["folders"]) {
         INFO(folder.dump());
         CHECK(folder["chains_to"] == "new");
         CHECK(folder["lacks_new"] == false);

@@ -175,17 +175,24 @@ public:
             throw Error(ErrorKind::ledger, "connect to " + target_ + ": " + why);
         }
         PQsetNoticeProcessor(conn_, [](void*, const char*) {}, nullptr);
-        if (read_only) {
-            exec("SET default_transaction_read_only = on");
-            const std::size_t version = schema_version();
-            if (version < kMigrationCount)
-                throw Error(ErrorKind::ledger, target_ + " has schema version " + std::to_string(version) +
-                                                   " and needs migrating to " + std::to_string(kMigrationCount) +
-                                                   ", which a read-only command does not do; run a command that "
-                                                   "writes (e.g. `pgca crl`) first");
-            check_not_newer(version);
-        } else {
-            migrate();
+        // A refusal below leaves the constructor, so the destructor will not close the connection.
+        try {
+            if (read_only) {
+                exec("SET default_transaction_read_only = on");
+                const std::size_t version = schema_version();
+                if (version < kMigrationCount)
+                    throw Error(ErrorKind::ledger, target_ + " has schema version " + std::to_string(version) +
+                                                       " and needs migrating to " + std::to_string(kMigrationCount) +
+                                                       ", which a read-only command does not do; run a command that "
+                                                       "writes (e.g. `pgca crl`) first");
+                check_not_newer(version);
+            } else {
+                migrate();
+            }
+        } catch (...) {
+            PQfinish(conn_);
+            conn_ = nullptr;
+            throw;
         }
     }
     ~PostgresLedger() override { PQfinish(conn_); }
