@@ -289,6 +289,14 @@ void shared::run_reload(const std::string& command) {
 
 // True when the leaf's folder does not hold the certificate and key files the ledger recorded for
 // `current` (rows older than those digests are taken as they are).
+IssueParams shared::renewal_params(const LedgerEntry& current) {
+    IssueParams params = current.params;
+    if (!params.key) params.key = KeyAlg::ec_p256;
+    if (params.days <= 0) params.days = Defaults{}.server_days;
+    if (is_server_kind(current.kind) && !params.key_passphrase) params.key_passphrase = PassphraseSource{};
+    return params;
+}
+
 bool shared::files_differ(const PkiDir& pki, const LedgerEntry& current) {
     if (current.cert_file_sha256.empty() || current.key_file_sha256.empty()) return false;
     try {
@@ -340,9 +348,7 @@ ServerRequest renewal_of(const LedgerEntry& current, bool keep_key) {
         throw Error(ErrorKind::ledger, "rotate: the ledger does not record the hosts of " +
                                            std::string(to_string(current.kind)) + " \"" + current.name + "\"");
     if (current.kind == CertKind::pooler) return {was, keep_key};
-    return {IssueParams::server(current.name, was.hosts, was.key.value_or(KeyAlg::ec_p256), was.days > 0 ? was.days : 397,
-                                was.key_passphrase.value_or(PassphraseSource{})),
-            keep_key};
+    return {shared::renewal_params(current), keep_key};
 }
 
 }  // namespace
@@ -513,7 +519,7 @@ void ca_lead_time_warnings(PkiDir& pki, std::time_t now, std::vector<std::string
     int lead_days = 0;
     for (const auto& e : pki.ledger().valid_entries())
         if ((is_server_kind(e.kind) || is_client_kind(e.kind)) && e.params.days > lead_days) lead_days = e.params.days;
-    if (lead_days == 0) lead_days = 397;  // pgca's default server lifetime
+    if (lead_days == 0) lead_days = Defaults{}.server_days;
     const bool rolling = !pki.ledger().get_meta(kRolloverPhase).value_or("").empty();
     for (const auto& [cert, name] : {std::pair{&pki.ca().root(), "root"}, std::pair{pki.ca().intermediate(), "intermediate"}}) {
         if (cert == nullptr || beyond(cert->not_after(), now, lead_days)) continue;

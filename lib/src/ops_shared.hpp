@@ -22,6 +22,10 @@ void run_reload(const std::string& command);
 /// ledger recorded for it (a run whose files could not be written, or did not land, after its
 /// commit); rows older than those digests are taken as they are.
 [[nodiscard]] bool files_differ(const PkiDir& pki, const LedgerEntry& current);
+/// What `current` was issued with, for issuing it again (rotate, rollover reissue), with pgca's
+/// defaults where the row does not know a field (a rebuilt ledger): EC P-256, the default server
+/// lifetime, a server key in the clear.
+[[nodiscard]] IssueParams renewal_params(const LedgerEntry& current);
 /// Probes options.verify until the server serves one of `expected` (serials) or
 /// options.verify_timeout passes; checks the served chain against the folder's root (the next
 /// root once a root rollover's reissue began) and options.verify_name. Throws Error(io) when it

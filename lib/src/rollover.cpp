@@ -223,10 +223,7 @@ RolloverResult rollover_reissue(const std::string& dir, const RolloverOptions& o
         // files did not land after its commit).
         const bool lost = e.issuer == new_dn && shared::files_differ(*pki, e);
         if (e.issuer == new_dn && !lost) continue;
-        IssueParams params = e.params;
-        if (!params.key) params.key = KeyAlg::ec_p256;
-        if (params.days <= 0) params.days = 397;
-        if (server && !params.key_passphrase) params.key_passphrase = PassphraseSource{};
+        IssueParams params = shared::renewal_params(e);
         Step step{StepKind::reissue, std::string(to_string(e.kind)), e.name,
                   "serial " + e.serial + (lost ? ": its files are not the ones the ledger recorded"
                                                : " of the old CA is superseded"),
